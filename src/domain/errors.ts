@@ -1,0 +1,63 @@
+// One error type for the whole service; the HTTP layer maps it to a response in one place.
+
+export const ErrorCode = {
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
+  MALFORMED_JSON: 'MALFORMED_JSON',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  PROVIDER_NOT_FOUND: 'PROVIDER_NOT_FOUND',
+  LOCATION_NOT_FOUND: 'LOCATION_NOT_FOUND',
+  SESSION_NOT_FOUND: 'SESSION_NOT_FOUND',
+  FEED_NOT_FOUND: 'FEED_NOT_FOUND',
+  TELEHEALTH_LINK_REJECTED: 'TELEHEALTH_LINK_REJECTED',
+  PRIVACY_ATTESTATION_REQUIRED: 'PRIVACY_ATTESTATION_REQUIRED',
+  LOCATION_IN_USE: 'LOCATION_IN_USE',
+  SESSION_OVERLAP: 'SESSION_OVERLAP',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface ErrorDetail {
+  /** Dotted path of the offending field, e.g. "privacy.mode" or "body.url". */
+  path: string;
+  message: string;
+}
+
+export interface AppErrorOptions {
+  code: ErrorCode;
+  status: number;
+  message: string;
+  details?: ErrorDetail[] | Record<string, unknown>;
+  cause?: unknown;
+  retryable?: boolean;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetail[] | Record<string, unknown> | undefined;
+  readonly retryable: boolean;
+
+  constructor(options: AppErrorOptions) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = options.code;
+    this.status = options.status;
+    this.details = options.details;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+export function validationError(details: ErrorDetail[], message = 'The request is invalid.'): AppError {
+  return new AppError({ code: ErrorCode.VALIDATION_FAILED, status: 400, message, details });
+}
+
+export function notFound(code: ErrorCode, message: string): AppError {
+  return new AppError({ code, status: 404, message });
+}

@@ -1,0 +1,66 @@
+import type { FeedToken, Location, Provider, Session, SessionStatus } from './types.js';
+
+/** Source of "now"; injected so that tests and renders never read the real clock. */
+export interface Clock {
+  now(): Date;
+}
+
+export interface SessionQuery {
+  /** Sessions that end after this instant (ISO UTC). */
+  endAfter?: string;
+  /** Sessions that start before this instant (ISO UTC). */
+  startBefore?: string;
+  status?: SessionStatus;
+  locationId?: string;
+  seriesId?: string;
+}
+
+export interface ActiveFeed {
+  feed: FeedToken;
+  provider: Provider;
+}
+
+/** Reads. Every list is ordered deterministically (sessions by start, then id; others by id). */
+export interface StoreReader {
+  getProvider(providerId: string): Promise<Provider | null>;
+  listLocations(providerId: string): Promise<Location[]>;
+  getLocation(providerId: string, locationId: string): Promise<Location | null>;
+  getSession(providerId: string, sessionId: string): Promise<Session | null>;
+  /** Sessions of one provider matching every given filter, ordered by start then id. */
+  listSessions(providerId: string, query?: SessionQuery): Promise<Session[]>;
+  listFeeds(providerId: string): Promise<FeedToken[]>;
+  /** The unrevoked feed with this token hash and its provider, or null (unknown and revoked alike). */
+  findActiveFeed(tokenHash: string): Promise<ActiveFeed | null>;
+}
+
+/** Writes; only reachable inside Store.transaction so that related rows change together. */
+export interface StoreWriter {
+  /** Insert or replace by id (feedRevision is written as given). */
+  putProvider(provider: Provider): Promise<void>;
+  /** Removes the provider with its locations, sessions and feeds; false when it did not exist. */
+  deleteProvider(providerId: string): Promise<boolean>;
+  putLocation(location: Location): Promise<void>;
+  deleteLocation(providerId: string, locationId: string): Promise<boolean>;
+  putSession(session: Session): Promise<void>;
+  deleteSession(providerId: string, sessionId: string): Promise<boolean>;
+  putFeed(feed: FeedToken): Promise<void>;
+  /** Sets revokedAt on an unrevoked feed of this provider; false when none matched. */
+  revokeFeed(providerId: string, feedId: string, at: string): Promise<boolean>;
+  /** Atomically increments the provider's feedRevision and returns the new value. */
+  bumpFeedRevision(providerId: string, at: string): Promise<number>;
+}
+
+export interface StoreTx extends StoreReader, StoreWriter {}
+
+export interface Store extends StoreReader {
+  /**
+   * Runs fn in one serialisable transaction: all its writes land or none do. Transactions on the
+   * same store never interleave their writes, so a read-check-write inside fn is race-free.
+   */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** Best-effort fetch bookkeeping, outside any transaction; never affects the feed revision. */
+  recordFeedFetch(feedId: string, at: string, userAgent: string | null): Promise<void>;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,87 @@
+// Test data builders: each test states only what matters to it.
+import type { FeedToken, OfficeLocation, Provider, Session, VirtualLocation } from '../../src/domain/index.js';
+
+export const T0 = '2026-11-02T15:00:00.000Z';
+
+export function aProvider(overrides: Partial<Provider> = {}): Provider {
+  return {
+    id: 'prov-1',
+    name: 'Dr. Ada Byron',
+    email: 'ada@example.org',
+    timezone: 'America/New_York',
+    privacy: { mode: 'none', baaAttested: false },
+    feedRevision: 1,
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+export function aVirtualLocation(overrides: Partial<VirtualLocation> = {}): VirtualLocation {
+  return {
+    kind: 'virtual',
+    providerId: 'prov-1',
+    id: 'loc-video',
+    name: 'Video',
+    url: 'https://zoom.us/j/1234567890',
+    instructions: 'Join a few minutes early; you will wait in the waiting room.',
+    isDefault: true,
+    waitingRoom: true,
+    platform: 'zoom',
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+export function anOfficeLocation(overrides: Partial<OfficeLocation> = {}): OfficeLocation {
+  return {
+    kind: 'office',
+    providerId: 'prov-1',
+    id: 'loc-office',
+    name: 'Main office',
+    address: '12 Example Street, Springfield, IL 62701',
+    isDefault: false,
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+export function aSession(overrides: Partial<Session> = {}): Session {
+  const id = overrides.id ?? 'sess-1';
+  const providerId = overrides.providerId ?? 'prov-1';
+  return {
+    providerId,
+    id,
+    uid: `${providerId}.${id}@sessionsync.test`,
+    start: '2026-11-10T15:00:00.000Z',
+    end: '2026-11-10T15:50:00.000Z',
+    locationId: 'loc-video',
+    telehealthUrl: null,
+    client: { id: 'client-9', firstName: 'Jane', lastName: 'Doe' },
+    status: 'scheduled',
+    seriesId: null,
+    sequence: 0,
+    eventFingerprint: 'fp-0',
+    lastModified: T0,
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+export function aFeedToken(overrides: Partial<FeedToken> = {}): FeedToken {
+  return {
+    id: 'feed-1',
+    providerId: 'prov-1',
+    label: 'Google Calendar',
+    tokenHash: 'a'.repeat(64),
+    createdAt: T0,
+    revokedAt: null,
+    lastFetchedAt: null,
+    lastUserAgent: null,
+    fetchCount: 0,
+    ...overrides,
+  };
+}
