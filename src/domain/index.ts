@@ -2,3 +2,6 @@
 export type * from './types.js';
 export type * from './ports.js';
 export * from './errors.js';
+export * from './telehealth-policy.js';
+export * from './series.js';
+export * from './overlap.js';
