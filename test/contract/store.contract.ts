@@ -1,0 +1,620 @@
+// The Store port's behaviour, as every adapter must show it (SQLite always, PostgreSQL when
+// TEST_DATABASE_URL is set). Each test opens a fresh, empty store and seeds only what it states.
+import assert from 'node:assert/strict';
+import type { FeedToken, Location, Provider, Session, Store, StoreTx } from '../../src/domain/index.js';
+import { T0, aFeedToken, aProvider, aSession, aVirtualLocation, anOfficeLocation } from '../support/builders.js';
+
+const T1 = '2026-11-03T09:30:00.000Z';
+const T2 = '2026-11-04T18:45:00.000Z';
+
+interface Seed {
+  providers?: Provider[];
+  locations?: Location[];
+  sessions?: Session[];
+  feeds?: FeedToken[];
+}
+
+function nextTick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export function describeStoreContract(adapterName: string, makeStore: () => Promise<Store>): void {
+  describe(`Store contract (${adapterName})`, () => {
+    let store: Store;
+
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+
+    afterEach(async () => {
+      await store.close();
+    });
+
+    async function seed(data: Seed): Promise<void> {
+      await store.transaction(async (tx) => {
+        for (const provider of data.providers ?? []) await tx.putProvider(provider);
+        for (const location of data.locations ?? []) await tx.putLocation(location);
+        for (const session of data.sessions ?? []) await tx.putSession(session);
+        for (const feed of data.feeds ?? []) await tx.putFeed(feed);
+      });
+    }
+
+    // Two providers whose rows reuse the same location and session ids: scoping must hold.
+    function twoProviders(): Required<Seed> {
+      return {
+        providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2', name: 'Dr. Grace Hopper' })],
+        locations: [aVirtualLocation({ providerId: 'prov-1' }), aVirtualLocation({ providerId: 'prov-2' })],
+        sessions: [aSession({ providerId: 'prov-1' }), aSession({ providerId: 'prov-2' })],
+        feeds: [
+          aFeedToken({ id: 'feed-1', providerId: 'prov-1', tokenHash: '1'.repeat(64) }),
+          aFeedToken({ id: 'feed-2', providerId: 'prov-2', tokenHash: '2'.repeat(64) }),
+        ],
+      };
+    }
+
+    describe('providers', () => {
+      it('when providers are put, then getProvider returns each one exactly, nulls included', async () => {
+        const plain = aProvider({ id: 'prov-1' });
+        const unusual = aProvider({
+          id: 'prov-2',
+          email: null,
+          timezone: 'Europe/Berlin',
+          privacy: { mode: 'initials', baaAttested: true },
+          feedRevision: 7,
+          createdAt: T0,
+          updatedAt: T1,
+        });
+        await seed({ providers: [plain, unusual] });
+
+        assert.deepStrictEqual(await store.getProvider('prov-1'), plain);
+        assert.deepStrictEqual(await store.getProvider('prov-2'), unusual);
+      });
+
+      it('when the provider does not exist, then getProvider returns null', async () => {
+        await seed({ providers: [aProvider({ id: 'prov-1' })] });
+
+        assert.equal(await store.getProvider('prov-404'), null);
+      });
+
+      it('when a provider is put again, then it is replaced and its locations, sessions and feeds stay', async () => {
+        const data = twoProviders();
+        await seed(data);
+        const renamed = aProvider({
+          id: 'prov-1',
+          name: 'Dr. Ada King',
+          email: null,
+          privacy: { mode: 'full', baaAttested: true },
+          feedRevision: 4,
+          updatedAt: T2,
+        });
+
+        await store.transaction((tx) => tx.putProvider(renamed));
+
+        assert.deepStrictEqual(await store.getProvider('prov-1'), renamed);
+        assert.deepStrictEqual(await store.listLocations('prov-1'), [data.locations[0]]);
+        assert.deepStrictEqual(await store.listSessions('prov-1'), [data.sessions[0]]);
+        assert.deepStrictEqual(await store.listFeeds('prov-1'), [data.feeds[0]]);
+      });
+
+      it('when a provider is deleted, then its locations, sessions and feeds go with it and others stay', async () => {
+        const data = twoProviders();
+        await seed(data);
+
+        const deleted = await store.transaction((tx) => tx.deleteProvider('prov-1'));
+
+        assert.equal(deleted, true);
+        assert.equal(await store.getProvider('prov-1'), null);
+        assert.deepStrictEqual(await store.listLocations('prov-1'), []);
+        assert.equal(await store.getLocation('prov-1', 'loc-video'), null);
+        assert.deepStrictEqual(await store.listSessions('prov-1'), []);
+        assert.equal(await store.getSession('prov-1', 'sess-1'), null);
+        assert.deepStrictEqual(await store.listFeeds('prov-1'), []);
+        assert.equal(await store.findActiveFeed('1'.repeat(64)), null);
+        assert.deepStrictEqual(await store.getProvider('prov-2'), data.providers[1]);
+        assert.deepStrictEqual(await store.listLocations('prov-2'), [data.locations[1]]);
+        assert.deepStrictEqual(await store.listSessions('prov-2'), [data.sessions[1]]);
+        assert.deepStrictEqual(await store.listFeeds('prov-2'), [data.feeds[1]]);
+      });
+
+      it('when the provider to delete does not exist, then deleteProvider returns false', async () => {
+        await seed({ providers: [aProvider({ id: 'prov-1' })] });
+
+        assert.equal(await store.transaction((tx) => tx.deleteProvider('prov-404')), false);
+        assert.deepStrictEqual(await store.getProvider('prov-1'), aProvider({ id: 'prov-1' }));
+      });
+    });
+
+    describe('locations', () => {
+      it('when locations of both kinds are put, then getLocation returns each one exactly, nulls included', async () => {
+        const video = aVirtualLocation({ id: 'loc-video' });
+        const bare = aVirtualLocation({
+          id: 'loc-bare',
+          name: null,
+          instructions: null,
+          isDefault: false,
+          waitingRoom: null,
+          platform: null,
+          updatedAt: T1,
+        });
+        const noWaitingRoom = aVirtualLocation({ id: 'loc-nowait', isDefault: false, waitingRoom: false });
+        const office = anOfficeLocation({ id: 'loc-office', isDefault: true, updatedAt: T2 });
+        await seed({ providers: [aProvider()], locations: [video, bare, noWaitingRoom, office] });
+
+        assert.deepStrictEqual(await store.getLocation('prov-1', 'loc-video'), video);
+        assert.deepStrictEqual(await store.getLocation('prov-1', 'loc-bare'), bare);
+        assert.deepStrictEqual(await store.getLocation('prov-1', 'loc-nowait'), noWaitingRoom);
+        assert.deepStrictEqual(await store.getLocation('prov-1', 'loc-office'), office);
+      });
+
+      it('when a location is put again, even as the other kind, then the second replaces the first', async () => {
+        await seed({
+          providers: [aProvider()],
+          locations: [aVirtualLocation({ id: 'loc-a' }), anOfficeLocation({ id: 'loc-b' })],
+        });
+        const nowOffice = anOfficeLocation({ id: 'loc-a', name: 'Annex', address: '1 Side Road', updatedAt: T1 });
+        const nowVirtual = aVirtualLocation({ id: 'loc-b', url: 'https://meet.google.com/abc-defg-hij', platform: 'meet', isDefault: false });
+
+        await store.transaction(async (tx) => {
+          await tx.putLocation(nowOffice);
+          await tx.putLocation(nowVirtual);
+        });
+
+        assert.deepStrictEqual(await store.getLocation('prov-1', 'loc-a'), nowOffice);
+        assert.deepStrictEqual(await store.getLocation('prov-1', 'loc-b'), nowVirtual);
+      });
+
+      it('when listing locations, then only that provider\'s come back, ordered by id', async () => {
+        const c = aVirtualLocation({ id: 'loc-c' });
+        const a = anOfficeLocation({ id: 'loc-a' });
+        const b = aVirtualLocation({ id: 'loc-b', isDefault: false });
+        await seed({
+          providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })],
+          locations: [c, a, anOfficeLocation({ providerId: 'prov-2', id: 'loc-0' }), b],
+        });
+
+        assert.deepStrictEqual(await store.listLocations('prov-1'), [a, b, c]);
+      });
+
+      it('when another provider asks for a location id, then getLocation returns null', async () => {
+        await seed({
+          providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })],
+          locations: [aVirtualLocation({ providerId: 'prov-1', id: 'loc-video' })],
+        });
+
+        assert.equal(await store.getLocation('prov-2', 'loc-video'), null);
+      });
+
+      it('when a location is deleted, then the sessions pointing at it are detached and nothing else changes', async () => {
+        const first = aSession({ id: 'sess-1', locationId: 'loc-video' });
+        const atOffice = aSession({ id: 'sess-2', locationId: 'loc-office' });
+        const third = aSession({ id: 'sess-3', locationId: 'loc-video', start: '2026-11-11T15:00:00.000Z', end: '2026-11-11T15:50:00.000Z' });
+        const otherProviders = aSession({ providerId: 'prov-2', id: 'sess-1', locationId: 'loc-video' });
+        const otherLocation = aVirtualLocation({ providerId: 'prov-2', id: 'loc-video' });
+        await seed({
+          providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })],
+          locations: [aVirtualLocation({ id: 'loc-video' }), anOfficeLocation({ id: 'loc-office' }), otherLocation],
+          sessions: [first, atOffice, third, otherProviders],
+        });
+
+        const deleted = await store.transaction((tx) => tx.deleteLocation('prov-1', 'loc-video'));
+
+        assert.equal(deleted, true);
+        assert.equal(await store.getLocation('prov-1', 'loc-video'), null);
+        assert.deepStrictEqual(await store.getSession('prov-1', 'sess-1'), { ...first, locationId: null });
+        assert.deepStrictEqual(await store.getSession('prov-1', 'sess-2'), atOffice);
+        assert.deepStrictEqual(await store.getSession('prov-1', 'sess-3'), { ...third, locationId: null });
+        assert.deepStrictEqual(await store.getSession('prov-2', 'sess-1'), otherProviders);
+        assert.deepStrictEqual(await store.getLocation('prov-2', 'loc-video'), otherLocation);
+      });
+
+      it('when the location to delete does not exist, then deleteLocation returns false', async () => {
+        await seed({ providers: [aProvider()], locations: [aVirtualLocation({ id: 'loc-video' })] });
+
+        assert.equal(await store.transaction((tx) => tx.deleteLocation('prov-1', 'loc-404')), false);
+        assert.deepStrictEqual(await store.listLocations('prov-1'), [aVirtualLocation({ id: 'loc-video' })]);
+      });
+    });
+
+    describe('sessions', () => {
+      it('when sessions are put, then getSession returns each one exactly, a null client included', async () => {
+        const full = aSession({
+          id: 'sess-full',
+          telehealthUrl: 'https://zoom.us/j/999',
+          status: 'cancelled',
+          seriesId: 'series-1',
+          sequence: 3,
+          eventFingerprint: 'fp-3',
+          lastModified: T1,
+          updatedAt: T2,
+        });
+        const anonymous = aSession({ id: 'sess-anon', client: null, locationId: null });
+        const partialClient = aSession({ id: 'sess-partial', client: { id: null, firstName: 'Jane', lastName: null } });
+        await seed({ providers: [aProvider()], sessions: [full, anonymous, partialClient] });
+
+        assert.deepStrictEqual(await store.getSession('prov-1', 'sess-full'), full);
+        assert.deepStrictEqual(await store.getSession('prov-1', 'sess-anon'), anonymous);
+        assert.deepStrictEqual(await store.getSession('prov-1', 'sess-partial'), partialClient);
+      });
+
+      it('when a session is put again, then the second replaces the first', async () => {
+        await seed({ providers: [aProvider()], sessions: [aSession({ id: 'sess-1' })] });
+        const moved = aSession({
+          id: 'sess-1',
+          start: '2026-11-12T16:00:00.000Z',
+          end: '2026-11-12T16:50:00.000Z',
+          client: null,
+          sequence: 1,
+          eventFingerprint: 'fp-1',
+          lastModified: T1,
+          updatedAt: T1,
+        });
+
+        await store.transaction((tx) => tx.putSession(moved));
+
+        assert.deepStrictEqual(await store.getSession('prov-1', 'sess-1'), moved);
+        assert.deepStrictEqual(await store.listSessions('prov-1'), [moved]);
+      });
+
+      it('when the session does not exist or belongs to another provider, then getSession returns null', async () => {
+        await seed({ providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })], sessions: [aSession({ id: 'sess-1' })] });
+
+        assert.equal(await store.getSession('prov-1', 'sess-404'), null);
+        assert.equal(await store.getSession('prov-2', 'sess-1'), null);
+      });
+
+      it('when listing sessions, then only that provider\'s come back, ordered by start then id', async () => {
+        // Insertion order, id order and (start, id) order all differ.
+        const d = aSession({ id: 'sess-d', start: '2026-11-10T15:00:00.000Z', end: '2026-11-10T15:50:00.000Z' });
+        const a = aSession({ id: 'sess-a', start: '2026-11-12T15:00:00.000Z', end: '2026-11-12T15:50:00.000Z' });
+        const c = aSession({ id: 'sess-c', start: '2026-11-10T15:00:00.000Z', end: '2026-11-10T15:50:00.000Z' });
+        const b = aSession({ id: 'sess-b', start: '2026-11-09T15:00:00.000Z', end: '2026-11-09T15:50:00.000Z' });
+        const elsewhere = aSession({ providerId: 'prov-2', id: 'sess-0', start: '2026-11-01T15:00:00.000Z' });
+        await seed({
+          providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })],
+          sessions: [d, a, elsewhere, c, b],
+        });
+
+        assert.deepStrictEqual(await store.listSessions('prov-1'), [b, c, d, a]);
+        assert.deepStrictEqual(await store.listSessions('prov-1', {}), [b, c, d, a]);
+      });
+
+      describe('listSessions filters', () => {
+        const boundary = '2026-11-10T16:00:00.000Z';
+        const endsBefore = aSession({ id: 's-ends-before', start: '2026-11-10T14:00:00.000Z', end: '2026-11-10T15:00:00.000Z' });
+        const endsAtBoundary = aSession({ id: 's-ends-at', start: '2026-11-10T15:00:00.000Z', end: boundary });
+        const straddles = aSession({ id: 's-straddles', start: '2026-11-10T15:30:00.000Z', end: '2026-11-10T16:30:00.000Z' });
+        const startsAtBoundary = aSession({ id: 's-starts-at', start: boundary, end: '2026-11-10T17:00:00.000Z' });
+        const startsAfter = aSession({ id: 's-starts-after', start: '2026-11-10T18:00:00.000Z', end: '2026-11-10T19:00:00.000Z' });
+        const timeline = [endsBefore, endsAtBoundary, straddles, startsAtBoundary, startsAfter];
+
+        it('when endAfter is given, then only sessions ending strictly after it come back', async () => {
+          await seed({ providers: [aProvider()], sessions: timeline });
+
+          assert.deepStrictEqual(await store.listSessions('prov-1', { endAfter: boundary }), [straddles, startsAtBoundary, startsAfter]);
+        });
+
+        it('when startBefore is given, then only sessions starting strictly before it come back', async () => {
+          await seed({ providers: [aProvider()], sessions: timeline });
+
+          assert.deepStrictEqual(await store.listSessions('prov-1', { startBefore: boundary }), [endsBefore, endsAtBoundary, straddles]);
+        });
+
+        it('when both bounds are given, then only sessions overlapping the window come back', async () => {
+          await seed({ providers: [aProvider()], sessions: timeline });
+
+          assert.deepStrictEqual(
+            await store.listSessions('prov-1', { endAfter: '2026-11-10T15:10:00.000Z', startBefore: '2026-11-10T17:30:00.000Z' }),
+            [endsAtBoundary, straddles, startsAtBoundary],
+          );
+        });
+
+        it('when status is given, then only sessions with that status come back', async () => {
+          const scheduled = aSession({ id: 'sess-1', status: 'scheduled' });
+          const cancelled = aSession({ id: 'sess-2', status: 'cancelled' });
+          await seed({ providers: [aProvider()], sessions: [scheduled, cancelled] });
+
+          assert.deepStrictEqual(await store.listSessions('prov-1', { status: 'cancelled' }), [cancelled]);
+          assert.deepStrictEqual(await store.listSessions('prov-1', { status: 'scheduled' }), [scheduled]);
+        });
+
+        it('when locationId is given, then only sessions at that location come back', async () => {
+          const video = aSession({ id: 'sess-1', locationId: 'loc-video' });
+          const office = aSession({ id: 'sess-2', locationId: 'loc-office' });
+          const nowhere = aSession({ id: 'sess-3', locationId: null });
+          await seed({ providers: [aProvider()], sessions: [video, office, nowhere] });
+
+          assert.deepStrictEqual(await store.listSessions('prov-1', { locationId: 'loc-office' }), [office]);
+        });
+
+        it('when seriesId is given, then only sessions of that series come back', async () => {
+          const weekly1 = aSession({ id: 'sess-1', seriesId: 'weekly' });
+          const weekly2 = aSession({ id: 'sess-2', seriesId: 'weekly', start: '2026-11-17T15:00:00.000Z', end: '2026-11-17T15:50:00.000Z' });
+          const other = aSession({ id: 'sess-3', seriesId: 'monthly' });
+          const single = aSession({ id: 'sess-4', seriesId: null });
+          await seed({ providers: [aProvider()], sessions: [weekly2, other, single, weekly1] });
+
+          assert.deepStrictEqual(await store.listSessions('prov-1', { seriesId: 'weekly' }), [weekly1, weekly2]);
+        });
+
+        it('when every filter is given, then only the session matching all of them comes back', async () => {
+          const match = { start: '2026-11-10T15:00:00.000Z', end: '2026-11-10T15:50:00.000Z', status: 'scheduled', locationId: 'loc-video', seriesId: 'weekly' } as const;
+          const target = aSession({ id: 'sess-target', ...match });
+          // Each decoy fails exactly one filter.
+          const decoys = [
+            aSession({ id: 'sess-ended', ...match, start: '2026-11-01T15:00:00.000Z', end: '2026-11-01T15:50:00.000Z' }),
+            aSession({ id: 'sess-later', ...match, start: '2026-12-20T15:00:00.000Z', end: '2026-12-20T15:50:00.000Z' }),
+            aSession({ id: 'sess-cancelled', ...match, status: 'cancelled' }),
+            aSession({ id: 'sess-office', ...match, locationId: 'loc-office' }),
+            aSession({ id: 'sess-other-series', ...match, seriesId: 'monthly' }),
+            aSession({ providerId: 'prov-2', id: 'sess-target', ...match }),
+          ];
+          await seed({ providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })], sessions: [...decoys, target] });
+
+          const found = await store.listSessions('prov-1', {
+            endAfter: '2026-11-05T00:00:00.000Z',
+            startBefore: '2026-12-01T00:00:00.000Z',
+            status: 'scheduled',
+            locationId: 'loc-video',
+            seriesId: 'weekly',
+          });
+
+          assert.deepStrictEqual(found, [target]);
+        });
+      });
+
+      it('when a session is deleted, then it is gone and deleteSession returns true; false when missing', async () => {
+        const kept = aSession({ id: 'sess-2' });
+        await seed({ providers: [aProvider()], sessions: [aSession({ id: 'sess-1' }), kept] });
+
+        assert.equal(await store.transaction((tx) => tx.deleteSession('prov-1', 'sess-1')), true);
+        assert.equal(await store.transaction((tx) => tx.deleteSession('prov-1', 'sess-1')), false);
+        assert.equal(await store.getSession('prov-1', 'sess-1'), null);
+        assert.deepStrictEqual(await store.listSessions('prov-1'), [kept]);
+      });
+
+      it('when another provider\'s session reuses a uid, then the write rejects and the first session stays', async () => {
+        const original = aSession({ providerId: 'prov-1', id: 'sess-1', uid: 'shared@sessionsync.test' });
+        await seed({ providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })], sessions: [original] });
+
+        await assert.rejects(
+          store.transaction((tx) => tx.putSession(aSession({ providerId: 'prov-2', id: 'sess-9', uid: 'shared@sessionsync.test' }))),
+        );
+
+        assert.deepStrictEqual(await store.getSession('prov-1', 'sess-1'), original);
+        assert.equal(await store.getSession('prov-2', 'sess-9'), null);
+      });
+    });
+
+    describe('feeds', () => {
+      it('when feeds are put, then listFeeds returns each one exactly, nulls included', async () => {
+        const fresh = aFeedToken({ id: 'feed-1', label: null, tokenHash: '1'.repeat(64) });
+        const used = aFeedToken({
+          id: 'feed-2',
+          tokenHash: '2'.repeat(64),
+          revokedAt: T2,
+          lastFetchedAt: T1,
+          lastUserAgent: 'Google-Calendar-Importer',
+          fetchCount: 5,
+        });
+        await seed({ providers: [aProvider()], feeds: [fresh, used] });
+
+        assert.deepStrictEqual(await store.listFeeds('prov-1'), [fresh, used]);
+      });
+
+      it('when a feed is put again, then the second replaces the first', async () => {
+        await seed({ providers: [aProvider()], feeds: [aFeedToken({ id: 'feed-1' })] });
+        const relabelled = aFeedToken({ id: 'feed-1', label: 'iPhone', fetchCount: 2, lastFetchedAt: T1 });
+
+        await store.transaction((tx) => tx.putFeed(relabelled));
+
+        assert.deepStrictEqual(await store.listFeeds('prov-1'), [relabelled]);
+      });
+
+      it('when listing feeds, then only that provider\'s come back, ordered by id', async () => {
+        const c = aFeedToken({ id: 'feed-c', tokenHash: 'c'.repeat(64) });
+        const a = aFeedToken({ id: 'feed-a', tokenHash: 'a'.repeat(64) });
+        const b = aFeedToken({ id: 'feed-b', tokenHash: 'b'.repeat(64) });
+        await seed({
+          providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })],
+          feeds: [c, aFeedToken({ providerId: 'prov-2', id: 'feed-0', tokenHash: '0'.repeat(64) }), a, b],
+        });
+
+        assert.deepStrictEqual(await store.listFeeds('prov-1'), [a, b, c]);
+      });
+
+      it('when an unrevoked feed\'s hash is looked up, then findActiveFeed returns the feed and its provider', async () => {
+        const data = twoProviders();
+        await seed(data);
+
+        assert.deepStrictEqual(await store.findActiveFeed('2'.repeat(64)), { feed: data.feeds[1], provider: data.providers[1] });
+      });
+
+      it('when the hash is unknown, then findActiveFeed returns null', async () => {
+        await seed(twoProviders());
+
+        assert.equal(await store.findActiveFeed('f'.repeat(64)), null);
+      });
+
+      it('when the feed is revoked, then findActiveFeed returns null', async () => {
+        await seed({ providers: [aProvider()], feeds: [aFeedToken({ tokenHash: '1'.repeat(64), revokedAt: T1 })] });
+
+        assert.equal(await store.findActiveFeed('1'.repeat(64)), null);
+      });
+
+      it('when an active feed is revoked, then revokedAt is set and the feed stops resolving', async () => {
+        const feed = aFeedToken({ id: 'feed-1', tokenHash: '1'.repeat(64) });
+        await seed({ providers: [aProvider()], feeds: [feed] });
+
+        const revoked = await store.transaction((tx) => tx.revokeFeed('prov-1', 'feed-1', T1));
+
+        assert.equal(revoked, true);
+        assert.deepStrictEqual(await store.listFeeds('prov-1'), [{ ...feed, revokedAt: T1 }]);
+        assert.equal(await store.findActiveFeed('1'.repeat(64)), null);
+      });
+
+      it('when the feed belongs to another provider or does not exist, then revokeFeed returns false and changes nothing', async () => {
+        const data = twoProviders();
+        await seed(data);
+
+        assert.equal(await store.transaction((tx) => tx.revokeFeed('prov-1', 'feed-2', T1)), false);
+        assert.equal(await store.transaction((tx) => tx.revokeFeed('prov-1', 'feed-404', T1)), false);
+        assert.deepStrictEqual(await store.findActiveFeed('2'.repeat(64)), { feed: data.feeds[1], provider: data.providers[1] });
+      });
+
+      it('when the feed is already revoked, then revokeFeed returns false and keeps the first revokedAt', async () => {
+        const feed = aFeedToken({ id: 'feed-1', revokedAt: T1 });
+        await seed({ providers: [aProvider()], feeds: [feed] });
+
+        assert.equal(await store.transaction((tx) => tx.revokeFeed('prov-1', 'feed-1', T2)), false);
+        assert.deepStrictEqual(await store.listFeeds('prov-1'), [feed]);
+      });
+
+      it('when the feed revision is bumped twice, then each bump returns the new value and nothing else changes', async () => {
+        const provider = aProvider({ feedRevision: 1 });
+        await seed({ providers: [provider] });
+
+        const first = await store.transaction((tx) => tx.bumpFeedRevision('prov-1', T1));
+        const second = await store.transaction((tx) => tx.bumpFeedRevision('prov-1', T2));
+
+        assert.equal(first, 2);
+        assert.equal(second, 3);
+        assert.deepStrictEqual(await store.getProvider('prov-1'), { ...provider, feedRevision: 3 });
+      });
+
+      it('when the provider whose feed revision is bumped does not exist, then the bump rejects', async () => {
+        await assert.rejects(store.transaction((tx) => tx.bumpFeedRevision('prov-404', T1)));
+      });
+
+      it('when fetches are recorded, then fetchCount grows and the last fetch time and user agent are kept', async () => {
+        const provider = aProvider({ feedRevision: 5 });
+        const feed = aFeedToken({ id: 'feed-1', fetchCount: 0 });
+        await seed({ providers: [provider], feeds: [feed] });
+
+        await store.recordFeedFetch('feed-1', T1, 'Google-Calendar-Importer');
+        assert.deepStrictEqual(await store.listFeeds('prov-1'), [
+          { ...feed, fetchCount: 1, lastFetchedAt: T1, lastUserAgent: 'Google-Calendar-Importer' },
+        ]);
+
+        await store.recordFeedFetch('feed-1', T2, null);
+        assert.deepStrictEqual(await store.listFeeds('prov-1'), [{ ...feed, fetchCount: 2, lastFetchedAt: T2, lastUserAgent: null }]);
+        assert.deepStrictEqual(await store.getProvider('prov-1'), provider);
+      });
+
+      it('when the user agent is longer than 512 characters, then only its first 512 are kept', async () => {
+        await seed({ providers: [aProvider()], feeds: [aFeedToken({ id: 'feed-1' })] });
+
+        await store.recordFeedFetch('feed-1', T1, `${'x'.repeat(512)}overflow`);
+
+        const [feed] = await store.listFeeds('prov-1');
+        assert.equal(feed?.lastUserAgent, 'x'.repeat(512));
+      });
+
+      it('when the feed of a recorded fetch does not exist, then recordFeedFetch resolves and writes nothing', async () => {
+        const feed = aFeedToken({ id: 'feed-1' });
+        await seed({ providers: [aProvider()], feeds: [feed] });
+
+        await store.recordFeedFetch('feed-404', T1, 'curl/8');
+
+        assert.deepStrictEqual(await store.listFeeds('prov-1'), [feed]);
+      });
+    });
+
+    describe('transaction', () => {
+      it('when fn resolves, then transaction resolves with its value', async () => {
+        const value = await store.transaction(async (tx) => {
+          await tx.putProvider(aProvider());
+          return { answer: 42 };
+        });
+
+        assert.deepStrictEqual(value, { answer: 42 });
+      });
+
+      it('when fn reads what it wrote, then it sees its own writes before commit', async () => {
+        const seen = await store.transaction(async (tx) => {
+          await tx.putProvider(aProvider());
+          await tx.putSession(aSession());
+          return { provider: await tx.getProvider('prov-1'), sessions: await tx.listSessions('prov-1') };
+        });
+
+        assert.deepStrictEqual(seen, { provider: aProvider(), sessions: [aSession()] });
+      });
+
+      it('when fn throws, then the same error rejects and none of its writes remain', async () => {
+        const existing = aProvider({ id: 'prov-1', feedRevision: 1 });
+        const keptSession = aSession({ id: 'sess-kept' });
+        await seed({ providers: [existing], sessions: [keptSession] });
+        const boom = new Error('boom');
+
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.putProvider(aProvider({ id: 'prov-new' }));
+            await tx.putLocation(anOfficeLocation({ providerId: 'prov-1' }));
+            await tx.putSession(aSession({ id: 'sess-new' }));
+            await tx.deleteSession('prov-1', 'sess-kept');
+            await tx.putFeed(aFeedToken({ providerId: 'prov-1' }));
+            await tx.bumpFeedRevision('prov-1', T1);
+            throw boom;
+          }),
+          (error: unknown) => error === boom,
+        );
+
+        assert.equal(await store.getProvider('prov-new'), null);
+        assert.deepStrictEqual(await store.getProvider('prov-1'), existing);
+        assert.deepStrictEqual(await store.listLocations('prov-1'), []);
+        assert.deepStrictEqual(await store.listSessions('prov-1'), [keptSession]);
+        assert.deepStrictEqual(await store.listFeeds('prov-1'), []);
+      });
+
+      it('when two transactions read, yield and write the same row concurrently, then both increments land', async () => {
+        await seed({ providers: [aProvider({ feedRevision: 1 })] });
+        const increment = (): Promise<void> =>
+          store.transaction(async (tx) => {
+            const provider = await tx.getProvider('prov-1');
+            assert.ok(provider);
+            await nextTick();
+            await tx.putProvider({ ...provider, feedRevision: provider.feedRevision + 1 });
+          });
+
+        await Promise.all([increment(), increment()]);
+
+        assert.equal((await store.getProvider('prov-1'))?.feedRevision, 3);
+      });
+
+      it('when the store is read while a transaction is open, then the read never sees its uncommitted writes', async () => {
+        let enteredFn!: () => void;
+        const entered = new Promise<void>((resolve) => (enteredFn = resolve));
+        let releaseFn!: () => void;
+        const released = new Promise<void>((resolve) => (releaseFn = resolve));
+        const boom = new Error('rolled back');
+
+        const pending = store.transaction(async (tx) => {
+          await tx.putProvider(aProvider());
+          await tx.putFeed(aFeedToken({ tokenHash: 'a'.repeat(64) }));
+          enteredFn();
+          await released;
+          throw boom;
+        });
+        await entered;
+        const read = store.getProvider('prov-1');
+        const found = store.findActiveFeed('a'.repeat(64));
+        releaseFn();
+
+        await assert.rejects(pending, (error: unknown) => error === boom);
+        assert.equal(await read, null);
+        assert.equal(await found, null);
+      });
+
+      it('when the tx object is used after its transaction ended, then the call rejects and writes nothing', async () => {
+        let leaked: StoreTx | undefined;
+        await store.transaction(async (tx) => {
+          leaked = tx;
+        });
+        assert.ok(leaked);
+
+        await assert.rejects(leaked.putProvider(aProvider()));
+
+        assert.equal(await store.getProvider('prov-1'), null);
+      });
+    });
+  });
+}
