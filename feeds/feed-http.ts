@@ -1,0 +1,62 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import type { FeedService } from './feed-service.js';
+
+// GET/HEAD /feeds/<token>.ics, polled by calendar apps. Unknown, revoked and malformed tokens get
+// the same 404 body after the same single lookup, so the answer says nothing about which it was.
+
+const NOT_FOUND_BODY = JSON.stringify({ error: { code: 'NOT_FOUND', message: 'No such feed.' } });
+
+function sendNotFound(res: Response): void {
+  res.status(404).set({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).send(NOT_FOUND_BODY);
+}
+
+/** RFC 9110 13.1.2: If-None-Match uses weak comparison, so W/"x" matches "x". */
+function matchesIfNoneMatch(header: string | undefined, etags: readonly string[]): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((raw) => {
+    const tag = raw.trim().replace(/^W\//, '');
+    return etags.includes(tag);
+  });
+}
+
+function gzipEtag(etag: string): string {
+  return `${etag.slice(0, -1)}-gzip"`;
+}
+
+export function feedHandler(feeds: FeedService, logger: Logger): RequestHandler {
+  const log = logger.child({ module: 'feed-http' });
+  return async (req: Request, res: Response) => {
+    const file = String(req.params['file'] ?? '');
+    const token = file.endsWith('.ics') ? file.slice(0, -'.ics'.length) : '';
+    const feed = await feeds.render(token);
+    if (feed === null) return sendNotFound(res);
+
+    const gzip = req.acceptsEncodings('gzip', 'identity') === 'gzip';
+    const etag = gzip ? gzipEtag(feed.etag) : feed.etag;
+    res.set({
+      'Content-Type': 'text/calendar; charset=utf-8',
+      'Content-Disposition': 'inline; filename="sessions.ics"',
+      'Cache-Control': 'private, no-cache',
+      'X-Robots-Tag': 'noindex, nofollow',
+      'Referrer-Policy': 'no-referrer',
+      Vary: 'Accept-Encoding',
+      ETag: etag,
+    });
+    res.on('finish', () => {
+      feeds.recordFetch(feed.feedId, req.get('user-agent') ?? null).catch((err: unknown) => {
+        log.warn({ err, feedId: feed.feedId }, 'could not record feed fetch');
+      });
+    });
+    if (matchesIfNoneMatch(req.get('if-none-match'), [feed.etag, gzipEtag(feed.etag)])) {
+      res.status(304).end();
+      return;
+    }
+    if (gzip) {
+      res.set('Content-Encoding', 'gzip').status(200).send(feed.gzipped());
+    } else {
+      res.status(200).send(feed.body);
+    }
+  };
+}

@@ -1,0 +1,170 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { toCalendarEvent, toInviteEvent } from '../src/domain/calendar-event.js';
+import { ErrorCode, notFound } from '../src/domain/index.js';
+import type { CalendarMeta, Clock, FeedToken, Location, Provider, Store } from '../src/domain/index.js';
+import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
+import { renderCalendar } from './ics-renderer.js';
+
+export interface FeedServiceOptions {
+  store: Store;
+  clock: Clock;
+  publicBaseUrl: string;
+  pastDays: number;
+  futureDays: number;
+  /** Rendered bodies kept in memory, one per provider (0 disables the cache). */
+  cacheEntries: number;
+}
+
+export interface RenderedFeed {
+  feedId: string;
+  providerId: string;
+  body: string;
+  etag: string;
+  /** gzip of body, made once per render and reused by every poll that asks for it. */
+  gzipped(): Buffer;
+}
+
+export interface CreatedFeed {
+  feed: FeedToken;
+  url: string;
+  webcalUrl: string;
+}
+
+interface CacheEntry {
+  key: string;
+  body: string;
+  etag: string;
+  gzip: Buffer | null;
+}
+
+const DAY_MS = 86_400_000;
+const REFRESH_SECONDS = 3600;
+
+function strongEtag(body: string): string {
+  return `"${createHash('sha256').update(body).digest('base64url')}"`;
+}
+
+export function feedCalendarMeta(provider: Provider): CalendarMeta {
+  return { name: `Sessions – ${provider.name}`, productId: 'sessionsync', refreshIntervalSeconds: REFRESH_SECONDS };
+}
+
+export class FeedService {
+  // Map iteration order is insertion order, so re-inserting on a hit makes this an LRU.
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(private readonly options: FeedServiceOptions) {}
+
+  private async assertProvider(providerId: string): Promise<Provider> {
+    const provider = await this.options.store.getProvider(providerId);
+    if (provider === null) throw notFound(ErrorCode.PROVIDER_NOT_FOUND, `Provider ${providerId} does not exist.`);
+    return provider;
+  }
+
+  feedUrl(token: string): string {
+    return `${this.options.publicBaseUrl}/feeds/${token}.ics`;
+  }
+
+  async create(providerId: string, label: string | null): Promise<CreatedFeed> {
+    await this.assertProvider(providerId);
+    const token = generateFeedToken();
+    const feed: FeedToken = {
+      id: randomUUID(),
+      providerId,
+      label,
+      tokenHash: hashFeedToken(token),
+      createdAt: this.options.clock.now().toISOString(),
+      revokedAt: null,
+      lastFetchedAt: null,
+      lastUserAgent: null,
+      fetchCount: 0,
+    };
+    await this.options.store.transaction((tx) => tx.putFeed(feed));
+    const url = this.feedUrl(token);
+    return { feed, url, webcalUrl: url.replace(/^https?:/, 'webcal:') };
+  }
+
+  async list(providerId: string): Promise<FeedToken[]> {
+    await this.assertProvider(providerId);
+    return (await this.options.store.listFeeds(providerId)).filter((f) => f.revokedAt === null);
+  }
+
+  async revoke(providerId: string, feedId: string): Promise<void> {
+    await this.assertProvider(providerId);
+    const at = this.options.clock.now().toISOString();
+    const revoked = await this.options.store.transaction((tx) => tx.revokeFeed(providerId, feedId, at));
+    if (!revoked) throw notFound(ErrorCode.FEED_NOT_FOUND, `Feed ${feedId} does not exist.`);
+  }
+
+  /** The feed window moves once per UTC day, so a day's polls share one rendering. */
+  private window(): { from: string; to: string; day: string } {
+    const dayStart = Math.floor(this.options.clock.now().getTime() / DAY_MS) * DAY_MS;
+    return {
+      from: new Date(dayStart - this.options.pastDays * DAY_MS).toISOString(),
+      to: new Date(dayStart + (this.options.futureDays + 1) * DAY_MS).toISOString(),
+      day: new Date(dayStart).toISOString().slice(0, 10),
+    };
+  }
+
+  private async renderBody(provider: Provider, from: string, to: string): Promise<string> {
+    const { store } = this.options;
+    const [locations, sessions] = await Promise.all([
+      store.listLocations(provider.id),
+      store.listSessions(provider.id, { status: 'scheduled', endAfter: from, startBefore: to }),
+    ]);
+    const byId = new Map<string, Location>(locations.map((l) => [l.id, l]));
+    const events = sessions.map((s) => toCalendarEvent(s, provider, s.locationId === null ? null : (byId.get(s.locationId) ?? null)));
+    return renderCalendar(feedCalendarMeta(provider), events);
+  }
+
+  /**
+   * The feed behind a secret token, or null for an unknown, revoked or malformed token (callers
+   * answer all three the same way). A poll that changed nothing costs one indexed lookup.
+   */
+  async render(token: string): Promise<RenderedFeed | null> {
+    if (!isWellFormedFeedToken(token)) return null;
+    const active = await this.options.store.findActiveFeed(hashFeedToken(token));
+    if (active === null) return null;
+    const { provider, feed } = active;
+    const window = this.window();
+    const key = `${provider.feedRevision}|${window.day}`;
+
+    let entry = this.cache.get(provider.id);
+    if (entry?.key === key) {
+      this.cache.delete(provider.id);
+    } else {
+      const body = await this.renderBody(provider, window.from, window.to);
+      entry = { key, body, etag: strongEtag(body), gzip: null };
+    }
+    if (this.options.cacheEntries > 0) {
+      this.cache.set(provider.id, entry);
+      if (this.cache.size > this.options.cacheEntries) {
+        const oldest = this.cache.keys().next().value;
+        if (oldest !== undefined) this.cache.delete(oldest);
+      }
+    }
+    const cached = entry;
+    return {
+      feedId: feed.id,
+      providerId: provider.id,
+      body: cached.body,
+      etag: cached.etag,
+      gzipped: () => (cached.gzip ??= gzipSync(cached.body)),
+    };
+  }
+
+  /** Best-effort bookkeeping of a poll; runs after the response is sent. */
+  recordFetch(feedId: string, userAgent: string | null): Promise<void> {
+    return this.options.store.recordFeedFetch(feedId, this.options.clock.now().toISOString(), userAgent);
+  }
+
+  /** The one-event file the platform attaches to a client's confirmation and reminders. */
+  async invite(providerId: string, sessionId: string): Promise<string> {
+    const provider = await this.assertProvider(providerId);
+    const session = await this.options.store.getSession(providerId, sessionId);
+    if (session === null) throw notFound(ErrorCode.SESSION_NOT_FOUND, `Session ${sessionId} does not exist.`);
+    const location = session.locationId === null ? null : await this.options.store.getLocation(providerId, session.locationId);
+    const meta: CalendarMeta = { name: `Session with ${provider.name}`, productId: 'sessionsync', refreshIntervalSeconds: REFRESH_SECONDS };
+    return renderCalendar(meta, [toInviteEvent(session, provider, location)], { method: 'PUBLISH' });
+  }
+}

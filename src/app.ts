@@ -1,0 +1,97 @@
+import express from 'express';
+import type { Express, RequestHandler } from 'express';
+import { FeedService, feedHandler } from '../feeds/index.js';
+import { AppError, ErrorCode } from './domain/index.js';
+import type { Clock, Store } from './domain/index.js';
+import { apiRouter } from './http/api-router.js';
+import { authenticate, requireAdmin, type AuthTokens } from './http/auth.js';
+import { errorMiddleware, notFoundHandler } from './http/error-middleware.js';
+import type { Logger } from './logger.js';
+import { LocationService } from './services/location-service.js';
+import { ProviderService } from './services/provider-service.js';
+import { SessionService } from './services/session-service.js';
+
+export interface AppDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  tokens: AuthTokens;
+  publicBaseUrl: string;
+  uidDomain: string;
+  feed: { pastDays: number; futureDays: number; cacheEntries: number };
+}
+
+const BODY_LIMIT = '100kb';
+
+/** Bodies must be JSON; anything else is refused before it is parsed. */
+const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const hasBody = req.get('content-length') !== undefined ? req.get('content-length') !== '0' : req.get('transfer-encoding') !== undefined;
+  if (['POST', 'PUT', 'PATCH'].includes(req.method) && hasBody && !req.is('application/json')) {
+    return next(new AppError({ code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, status: 415, message: 'Send the body as application/json.' }));
+  }
+  next();
+};
+
+/** Logs method, route pattern, status and time; never the URL (a feed URL is a secret). */
+function requestLog(logger: Logger): RequestHandler {
+  const log = logger.child({ module: 'http' });
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : req.path.startsWith('/feeds/') ? '/feeds/:file' : '(unmatched)';
+      log.info({ method: req.method, route, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    next();
+  };
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { store, clock, logger } = deps;
+  const feeds = new FeedService({ store, clock, publicBaseUrl: deps.publicBaseUrl, ...deps.feed });
+  const services = {
+    providers: new ProviderService({ store, clock }),
+    locations: new LocationService({ store, clock }),
+    sessions: new SessionService({ store, clock, uidDomain: deps.uidDomain }),
+    feeds,
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(requestLog(logger));
+  app.use((_req, res, next) => {
+    res.set('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await store.ping();
+      res.set('Cache-Control', 'no-store').json({ status: 'ready' });
+    } catch (err) {
+      logger.warn({ err }, 'readiness check failed');
+      throw new AppError({ code: ErrorCode.SERVICE_UNAVAILABLE, status: 503, message: 'The database does not answer.' });
+    }
+  });
+  app.get('/feeds/:file', feedHandler(feeds, logger));
+
+  const api = express.Router();
+  api.use(authenticate(deps.tokens));
+  api.use('/admin', requireAdmin, express.Router());
+  api.use(requireJsonBody, express.json({ limit: BODY_LIMIT, type: 'application/json' }));
+  api.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+  api.use(apiRouter(services));
+  app.use('/api/v1', api);
+
+  app.use(notFoundHandler);
+  app.use(errorMiddleware(logger));
+  return app;
+}

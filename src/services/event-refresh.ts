@@ -1,0 +1,43 @@
+import { toCalendarEvent } from '../domain/calendar-event.js';
+import type { Location, Provider, Session, StoreTx } from '../domain/index.js';
+
+/**
+ * Brings a session's stored event identity (fingerprint, SEQUENCE, DTSTAMP) in line with what it
+ * renders to now. Pure: returns the session to store, or null when its event did not change.
+ */
+export function withRefreshedEvent(session: Session, provider: Provider, location: Location | null, nowIso: string): Session | null {
+  const fingerprint = toCalendarEvent(session, provider, location).revision;
+  if (fingerprint === session.eventFingerprint) return null;
+  return {
+    ...session,
+    eventFingerprint: fingerprint,
+    // A brand-new session starts at 0; every later change an attendee would notice adds one.
+    sequence: session.eventFingerprint === '' ? 0 : session.sequence + 1,
+    lastModified: nowIso,
+    updatedAt: nowIso,
+  };
+}
+
+/**
+ * Re-renders the given sessions after a change to their provider or location, persisting those
+ * whose event changed. Returns how many changed; the caller bumps the feed revision once.
+ */
+export async function refreshSessionEvents(
+  tx: StoreTx,
+  provider: Provider,
+  sessions: readonly Session[],
+  nowIso: string,
+): Promise<number> {
+  if (sessions.length === 0) return 0;
+  const locations = new Map((await tx.listLocations(provider.id)).map((l) => [l.id, l]));
+  let changed = 0;
+  for (const session of sessions) {
+    const location = session.locationId === null ? null : (locations.get(session.locationId) ?? null);
+    const next = withRefreshedEvent(session, provider, location, nowIso);
+    if (next !== null) {
+      await tx.putSession(next);
+      changed += 1;
+    }
+  }
+  return changed;
+}

@@ -1,0 +1,68 @@
+import { ErrorCode, notFound } from '../domain/index.js';
+import type { Clock, PrivacySettings, Provider, Store } from '../domain/index.js';
+import { refreshSessionEvents } from './event-refresh.js';
+
+export interface ProviderInput {
+  name: string;
+  email: string | null;
+  timezone: string;
+  privacy: PrivacySettings;
+}
+
+export interface UpsertResult<T> {
+  value: T;
+  created: boolean;
+}
+
+export function providerNotFound(providerId: string): Error {
+  return notFound(ErrorCode.PROVIDER_NOT_FOUND, `Provider ${providerId} does not exist.`);
+}
+
+function sameProvider(a: Provider, input: ProviderInput): boolean {
+  return (
+    a.name === input.name &&
+    a.email === input.email &&
+    a.timezone === input.timezone &&
+    a.privacy.mode === input.privacy.mode &&
+    a.privacy.baaAttested === input.privacy.baaAttested
+  );
+}
+
+export class ProviderService {
+  constructor(private readonly deps: { store: Store; clock: Clock }) {}
+
+  /** Idempotent upsert: the same input twice leaves the row, its events and the feed untouched. */
+  async put(providerId: string, input: ProviderInput): Promise<UpsertResult<Provider>> {
+    const now = this.deps.clock.now().toISOString();
+    return this.deps.store.transaction(async (tx) => {
+      const existing = await tx.getProvider(providerId);
+      if (existing !== null && sameProvider(existing, input)) return { value: existing, created: false };
+
+      const provider: Provider = {
+        id: providerId,
+        ...input,
+        feedRevision: existing?.feedRevision ?? 0,
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await tx.putProvider(provider);
+      if (existing !== null) {
+        // Name, zone and privacy mode change every event's title or TZID.
+        await refreshSessionEvents(tx, provider, await tx.listSessions(providerId), now);
+      }
+      const feedRevision = await tx.bumpFeedRevision(providerId, now);
+      return { value: { ...provider, feedRevision }, created: existing === null };
+    });
+  }
+
+  async get(providerId: string): Promise<Provider> {
+    const provider = await this.deps.store.getProvider(providerId);
+    if (provider === null) throw providerNotFound(providerId);
+    return provider;
+  }
+
+  async delete(providerId: string): Promise<void> {
+    const deleted = await this.deps.store.transaction((tx) => tx.deleteProvider(providerId));
+    if (!deleted) throw providerNotFound(providerId);
+  }
+}

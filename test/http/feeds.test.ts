@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict';
+import supertest from 'supertest';
+import { hashFeedToken } from '../../feeds/index.js';
+import { parseFeed } from '../support/parse-ics.js';
+import { CLIENT, OFFICE_ADDRESS, VIDEO_INSTRUCTIONS, VIDEO_URL, seedProvider } from '../support/seed.js';
+import { PUBLIC_BASE_URL, createTestApp, type TestApp } from '../support/test-app.js';
+
+describe('HTTP: feeds', () => {
+  let t: TestApp;
+  let feedPath: string;
+  beforeEach(async () => {
+    t = await createTestApp({ now: '2026-11-02T12:00:00.000Z' });
+    await seedProvider(t);
+    const created = await t.platform.post('/api/v1/providers/p1/feeds', { label: 'iPhone' });
+    assert.equal(created.status, 201);
+    feedPath = new URL(created.body.url).pathname;
+  });
+  afterEach(() => t.close());
+
+  const put = (id: string, body: Record<string, unknown>) => t.platform.put(`/api/v1/providers/p1/sessions/${id}`, body);
+  const fetchFeed = () => supertest(t.app).get(feedPath);
+
+  describe('management', () => {
+    it('when a feed is created, then the URL holds a 43-char token under PUBLIC_BASE_URL and webcal mirrors it', async () => {
+      const res = await t.platform.post('/api/v1/providers/p1/feeds', {});
+      assert.match(res.body.url, new RegExp(`^${PUBLIC_BASE_URL}/feeds/[A-Za-z0-9_-]{43}\\.ics$`));
+      assert.equal(res.body.webcalUrl, res.body.url.replace('https:', 'webcal:'));
+      assert.equal(res.body.label, null);
+      assert.equal(res.headers['cache-control'], 'no-store');
+    });
+
+    it('when a feed is created, then only the SHA-256 of its token is stored', async () => {
+      const res = await t.platform.post('/api/v1/providers/p1/feeds', { label: 'Outlook' });
+      const token = /feeds\/(.+)\.ics$/.exec(res.body.url)![1]!;
+      const feeds = await t.store.listFeeds('p1');
+      const stored = feeds.find((f) => f.id === res.body.id)!;
+      assert.equal(stored.tokenHash, hashFeedToken(token));
+      assert.ok(!JSON.stringify(feeds).includes(token));
+    });
+
+    it('when feeds are listed, then each shows label and fetch bookkeeping but never a token', async () => {
+      await fetchFeed().set('User-Agent', 'Google-Calendar-Importer');
+      const res = await t.platform.get('/api/v1/providers/p1/feeds');
+      assert.equal(res.body.feeds.length, 1);
+      const [feed] = res.body.feeds;
+      assert.deepEqual(Object.keys(feed).sort(), ['createdAt', 'fetchCount', 'id', 'label', 'lastFetchedAt', 'lastUserAgent']);
+      assert.equal(feed.fetchCount, 1);
+      assert.equal(feed.lastUserAgent, 'Google-Calendar-Importer');
+      assert.equal(feed.lastFetchedAt, '2026-11-02T12:00:00.000Z');
+    });
+
+    it('when a feed is revoked, then its URL answers 404 exactly like an unknown token, and other feeds keep working', async () => {
+      const second = await t.platform.post('/api/v1/providers/p1/feeds', { label: 'Desk' });
+      const feedId = (await t.platform.get('/api/v1/providers/p1/feeds')).body.feeds.find((f: { label: string }) => f.label === 'iPhone').id;
+      assert.equal((await t.platform.delete(`/api/v1/providers/p1/feeds/${feedId}`)).status, 204);
+      const revoked = await fetchFeed();
+      const unknown = await supertest(t.app).get(`/feeds/${'A'.repeat(43)}.ics`);
+      const malformed = await supertest(t.app).get('/feeds/nope.ics');
+      for (const res of [revoked, unknown, malformed]) {
+        assert.equal(res.status, 404);
+        assert.equal(res.text, unknown.text);
+      }
+      assert.equal((await supertest(t.app).get(new URL(second.body.url).pathname)).status, 200);
+      assert.equal((await t.platform.get('/api/v1/providers/p1/feeds')).body.feeds.length, 1);
+      assert.equal((await t.platform.delete(`/api/v1/providers/p1/feeds/${feedId}`)).status, 404);
+    });
+
+    it('when the provider does not exist, then feed routes answer 404; a bad label is 400', async () => {
+      assert.equal((await t.platform.post('/api/v1/providers/nobody/feeds', {})).status, 404);
+      assert.equal((await t.platform.get('/api/v1/providers/nobody/feeds')).status, 404);
+      const bad = await t.platform.post('/api/v1/providers/p1/feeds', { label: 'x'.repeat(101) });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error.details[0].path, 'label');
+    });
+
+    it('when the provider is deleted, then its feed URL answers 404', async () => {
+      await t.platform.delete('/api/v1/providers/p1');
+      assert.equal((await fetchFeed()).status, 404);
+    });
+  });
+
+  describe('GET /feeds/<token>.ics', () => {
+    it('when fetched, then it is a calendar with the security and caching headers', async () => {
+      const res = await fetchFeed();
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['content-type'], 'text/calendar; charset=utf-8');
+      assert.equal(res.headers['cache-control'], 'private, no-cache');
+      assert.match(res.headers['x-robots-tag'] ?? '', /noindex/);
+      assert.equal(res.headers['referrer-policy'], 'no-referrer');
+      assert.match(res.headers['etag'] ?? '', /^"[A-Za-z0-9_-]+"$/);
+      assert.match(res.text, /^BEGIN:VCALENDAR\r\n/);
+      assert.match(res.text, /X-WR-CALNAME:Sessions – Dr\. Ada Byron\r\n/);
+    });
+
+    it('when sessions exist, then virtual ones carry the link in LOCATION, URL and DESCRIPTION with the instructions', async () => {
+      await put('v', { start: '2026-11-10T15:00:00Z', durationMinutes: 50, client: CLIENT });
+      await put('o', { start: '2026-11-11T15:00:00Z', durationMinutes: 50, client: CLIENT, locationId: 'office' });
+      const events = parseFeed((await fetchFeed()).text);
+      assert.deepEqual(events.map((e) => e.summary), ['Telehealth session', 'In-person session']);
+      const [virtual, office] = events;
+      assert.equal(virtual!.location, VIDEO_URL);
+      assert.equal(virtual!.url, VIDEO_URL);
+      assert.equal(virtual!.description, `${VIDEO_INSTRUCTIONS}\n\nJoin: ${VIDEO_URL}`);
+      assert.equal(virtual!.start, '2026-11-10T15:00:00.000Z');
+      assert.equal(virtual!.end, '2026-11-10T15:50:00.000Z');
+      assert.equal(virtual!.uid, 'p1.v@sync.example.test');
+      assert.equal(office!.location, OFFICE_ADDRESS);
+      assert.equal(office!.url, null);
+    });
+
+    it('when privacy mode is none, then no client identity appears anywhere in the feed', async () => {
+      await put('v', { start: '2026-11-10T15:00:00Z', durationMinutes: 50, client: CLIENT });
+      const body = (await fetchFeed()).text;
+      assert.doesNotMatch(body, /Jane|Doe|J\.D\.|c-77/);
+      assert.doesNotMatch(body, /ATTENDEE|ORGANIZER/);
+    });
+
+    it('when the provider opts into initials with a BAA, then titles carry initials only', async () => {
+      await put('v', { start: '2026-11-10T15:00:00Z', durationMinutes: 50, client: CLIENT });
+      await t.platform.put('/api/v1/providers/p1', { name: 'Dr. Ada Byron', timezone: 'America/New_York', privacy: { mode: 'initials', baaAttested: true } });
+      const body = (await fetchFeed()).text;
+      assert.deepEqual(parseFeed(body).map((e) => e.summary), ['Telehealth session with J.D.']);
+      assert.doesNotMatch(body, /Jane|Doe/);
+    });
+
+    it('when sessions are cancelled, deleted or outside the window, then they are left out', async () => {
+      await put('keep', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 });
+      await put('cancelled', { start: '2026-11-11T15:00:00Z', durationMinutes: 50, status: 'cancelled' });
+      await put('deleted', { start: '2026-11-12T15:00:00Z', durationMinutes: 50 });
+      await t.platform.delete('/api/v1/providers/p1/sessions/deleted');
+      await put('old', { start: '2026-08-01T15:00:00Z', durationMinutes: 50 });
+      await put('recent-past', { start: '2026-09-10T15:00:00Z', durationMinutes: 50 });
+      await put('far', { start: '2027-12-01T15:00:00Z', durationMinutes: 50 });
+      const events = parseFeed((await fetchFeed()).text);
+      assert.deepEqual(events.map((e) => e.uid.split('@')[0]), ['p1.recent-past', 'p1.keep']);
+    });
+
+    it('when a session is rescheduled or relinked, then the feed shows it with the same UID and a higher SEQUENCE', async () => {
+      await put('s', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 });
+      const [before] = parseFeed((await fetchFeed()).text);
+      await put('s', { start: '2026-11-10T17:00:00Z', durationMinutes: 50 });
+      const [moved] = parseFeed((await fetchFeed()).text);
+      await t.platform.put('/api/v1/providers/p1/locations/video', { kind: 'virtual', name: 'Video', url: 'https://doxy.me/drbyron2', instructions: VIDEO_INSTRUCTIONS, waitingRoom: true, isDefault: true });
+      const [relinked] = parseFeed((await fetchFeed()).text);
+      assert.equal(moved!.uid, before!.uid);
+      assert.equal(relinked!.uid, before!.uid);
+      assert.ok(moved!.sequence > before!.sequence);
+      assert.ok(relinked!.sequence > moved!.sequence);
+      assert.equal(moved!.start, '2026-11-10T17:00:00.000Z');
+      assert.equal(relinked!.url, 'https://doxy.me/drbyron2');
+    });
+
+    it('when nothing changed, then the ETag is the same and If-None-Match answers 304 without a body', async () => {
+      await put('s', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 });
+      const first = await fetchFeed();
+      const second = await fetchFeed();
+      assert.equal(second.headers['etag'], first.headers['etag']);
+      assert.equal(second.text, first.text);
+      const notModified = await fetchFeed().set('If-None-Match', first.headers['etag']!);
+      assert.equal(notModified.status, 304);
+      assert.equal(notModified.text, '');
+      assert.equal(notModified.headers['etag'], first.headers['etag']);
+      const weak = await fetchFeed().set('If-None-Match', `"other", W/${first.headers['etag']}`);
+      assert.equal(weak.status, 304);
+    });
+
+    it('when a session changes, then the ETag changes and the old one no longer matches', async () => {
+      await put('s', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 });
+      const first = await fetchFeed();
+      await put('s', { start: '2026-11-10T16:00:00Z', durationMinutes: 50 });
+      const after = await fetchFeed().set('If-None-Match', first.headers['etag']!);
+      assert.equal(after.status, 200);
+      assert.notEqual(after.headers['etag'], first.headers['etag']);
+    });
+
+    it('when the day turns, then the window moves and a session that fell out of it is dropped', async () => {
+      await put('s', { start: '2026-11-03T15:00:00Z', durationMinutes: 50 });
+      assert.equal(parseFeed((await fetchFeed()).text).length, 1);
+      t.clock.advance(62 * 86_400_000);
+      assert.equal(parseFeed((await fetchFeed()).text).length, 0);
+    });
+
+    it('when HEAD is sent, then the headers match GET and there is no body', async () => {
+      await put('s', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 });
+      const get = await fetchFeed().set('Accept-Encoding', 'identity');
+      const head = await supertest(t.app).head(feedPath).set('Accept-Encoding', 'identity');
+      assert.equal(head.status, 200);
+      assert.equal(head.headers['etag'], get.headers['etag']);
+      assert.equal(head.headers['content-type'], get.headers['content-type']);
+      assert.equal(head.headers['content-length'], String(Buffer.byteLength(get.text)));
+      assert.equal(head.text, undefined);
+    });
+
+    it('when gzip is accepted, then the body is gzipped, decodes to the same calendar and has its own ETag', async () => {
+      await put('s', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 });
+      const plain = await fetchFeed().set('Accept-Encoding', 'identity');
+      // superagent inflates gzip itself, so equal text after a gzip Content-Encoding proves the round trip.
+      const gz = await fetchFeed().set('Accept-Encoding', 'gzip');
+      assert.equal(gz.headers['content-encoding'], 'gzip');
+      assert.equal(gz.headers['vary'], 'Accept-Encoding');
+      assert.notEqual(gz.headers['etag'], plain.headers['etag']);
+      assert.equal(gz.text, plain.text);
+      assert.ok(Number(gz.headers['content-length']) < Buffer.byteLength(plain.text));
+      const revalidated = await fetchFeed().set('Accept-Encoding', 'gzip').set('If-None-Match', gz.headers['etag']!);
+      assert.equal(revalidated.status, 304);
+    });
+
+    it('when a feed is fetched, then the response is the same whether or not it came from the cache', async () => {
+      const uncached = await createTestApp({ now: '2026-11-02T12:00:00.000Z', cacheEntries: 0 });
+      try {
+        for (const app of [t, uncached]) {
+          if (app !== t) await seedProvider(app);
+          await app.platform.put('/api/v1/providers/p1/sessions/s', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 });
+        }
+        const path = new URL((await uncached.platform.post('/api/v1/providers/p1/feeds', {})).body.url).pathname;
+        const a = (await fetchFeed()).text;
+        const b = (await supertest(uncached.app).get(path)).text;
+        assert.equal(a.replace(/DTSTAMP:.*|LAST-MODIFIED:.*|CREATED:.*/g, ''), b.replace(/DTSTAMP:.*|LAST-MODIFIED:.*|CREATED:.*/g, ''));
+      } finally {
+        await uncached.close();
+      }
+    });
+
+    it('when a feed is fetched, then neither the token nor the link reaches the logs', async () => {
+      await put('s', { start: '2026-11-10T15:00:00Z', durationMinutes: 50, client: CLIENT });
+      await fetchFeed();
+      const logs = t.rawLogs.join('');
+      assert.ok(!logs.includes(feedPath.slice('/feeds/'.length, -4)));
+      assert.ok(!logs.includes(VIDEO_URL));
+      assert.ok(!logs.includes('Jane'));
+    });
+  });
+
+  describe('GET /api/v1/providers/:id/sessions/:sessionId/invite.ics', () => {
+    it('when asked, then one event names the provider, carries link and instructions and nothing about the client', async () => {
+      await put('s', { start: '2026-11-10T15:00:00Z', durationMinutes: 50, client: CLIENT });
+      await put('other', { start: '2026-11-11T15:00:00Z', durationMinutes: 50, client: { firstName: 'Other', lastName: 'Person' } });
+      const res = await t.platform.get('/api/v1/providers/p1/sessions/s/invite.ics');
+      assert.equal(res.status, 200);
+      assert.match(res.headers['content-type'] ?? '', /^text\/calendar; charset=utf-8/);
+      assert.match(res.text, /METHOD:PUBLISH\r\n/);
+      const events = parseFeed(res.text);
+      assert.equal(events.length, 1);
+      assert.equal(events[0]!.summary, 'Session with Dr. Ada Byron');
+      assert.equal(events[0]!.url, VIDEO_URL);
+      assert.equal(events[0]!.description, `${VIDEO_INSTRUCTIONS}\n\nJoin: ${VIDEO_URL}`);
+      assert.doesNotMatch(res.text, /Jane|Doe|Other|Person/);
+    });
+
+    it('when the session does not exist, then 404', async () => {
+      const res = await t.platform.get('/api/v1/providers/p1/sessions/nope/invite.ics');
+      assert.equal(res.status, 404);
+      assert.equal(res.body.error.code, 'SESSION_NOT_FOUND');
+    });
+  });
+});

@@ -1,0 +1,75 @@
+import type { Express } from 'express';
+import { Writable } from 'node:stream';
+import supertest from 'supertest';
+import { createApp } from '../../src/app.js';
+import type { Store } from '../../src/domain/index.js';
+import { createLogger } from '../../src/logger.js';
+import { createSqliteStore } from '../../src/store/index.js';
+import { FakeClock } from './fake-clock.js';
+
+export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
+export const PLATFORM_TOKEN = 'platform-token-for-tests-0123456789';
+export const PUBLIC_BASE_URL = 'https://sync.example.test';
+
+export interface TestApp {
+  app: Express;
+  store: Store;
+  clock: FakeClock;
+  /** Every log line the app wrote, parsed; lets tests assert what never reaches the logs. */
+  logs: Record<string, unknown>[];
+  rawLogs: string[];
+  /** supertest agent helpers with the platform token set. */
+  platform: {
+    get(path: string): supertest.Test;
+    put(path: string, body?: unknown): supertest.Test;
+    post(path: string, body?: unknown): supertest.Test;
+    delete(path: string): supertest.Test;
+  };
+  admin: { get(path: string): supertest.Test; post(path: string, body?: unknown): supertest.Test };
+  close(): Promise<void>;
+}
+
+export async function createTestApp(options: { now?: string; cacheEntries?: number } = {}): Promise<TestApp> {
+  const store = await createSqliteStore({ filename: ':memory:' });
+  const clock = new FakeClock(options.now ?? '2026-11-02T12:00:00.000Z');
+  const rawLogs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      rawLogs.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const logger = createLogger('debug', sink);
+  const app = createApp({
+    store,
+    clock,
+    logger,
+    tokens: { admin: ADMIN_TOKEN, platform: PLATFORM_TOKEN },
+    publicBaseUrl: PUBLIC_BASE_URL,
+    uidDomain: 'sync.example.test',
+    feed: { pastDays: 60, futureDays: 365, cacheEntries: options.cacheEntries ?? 100 },
+  });
+  const request = supertest(app);
+  const auth = (token: string) => `Bearer ${token}`;
+  const withBody = (t: supertest.Test, body: unknown) => (body === undefined ? t : t.send(body as object));
+  return {
+    app,
+    store,
+    clock,
+    rawLogs,
+    get logs() {
+      return rawLogs.flatMap((l) => l.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    platform: {
+      get: (path) => request.get(path).set('Authorization', auth(PLATFORM_TOKEN)),
+      put: (path, body) => withBody(request.put(path).set('Authorization', auth(PLATFORM_TOKEN)), body),
+      post: (path, body) => withBody(request.post(path).set('Authorization', auth(PLATFORM_TOKEN)), body),
+      delete: (path) => request.delete(path).set('Authorization', auth(PLATFORM_TOKEN)),
+    },
+    admin: {
+      get: (path) => request.get(path).set('Authorization', auth(ADMIN_TOKEN)),
+      post: (path, body) => withBody(request.post(path).set('Authorization', auth(ADMIN_TOKEN)), body),
+    },
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('when nothing is set, then it runs on SQLite under ./data on port 3000', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 3000);
+    assert.deepEqual(config.database, { kind: 'sqlite', filename: 'data/sessionsync.db' });
+    assert.equal(config.publicBaseUrl, 'http://localhost:3000');
+    assert.equal(config.uidDomain, 'localhost');
+    assert.deepEqual(config.feed, { pastDays: 60, futureDays: 365, cacheEntries: 1000 });
+    assert.equal(config.adminToken, undefined);
+  });
+
+  it('when values are empty strings, then they count as unset', () => {
+    assert.equal(loadConfig({ PUBLIC_BASE_URL: '', ADMIN_TOKEN: '  ' }).adminToken, undefined);
+  });
+
+  it('when several keys are bad, then one error lists every one of them', () => {
+    assert.throws(
+      () => loadConfig({ PORT: 'eighty', FEED_PAST_DAYS: '-1', ADMIN_TOKEN: 'short' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), ['ADMIN_TOKEN', 'FEED_PAST_DAYS', 'PORT']);
+        return true;
+      },
+    );
+  });
+
+  it('when NODE_ENV is production without an admin token or https base URL, then start-up is refused', () => {
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production', PUBLIC_BASE_URL: 'http://sync.example.org' }),
+      (err: unknown) => err instanceof ConfigError && err.problems.length === 2 && /ADMIN_TOKEN/.test(err.message) && /https/.test(err.message),
+    );
+  });
+
+  it('when production has its secrets, then it loads and derives the UID domain from the public URL', () => {
+    const config = loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: 'x'.repeat(32), PUBLIC_BASE_URL: 'https://sync.example.org/' });
+    assert.equal(config.publicBaseUrl, 'https://sync.example.org');
+    assert.equal(config.uidDomain, 'sync.example.org');
+  });
+
+  it('when DATABASE_URL names PostgreSQL, then it says that is not supported yet', () => {
+    assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://localhost/x' }), /not supported yet/);
+  });
+
+  it('when DATABASE_URL is a sqlite: path, then that file is used', () => {
+    assert.deepEqual(loadConfig({ DATABASE_URL: 'sqlite:./tmp/x.db' }).database, { kind: 'sqlite', filename: './tmp/x.db' });
+  });
+});
