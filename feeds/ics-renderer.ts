@@ -4,6 +4,7 @@ import ical, { escape, ICalCalendarMethod, ICalEventStatus, ICalEventTransparenc
 import { DateTime, IANAZone } from 'luxon';
 import { tzlib_get_ical_block, tzlib_get_timezones } from 'timezones-ical-library';
 import type { CalendarEvent, CalendarMeta } from '../src/domain/index.js';
+import { cachedZone } from './cached-zone.js';
 
 export interface RenderCalendarOptions {
   /** Written as METHOD:PUBLISH when given; feeds leave METHOD out. */
@@ -49,8 +50,8 @@ export function renderCalendar(
       created: parseInstant(event.created, 'created', event.uid),
       // Luxon values are formatted in the event's zone; a JS Date would be written in the
       // server's local time under a TZID.
-      start: zone === null ? start : start.setZone(zone.tzid),
-      end: zone === null ? end : end.setZone(zone.tzid),
+      start: zone === null ? start : start.setZone(cachedZone(zone.tzid)),
+      end: zone === null ? end : end.setZone(cachedZone(zone.tzid)),
       timezone: zone?.tzid ?? null,
       summary: event.summary,
       location: event.location,
@@ -148,7 +149,8 @@ function displayZone(timezone: string, start: DateTime, end: DateTime): DisplayZ
   if (zone === null) return null;
   // Both times must mean the same instants to every reader, else the whole event is written in
   // UTC (mixing UTC and TZID forms in one event is legal but less widely handled).
-  return isExpressibleInZone(start.setZone(zone.tzid)) && isExpressibleInZone(end.setZone(zone.tzid))
+  const luxonZone = cachedZone(zone.tzid);
+  return isExpressibleInZone(start.setZone(luxonZone)) && isExpressibleInZone(end.setZone(luxonZone))
     ? zone
     : null;
 }
