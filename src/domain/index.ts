@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './telehealth-policy.js';
 export * from './series.js';
 export * from './overlap.js';
+export * from './sync-types.js';

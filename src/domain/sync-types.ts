@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import type { CalendarEvent } from './types.js';
+
+// Push sync: a provider's connection to an external calendar, and the port every calendar
+// vendor adapter implements (DESIGN.md, "Push sync").
+
+export type ConnectionKind = 'google' | 'outlook';
+
+export type ConnectionStatus = 'pending_authorization' | 'active' | 'needs_reauth' | 'error' | 'disconnected';
+
+/** OAuth tokens as the vendor issued them; only ever stored encrypted. */
+export interface OAuthTokens {
+  accessToken: string;
+  refreshToken: string | null;
+  /** Epoch milliseconds when accessToken expires, if known. */
+  expiresAt: number | null;
+  scope: string | null;
+}
+
+/**
+ * Identifies one of our events in an external calendar and what it should say. Written into the
+ * event as private/extended properties so that resyncs find exactly our events and nothing else.
+ */
+export interface EventTag {
+  /** Stable per (connection, session): "<providerId>/<sessionId>". */
+  key: string;
+  /** CalendarEvent.revision at the time of writing. */
+  revision: string;
+}
+
+/** One of our (tagged) events as read back from an external calendar. */
+export interface RemoteEvent {
+  externalId: string;
+  tag: EventTag;
+  /** The fields a person could have edited by hand, for drift detection. */
+  start: string;
+  end: string;
+  summary: string;
+  location: string | null;
+  cancelled: boolean;
+}
+
+export interface ConnectorTarget {
+  connectionId: string;
+  calendarId: string;
+  /** Deterministic per (connection, session): makes a retried create idempotent. */
+  idempotencyKey: string;
+}
+
+/** What a connector needs to act for one connection; tokens refreshed by the vendor library are handed back. */
+export interface ConnectorSession {
+  connectionId: string;
+  calendarId: string;
+  tokens: OAuthTokens;
+  /** Called when the library refreshed the access token, so the new tokens can be persisted. */
+  onTokens(tokens: OAuthTokens): Promise<void>;
+}
+
+export type SyncErrorKind =
+  /** Try again later (429, 403 rate limit, 5xx, network). */
+  | 'retryable'
+  /** The grant is gone (invalid_grant, revoked consent): the connection needs re-authorisation. */
+  | 'auth'
+  /** Will not succeed by retrying (400, 403 forbidden, calendar gone): dead-letter it. */
+  | 'permanent';
+
+export class SyncError extends Error {
+  readonly kind: SyncErrorKind;
+  /** Short machine code, e.g. "RATE_LIMITED", "HTTP_503", "INVALID_GRANT". Never contains client data. */
+  readonly code: string;
+  /** From Retry-After, when the vendor said how long to wait. */
+  readonly retryAfterMs: number | null;
+
+  constructor(options: { kind: SyncErrorKind; code: string; message: string; retryAfterMs?: number | null; cause?: unknown }) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SyncError';
+    this.kind = options.kind;
+    this.code = options.code;
+    this.retryAfterMs = options.retryAfterMs ?? null;
+  }
+}
+
+/**
+ * A calendar vendor adapter. Every method is idempotent: calling it again after a lost response
+ * or a crash leaves the external calendar in the same state, never with a duplicate. Errors are
+ * SyncError; nothing vendor-specific leaves the adapter.
+ */
+export interface CalendarConnector {
+  readonly kind: ConnectionKind;
+  /**
+   * Makes our event for this target equal to `event`, tagged with `tag`: updates `externalId`
+   * when given and still there, else creates it idempotently (Google: our own event id, restored
+   * if cancelled; Graph: transactionId). Returns the event's id.
+   */
+  upsert(session: ConnectorSession, target: ConnectorTarget, externalId: string | null, event: CalendarEvent, tag: EventTag): Promise<{ externalId: string }>;
+  /** Deletes one of our events; an event already gone (404/410) counts as deleted. */
+  remove(session: ConnectorSession, externalId: string): Promise<void>;
+  /** Our tagged events that end after `from` (cancelled ones included where the vendor keeps them). */
+  listTagged(session: ConnectorSession, range: { from: string }): Promise<RemoteEvent[]>;
+}
+
+const BASE32HEX = '0123456789abcdefghijklmnopqrstuv';
+
+/**
+ * Deterministic id for our event of one session in one connection: lower-case base32hex of a
+ * SHA-256 (52 chars), valid as a Google event id (RFC 2938 base32hex, 5-1024 chars) and as a
+ * Graph transactionId. Same inputs, same id: a retried create cannot make a second event.
+ */
+export function idempotencyKeyFor(connectionId: string, providerId: string, sessionId: string): string {
+  const digest = createHash('sha256').update(`${connectionId}\n${providerId}\n${sessionId}`).digest();
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of digest) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32HEX[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += BASE32HEX[(value << (5 - bits)) & 31];
+  return out;
+}
+
+/** The tag key that names a session inside an external event. */
+export function eventTagKey(providerId: string, sessionId: string): string {
+  return `${providerId}/${sessionId}`;
+}
+
+/** The OAuth 2.0 authorization-code flow (with PKCE) of one vendor. */
+export interface OAuthProvider {
+  readonly kind: ConnectionKind;
+  /** Where to send the provider's browser; redirect URI and scopes come from the adapter's config. */
+  authorizeUrl(params: { state: string; codeChallenge: string }): string;
+  /** Exchanges the callback's code; SyncError kind 'auth' when the code is bad or used. */
+  exchangeCode(params: { code: string; codeVerifier: string }): Promise<{ tokens: OAuthTokens; accountEmail: string | null }>;
+}
