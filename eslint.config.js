@@ -23,7 +23,7 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['../store/*', '../http/*', '../services/*', '../sync/*', '../../feeds/*', '../../connectors/*'], message: 'src/domain must not depend on adapters.' },
-            { group: ['express', 'better-sqlite3', 'pg', 'pino', 'node:fs', 'node:http', 'node:net', 'fs', 'http'], message: 'src/domain does no I/O.' },
+            { group: ['express', 'node:sqlite', 'pg', 'pino', 'node:fs', 'node:http', 'node:net', 'fs', 'http'], message: 'src/domain does no I/O.' },
           ],
         },
       ],

@@ -1,6 +1,6 @@
 // SQLite schema, as an ordered list of forward-only migrations. The SQL lives in TS strings so that
 // the compiled build runs without copying .sql assets next to it.
-import type Database from 'better-sqlite3';
+import type { DatabaseSync } from 'node:sqlite';
 
 export interface SqliteMigration {
   /** Strictly increasing; recorded in schema_migrations once applied. Never renumber or edit. */
@@ -106,41 +106,39 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
  * applied, in order. Idempotent: a second call returns [].
  */
 export function migrateSqlite(
-  db: Database.Database,
+  db: DatabaseSync,
   migrations: readonly SqliteMigration[] = sqliteMigrations,
 ): number[] {
   assertOrdered(migrations);
   ensureMigrationsTable(db);
   assertKnown(db, migrations);
 
-  const isApplied = db.prepare<[number], number>('SELECT 1 FROM schema_migrations WHERE id = ?').pluck();
-  const record = db.prepare<[number, string, string]>(
-    'INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)',
-  );
+  const isApplied = db.prepare('SELECT 1 FROM schema_migrations WHERE id = ?');
+  const record = db.prepare('INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)');
   const applied: number[] = [];
   for (const migration of migrations) {
-    const apply = db.transaction(() => {
+    const didApply = inImmediateTransaction(db, () => {
       // Re-checked under the write lock: another process may have applied it since we looked.
       if (isApplied.get(migration.id) !== undefined) return false;
       db.exec(migration.sql);
       record.run(migration.id, migration.name, new Date().toISOString());
       return true;
     });
-    if (apply.immediate()) applied.push(migration.id);
+    if (didApply) applied.push(migration.id);
   }
   return applied;
 }
 
 /** Ids of the migrations this build knows that the database has not applied yet. */
 export function pendingSqliteMigrations(
-  db: Database.Database,
+  db: DatabaseSync,
   migrations: readonly SqliteMigration[] = sqliteMigrations,
 ): number[] {
   const appliedIds = new Set(readAppliedIds(db));
   return migrations.filter((m) => !appliedIds.has(m.id)).map((m) => m.id);
 }
 
-function ensureMigrationsTable(db: Database.Database): void {
+function ensureMigrationsTable(db: DatabaseSync): void {
   db.exec(`
     CREATE TABLE IF NOT EXISTS schema_migrations (
       id         INTEGER NOT NULL PRIMARY KEY,
@@ -150,13 +148,28 @@ function ensureMigrationsTable(db: Database.Database): void {
   `);
 }
 
-function readAppliedIds(db: Database.Database): number[] {
-  const exists = db
-    .prepare<[], number>("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
-    .pluck()
-    .get();
+/** Runs fn between BEGIN IMMEDIATE and COMMIT; rolls back and rethrows when fn throws. */
+function inImmediateTransaction<T>(db: DatabaseSync, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    // Some errors (SQLITE_FULL, a failed COMMIT under I/O error) already rolled back.
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+function readAppliedIds(db: DatabaseSync): number[] {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
   if (exists === undefined) return [];
-  return db.prepare<[], number>('SELECT id FROM schema_migrations ORDER BY id').pluck().all();
+  // id is an INTEGER of a STRICT table, read as a number (readBigInts is off).
+  return db
+    .prepare('SELECT id FROM schema_migrations ORDER BY id')
+    .all()
+    .map((row) => row.id as number);
 }
 
 function assertOrdered(migrations: readonly SqliteMigration[]): void {
@@ -170,7 +183,7 @@ function assertOrdered(migrations: readonly SqliteMigration[]): void {
 
 // A database migrated by a newer build has a schema this code was not written for; refusing to
 // start beats writing rows the newer schema does not expect.
-function assertKnown(db: Database.Database, migrations: readonly SqliteMigration[]): void {
+function assertKnown(db: DatabaseSync, migrations: readonly SqliteMigration[]): void {
   const known = new Set(migrations.map((m) => m.id));
   const unknown = readAppliedIds(db).filter((id) => !known.has(id));
   if (unknown.length > 0) {

@@ -1,12 +1,12 @@
-// Store port on an embedded SQLite database (better-sqlite3). better-sqlite3 is synchronous and
-// holds one connection, so the adapter serialises every use of it through one async mutex: a
-// transaction keeps the connection from BEGIN to COMMIT/ROLLBACK while its async fn runs, and
-// nothing else (no read, no fetch bookkeeping) can run on that connection meanwhile and see
-// uncommitted rows.
+// Store port on an embedded SQLite database (Node's built-in node:sqlite). DatabaseSync is
+// synchronous and holds one connection, so the adapter serialises every use of it through one
+// async mutex: a transaction keeps the connection from BEGIN to COMMIT/ROLLBACK while its async fn
+// runs, and nothing else (no read, no fetch bookkeeping) can run on that connection meanwhile and
+// see uncommitted rows.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync, type SQLInputValue, type StatementResultingChanges } from 'node:sqlite';
 import type {
   ActiveFeed,
   FeedToken,
@@ -50,21 +50,23 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   }
 }
 
-function openDatabase(filename: string): Database.Database {
+function openDatabase(filename: string): DatabaseSync {
   const inMemory = filename === ':memory:' || filename === '';
   // The default lives under ./data, which a fresh checkout does not have yet.
   if (!inMemory) mkdirSync(dirname(filename), { recursive: true });
-  const db = new Database(filename);
+  const db = new DatabaseSync(filename);
   // WAL lets a second process (npm run migrate, a backup) read while we write; it does not
-  // apply to in-memory databases, which would report "memory" anyway.
-  if (!db.memory) db.pragma('journal_mode = WAL');
+  // apply to in-memory or temporary databases (location() is null for both), which would
+  // report "memory" or keep their rollback journal anyway.
+  if (db.location() !== null) db.exec('PRAGMA journal_mode = WAL');
   // NORMAL is durable across application crashes in WAL mode; only an OS crash may lose the
   // last commits, which the external calendars' next resync repairs.
-  db.pragma('synchronous = NORMAL');
-  // better-sqlite3's build turns this on, but SQLite's own default is off (per connection), and
-  // without it ON DELETE CASCADE silently does nothing: say it rather than rely on the build.
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  db.exec('PRAGMA synchronous = NORMAL');
+  // node:sqlite turns this on (its enableForeignKeyConstraints option defaults to true), but
+  // SQLite's own default is off (per connection), and without it ON DELETE CASCADE silently does
+  // nothing: say it rather than rely on the driver's default.
+  db.exec('PRAGMA foreign_keys = ON');
+  db.exec('PRAGMA busy_timeout = 5000');
   return db;
 }
 
@@ -76,7 +78,7 @@ interface TxScope {
 }
 
 class SqliteStore implements Store {
-  readonly #db: Database.Database;
+  readonly #db: DatabaseSync;
   readonly #ops: SqliteOperations;
   readonly #mutex = new AsyncMutex();
   // Marks the async context of a running fn so that a call to the store from inside it fails
@@ -84,7 +86,7 @@ class SqliteStore implements Store {
   readonly #txScope = new AsyncLocalStorage<TxScope>();
   #closing: Promise<void> | undefined;
 
-  constructor(db: Database.Database, ops: SqliteOperations) {
+  constructor(db: DatabaseSync, ops: SqliteOperations) {
     this.#db = db;
     this.#ops = ops;
   }
@@ -120,7 +122,7 @@ class SqliteStore implements Store {
       } catch (error) {
         scope.open = false;
         // Some errors (SQLITE_FULL, a failed COMMIT under I/O error) already rolled back.
-        if (this.#db.inTransaction) {
+        if (this.#db.isTransaction) {
           try {
             this.#ops.rollback();
           } catch (rollbackError) {
@@ -226,7 +228,7 @@ interface SqliteOperations {
   recordFeedFetch(feedId: string, at: string, userAgent: string | null): void;
 }
 
-function prepareOperations(db: Database.Database): SqliteOperations {
+function prepareOperations(db: DatabaseSync): SqliteOperations {
   // BEGIN IMMEDIATE takes the write lock up front, so a read-check-write in fn cannot be beaten
   // by another process between its read and its write (a DEFERRED begin would fail late instead).
   const begin = db.prepare('BEGIN IMMEDIATE');
@@ -234,39 +236,34 @@ function prepareOperations(db: Database.Database): SqliteOperations {
   const rollback = db.prepare('ROLLBACK');
   const ping = db.prepare('SELECT 1');
 
-  const getProvider = db.prepare<[string], ProviderRow>('SELECT * FROM providers WHERE id = ?');
-  const putProvider = db.prepare<ProviderRow>(upsertSql('providers', PROVIDER_COLUMNS, ['id']));
-  const deleteProvider = db.prepare<[string]>('DELETE FROM providers WHERE id = ?');
-  const bumpFeedRevision = db
-    .prepare<[string], number>('UPDATE providers SET feed_revision = feed_revision + 1 WHERE id = ? RETURNING feed_revision')
-    .pluck();
-
-  const listLocations = db.prepare<[string], LocationRow>('SELECT * FROM locations WHERE provider_id = ? ORDER BY id');
-  const getLocation = db.prepare<[string, string], LocationRow>(
-    'SELECT * FROM locations WHERE provider_id = ? AND id = ?',
-  );
-  const putLocation = db.prepare<LocationRow>(upsertSql('locations', LOCATION_COLUMNS, ['provider_id', 'id']));
-  const deleteLocation = db.prepare<[string, string]>('DELETE FROM locations WHERE provider_id = ? AND id = ?');
-  const detachSessions = db.prepare<[string, string]>(
-    'UPDATE sessions SET location_id = NULL WHERE provider_id = ? AND location_id = ?',
+  const getProvider = query<ProviderRow>(db, 'SELECT * FROM providers WHERE id = ?');
+  const putProvider = writer<ProviderRow>(db, upsertSql('providers', PROVIDER_COLUMNS, ['id']));
+  const deleteProvider = db.prepare('DELETE FROM providers WHERE id = ?');
+  const bumpFeedRevision = query<Pick<ProviderRow, 'feed_revision'>>(
+    db,
+    'UPDATE providers SET feed_revision = feed_revision + 1 WHERE id = ? RETURNING feed_revision',
   );
 
-  const getSession = db.prepare<[string, string], SessionRow>('SELECT * FROM sessions WHERE provider_id = ? AND id = ?');
+  const listLocations = query<LocationRow>(db, 'SELECT * FROM locations WHERE provider_id = ? ORDER BY id');
+  const getLocation = query<LocationRow>(db, 'SELECT * FROM locations WHERE provider_id = ? AND id = ?');
+  const putLocation = writer<LocationRow>(db, upsertSql('locations', LOCATION_COLUMNS, ['provider_id', 'id']));
+  const deleteLocation = db.prepare('DELETE FROM locations WHERE provider_id = ? AND id = ?');
+  const detachSessions = db.prepare('UPDATE sessions SET location_id = NULL WHERE provider_id = ? AND location_id = ?');
+
+  const getSession = query<SessionRow>(db, 'SELECT * FROM sessions WHERE provider_id = ? AND id = ?');
   // ON CONFLICT on the primary key only: a uid taken by another session still fails the UNIQUE
   // constraint instead of being silently replaced (which INSERT OR REPLACE would do).
-  const putSession = db.prepare<SessionRow>(upsertSql('sessions', SESSION_COLUMNS, ['provider_id', 'id']));
-  const deleteSession = db.prepare<[string, string]>('DELETE FROM sessions WHERE provider_id = ? AND id = ?');
+  const putSession = writer<SessionRow>(db, upsertSql('sessions', SESSION_COLUMNS, ['provider_id', 'id']));
+  const deleteSession = db.prepare('DELETE FROM sessions WHERE provider_id = ? AND id = ?');
   const sessionQueries = new SessionQueries(db);
 
-  const listFeeds = db.prepare<[string], FeedRow>('SELECT * FROM feed_tokens WHERE provider_id = ? ORDER BY id');
-  const findActiveFeed = db.prepare<[string], FeedRow>(
-    'SELECT * FROM feed_tokens WHERE token_hash = ? AND revoked_at IS NULL',
-  );
-  const putFeed = db.prepare<FeedRow>(upsertSql('feed_tokens', FEED_COLUMNS, ['id']));
-  const revokeFeed = db.prepare<[string, string, string]>(
+  const listFeeds = query<FeedRow>(db, 'SELECT * FROM feed_tokens WHERE provider_id = ? ORDER BY id');
+  const findActiveFeed = query<FeedRow>(db, 'SELECT * FROM feed_tokens WHERE token_hash = ? AND revoked_at IS NULL');
+  const putFeed = writer<FeedRow>(db, upsertSql('feed_tokens', FEED_COLUMNS, ['id']));
+  const revokeFeed = db.prepare(
     'UPDATE feed_tokens SET revoked_at = ? WHERE provider_id = ? AND id = ? AND revoked_at IS NULL',
   );
-  const recordFeedFetch = db.prepare<[string, string | null, string]>(
+  const recordFeedFetch = db.prepare(
     'UPDATE feed_tokens SET last_fetched_at = ?, last_user_agent = ?, fetch_count = fetch_count + 1 WHERE id = ?',
   );
 
@@ -283,13 +280,13 @@ function prepareOperations(db: Database.Database): SqliteOperations {
 
     getProvider: readProvider,
     putProvider: (provider) => void putProvider.run(fromProvider(provider)),
-    deleteProvider: (providerId) => deleteProvider.run(providerId).changes > 0,
+    deleteProvider: (providerId) => changedAny(deleteProvider.run(providerId)),
     // `at` is not stored: the revision counter alone keys the feed cache, and updatedAt tracks
     // the provider's own fields.
     bumpFeedRevision: (providerId) => {
-      const revision = bumpFeedRevision.get(providerId);
-      if (revision === undefined) throw notFound(ErrorCode.PROVIDER_NOT_FOUND, 'Provider not found.');
-      return revision;
+      const row = bumpFeedRevision.get(providerId);
+      if (row === undefined) throw notFound(ErrorCode.PROVIDER_NOT_FOUND, 'Provider not found.');
+      return row.feed_revision;
     },
 
     listLocations: (providerId) => listLocations.all(providerId).map(toLocation),
@@ -300,7 +297,7 @@ function prepareOperations(db: Database.Database): SqliteOperations {
     putLocation: (location) => void putLocation.run(fromLocation(location)),
     // Callers hold the transaction, so the detach and the delete land together.
     deleteLocation: (providerId, locationId) => {
-      if (deleteLocation.run(providerId, locationId).changes === 0) return false;
+      if (!changedAny(deleteLocation.run(providerId, locationId))) return false;
       detachSessions.run(providerId, locationId);
       return true;
     },
@@ -311,7 +308,7 @@ function prepareOperations(db: Database.Database): SqliteOperations {
     },
     listSessions: (providerId, query = {}) => sessionQueries.list(providerId, query).map(toSession),
     putSession: (session) => void putSession.run(fromSession(session)),
-    deleteSession: (providerId, sessionId) => deleteSession.run(providerId, sessionId).changes > 0,
+    deleteSession: (providerId, sessionId) => changedAny(deleteSession.run(providerId, sessionId)),
 
     listFeeds: (providerId) => listFeeds.all(providerId).map(toFeed),
     findActiveFeed: (tokenHash) => {
@@ -321,9 +318,51 @@ function prepareOperations(db: Database.Database): SqliteOperations {
       return provider === null ? null : { feed: toFeed(feedRow), provider };
     },
     putFeed: (feed) => void putFeed.run(fromFeed(feed)),
-    revokeFeed: (providerId, feedId, at) => revokeFeed.run(at, providerId, feedId).changes > 0,
+    revokeFeed: (providerId, feedId, at) => changedAny(revokeFeed.run(at, providerId, feedId)),
     recordFeedFetch: (feedId, at, userAgent) => void recordFeedFetch.run(at, truncateUserAgent(userAgent), feedId),
   };
+}
+
+// node:sqlite types every row as Record<string, SQLOutputValue> and takes named parameters as
+// Record<string, SQLInputValue>. These wrappers state a statement's row type once, where it is
+// prepared; the STRICT tables guarantee the column types the row interfaces claim.
+
+/** A prepared SELECT (or RETURNING) with positional parameters and rows of type R. */
+interface Query<R> {
+  get(...params: SQLInputValue[]): R | undefined;
+  all(...params: SQLInputValue[]): R[];
+}
+
+function query<R>(db: DatabaseSync, sql: string): Query<R> {
+  const statement = db.prepare(sql);
+  return {
+    get: (...params) => statement.get(...params) as R | undefined,
+    all: (...params) => statement.all(...params) as R[],
+  };
+}
+
+/** A prepared SELECT with named parameters (bare keys, as node:sqlite allows by default). */
+interface NamedQuery<R> {
+  all(params: Record<string, SQLInputValue>): R[];
+}
+
+function namedQuery<R>(db: DatabaseSync, sql: string): NamedQuery<R> {
+  const statement = db.prepare(sql);
+  return { all: (params) => statement.all(params) as R[] };
+}
+
+/** A prepared write whose named parameters are the fields of row type R. */
+interface Writer<R> {
+  run(row: R): StatementResultingChanges;
+}
+
+function writer<R extends { [K in keyof R]: SQLInputValue }>(db: DatabaseSync, sql: string): Writer<R> {
+  const statement = db.prepare(sql);
+  return { run: (row) => statement.run(row) };
+}
+
+function changedAny(result: StatementResultingChanges): boolean {
+  return result.changes > 0;
 }
 
 const SESSION_FILTERS = [
@@ -340,10 +379,10 @@ const SESSION_FILTERS = [
  * index, which "(? IS NULL OR col = ?)" would defeat.
  */
 class SessionQueries {
-  readonly #db: Database.Database;
-  readonly #statements = new Map<string, Database.Statement<Record<string, string>, SessionRow>>();
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, NamedQuery<SessionRow>>();
 
-  constructor(db: Database.Database) {
+  constructor(db: DatabaseSync) {
     this.#db = db;
   }
 
@@ -359,9 +398,7 @@ class SessionQueries {
     const where = predicates.join(' AND ');
     let statement = this.#statements.get(where);
     if (statement === undefined) {
-      statement = this.#db.prepare<Record<string, string>, SessionRow>(
-        `SELECT * FROM sessions WHERE ${where} ORDER BY starts_at, id`,
-      );
+      statement = namedQuery<SessionRow>(this.#db, `SELECT * FROM sessions WHERE ${where} ORDER BY starts_at, id`);
       this.#statements.set(where, statement);
     }
     return statement.all(params);

@@ -2,21 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { createSqliteStore, migrateSqlite } from '../../src/store/index.js';
 import { aProvider, aVirtualLocation } from '../support/builders.js';
 import { describeStoreContract } from './store.contract.js';
 
-interface MigrationRow {
-  id: number;
-  name: string;
-  applied_at: string;
-}
-
-function readMigrations(filename: string): MigrationRow[] {
-  const db = new Database(filename, { readonly: true });
+function readMigrations(filename: string): unknown[] {
+  const db = new DatabaseSync(filename, { readOnly: true });
   try {
-    return db.prepare<[], MigrationRow>('SELECT id, name, applied_at FROM schema_migrations ORDER BY id').all();
+    return db.prepare('SELECT id, name, applied_at FROM schema_migrations ORDER BY id').all();
   } finally {
     db.close();
   }
@@ -58,7 +52,7 @@ describe('SqliteStore', () => {
     });
 
     it('when migrations run twice, then the second run applies nothing and leaves the schema as it was', () => {
-      const db = new Database(':memory:');
+      const db = new DatabaseSync(':memory:');
       try {
         const schema = (): unknown[] => db.prepare('SELECT type, name, sql FROM sqlite_master ORDER BY name').all();
 
@@ -70,7 +64,7 @@ describe('SqliteStore', () => {
         assert.deepStrictEqual(firstRun, [...firstRun].sort((a, b) => a - b));
         assert.deepStrictEqual(secondRun, []);
         assert.deepStrictEqual(schema(), schemaAfterFirst);
-        assert.equal(db.prepare('SELECT COUNT(*) FROM schema_migrations').pluck().get(), firstRun.length);
+        assert.equal(db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()?.n, firstRun.length);
       } finally {
         db.close();
       }
@@ -95,7 +89,7 @@ describe('SqliteStore', () => {
     it('when the database holds a migration this build does not know, then opening rejects', async () => {
       const filename = nextFile();
       await (await createSqliteStore({ filename })).close();
-      const db = new Database(filename);
+      const db = new DatabaseSync(filename);
       db.prepare("INSERT INTO schema_migrations (id, name, applied_at) VALUES (999, 'from the future', '2030-01-01T00:00:00.000Z')").run();
       db.close();
 
@@ -108,9 +102,9 @@ describe('SqliteStore', () => {
       const filename = nextFile();
       await (await createSqliteStore({ filename })).close();
 
-      const db = new Database(filename, { readonly: true });
+      const db = new DatabaseSync(filename, { readOnly: true });
       try {
-        assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+        assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
       } finally {
         db.close();
       }
