@@ -6,3 +6,4 @@ export * from './telehealth-policy.js';
 export * from './series.js';
 export * from './overlap.js';
 export * from './sync-types.js';
+export type * from './sync-ports.js';

@@ -1,3 +1,4 @@
+import type { SyncStoreLeases, SyncStoreReader, SyncStoreWriter } from './sync-ports.js';
 import type { FeedToken, Location, Provider, Session, SessionStatus } from './types.js';
 
 /** Source of "now"; injected so that tests and renders never read the real clock. */
@@ -21,7 +22,7 @@ export interface ActiveFeed {
 }
 
 /** Reads. Every list is ordered deterministically (sessions by start, then id; others by id). */
-export interface StoreReader {
+export interface StoreReader extends SyncStoreReader {
   getProvider(providerId: string): Promise<Provider | null>;
   listLocations(providerId: string): Promise<Location[]>;
   getLocation(providerId: string, locationId: string): Promise<Location | null>;
@@ -34,7 +35,7 @@ export interface StoreReader {
 }
 
 /** Writes; only reachable inside Store.transaction so that related rows change together. */
-export interface StoreWriter {
+export interface StoreWriter extends SyncStoreWriter {
   /** Insert or replace by id (feedRevision is written as given). */
   putProvider(provider: Provider): Promise<void>;
   /** Removes the provider with its locations, sessions and feeds; false when it did not exist. */
@@ -52,7 +53,7 @@ export interface StoreWriter {
 
 export interface StoreTx extends StoreReader, StoreWriter {}
 
-export interface Store extends StoreReader {
+export interface Store extends StoreReader, SyncStoreLeases {
   /**
    * Runs fn in one serialisable transaction: all its writes land or none do. Transactions on the
    * same store never interleave their writes, so a read-check-write inside fn is race-free.

@@ -136,3 +136,101 @@ export interface OAuthProvider {
   /** Exchanges the callback's code; SyncError kind 'auth' when the code is bad or used. */
   exchangeCode(params: { code: string; codeVerifier: string }): Promise<{ tokens: OAuthTokens; accountEmail: string | null }>;
 }
+
+/** A provider's link to one external calendar. */
+export interface Connection {
+  id: string;
+  providerId: string;
+  kind: ConnectionKind;
+  /** Vendor calendar id; "primary" for the account's main calendar. */
+  calendarId: string;
+  status: ConnectionStatus;
+  accountEmail: string | null;
+  /** OAuthTokens as JSON, sealed with AES-256-GCM (SecretBox); null until authorised or after disconnect. */
+  sealedTokens: string | null;
+  /** The authorization in flight: single-use nonce of the signed state, sealed PKCE verifier. */
+  pendingAuth: { nonce: string; sealedVerifier: string; expiresAt: string } | null;
+  lastSyncedAt: string | null;
+  lastErrorCode: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/**
+ * Desired vs. synced state of one session's event in one connection. Level-triggered: a change
+ * bumps `generation`; the worker reads the *current* session when it runs, writes it, and records
+ * the generation it saw, so a change during the call leaves the target pending again.
+ */
+export interface SyncTarget {
+  id: string;
+  connectionId: string;
+  providerId: string;
+  sessionId: string;
+  generation: number;
+  syncedGeneration: number;
+  externalId: string | null;
+  /** CalendarEvent.revision last written, or null when the event should not / does not exist. */
+  syncedRevision: string | null;
+  attempts: number;
+  nextAttemptAt: string;
+  leaseOwner: string | null;
+  leaseUntil: string | null;
+  lastErrorCode: string | null;
+  /** Set when a permanent error dead-lettered it; an admin retry clears it. */
+  deadAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface ResyncProgress {
+  total: number;
+  done: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+  failed: number;
+}
+
+export interface ResyncPlanItem {
+  connectionId: string;
+  action: 'create' | 'update' | 'delete';
+  sessionId: string | null;
+  externalId: string | null;
+  reason: string;
+}
+
+export interface ResyncJob {
+  id: string;
+  kind: 'resync';
+  status: JobStatus;
+  request: { providerIds: string[] | null; connectionIds: string[] | null; dryRun: boolean };
+  progress: ResyncProgress;
+  plan: ResyncPlanItem[] | null;
+  error: string | null;
+  actor: string;
+  leaseOwner: string | null;
+  leaseUntil: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  /** Ids only: "provider:p1", "connection:c1", "job:j1", "target:t1", "feed:f1". */
+  target: string;
+  details: Record<string, string | number | boolean | null>;
+}
+
+export interface SyncHealth {
+  targets: { pending: number; synced: number; dead: number; retrying: number };
+  connectionsNeedingReauth: { id: string; providerId: string; kind: ConnectionKind }[];
+  oldestPendingSince: string | null;
+  deadTargets: { id: string; connectionId: string; sessionId: string; lastErrorCode: string | null; deadAt: string }[];
+}

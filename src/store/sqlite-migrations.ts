@@ -98,6 +98,99 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       CREATE INDEX feed_tokens_by_provider ON feed_tokens (provider_id, id);
     `,
   },
+  {
+    id: 2,
+    name: 'push sync: connections, sync targets, resync jobs, audit log',
+    sql: `
+      -- pending_* hold one authorization in flight: all three set or all three NULL.
+      CREATE TABLE connections (
+        id                      TEXT NOT NULL PRIMARY KEY,
+        provider_id             TEXT NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+        kind                    TEXT NOT NULL CHECK (kind IN ('google', 'outlook')),
+        calendar_id             TEXT NOT NULL,
+        status                  TEXT NOT NULL CHECK (
+          status IN ('pending_authorization', 'active', 'needs_reauth', 'error', 'disconnected')
+        ),
+        account_email           TEXT,
+        sealed_tokens           TEXT,
+        pending_nonce           TEXT,
+        pending_sealed_verifier TEXT,
+        pending_expires_at      TEXT,
+        last_synced_at          TEXT,
+        last_error_code         TEXT,
+        created_at              TEXT NOT NULL,
+        updated_at              TEXT NOT NULL,
+        CHECK (
+          (pending_nonce IS NULL AND pending_sealed_verifier IS NULL AND pending_expires_at IS NULL)
+          OR (pending_nonce IS NOT NULL AND pending_sealed_verifier IS NOT NULL AND pending_expires_at IS NOT NULL)
+        )
+      ) STRICT;
+
+      -- Serves listConnections (ordered by created_at, id), markSessionsDirty and the provider cascade.
+      CREATE INDEX connections_by_provider ON connections (provider_id, created_at, id);
+      -- listAllConnections(statuses) and syncHealth's reauth list.
+      CREATE INDEX connections_by_status ON connections (status, id);
+
+      -- One row per (connection, session). session_id has no FK on purpose: the target of a
+      -- deleted session must outlive it so that the worker can still delete its remote event.
+      -- Pending: generation > synced_generation and not dead.
+      CREATE TABLE sync_targets (
+        id                TEXT    NOT NULL PRIMARY KEY,
+        connection_id     TEXT    NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+        provider_id       TEXT    NOT NULL,
+        session_id        TEXT    NOT NULL,
+        generation        INTEGER NOT NULL CHECK (generation >= 0),
+        synced_generation INTEGER NOT NULL CHECK (synced_generation >= 0),
+        external_id       TEXT,
+        synced_revision   TEXT,
+        attempts          INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        next_attempt_at   TEXT    NOT NULL,
+        lease_owner       TEXT,
+        lease_until       TEXT,
+        last_error_code   TEXT,
+        dead_at           TEXT,
+        created_at        TEXT    NOT NULL,
+        updated_at        TEXT    NOT NULL,
+        UNIQUE (connection_id, provider_id, session_id),
+        CHECK ((lease_owner IS NULL) = (lease_until IS NULL))
+      ) STRICT;
+
+      -- The claim and nextDueAt scan only pending rows, in due order; synced and dead rows (the
+      -- vast majority) are not in this index at all. Queries must repeat the WHERE to use it.
+      CREATE INDEX sync_targets_due ON sync_targets (next_attempt_at, id)
+        WHERE generation > synced_generation AND dead_at IS NULL;
+      -- syncHealth's dead-letter list.
+      CREATE INDEX sync_targets_dead ON sync_targets (dead_at) WHERE dead_at IS NOT NULL;
+
+      CREATE TABLE resync_jobs (
+        id          TEXT NOT NULL PRIMARY KEY,
+        kind        TEXT NOT NULL CHECK (kind IN ('resync')),
+        status      TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+        request     TEXT NOT NULL CHECK (json_valid(request)),
+        progress    TEXT NOT NULL CHECK (json_valid(progress)),
+        plan        TEXT CHECK (plan IS NULL OR json_valid(plan)),
+        error       TEXT,
+        actor       TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_until TEXT,
+        created_at  TEXT NOT NULL,
+        started_at  TEXT,
+        finished_at TEXT
+      ) STRICT;
+
+      CREATE INDEX resync_jobs_by_status ON resync_jobs (status, created_at);
+
+      -- Append-only; AUTOINCREMENT so an id is never reused, even after the newest row is deleted.
+      CREATE TABLE audit_log (
+        id      INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+        at      TEXT    NOT NULL,
+        actor   TEXT    NOT NULL,
+        action  TEXT    NOT NULL,
+        target  TEXT    NOT NULL,
+        details TEXT    NOT NULL CHECK (json_valid(details))
+      ) STRICT;
+    `,
+  },
 ];
 
 /**

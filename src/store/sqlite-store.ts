@@ -4,20 +4,30 @@
 // runs, and nothing else (no read, no fetch bookkeeping) can run on that connection meanwhile and
 // see uncommitted rows.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementResultingChanges } from 'node:sqlite';
 import type {
   ActiveFeed,
+  AuditEntry,
+  ClaimOptions,
+  Connection,
+  ConnectionKind,
+  ConnectionStatus,
   FeedToken,
+  JobStatus,
   Location,
   PrivacyMode,
   Provider,
+  ResyncJob,
   Session,
   SessionQuery,
   SessionStatus,
   Store,
   StoreTx,
+  SyncHealth,
+  SyncTarget,
 } from '../domain/index.js';
 import { ErrorCode, notFound } from '../domain/index.js';
 import { migrateSqlite, pendingSqliteMigrations } from './sqlite-migrations.js';
@@ -109,6 +119,32 @@ class SqliteStore implements Store {
   );
   ping = this.#serialised('ping', () => this.#ops.ping());
 
+  getConnection = this.#serialised('getConnection', (connectionId: string) => this.#ops.getConnection(connectionId));
+  listConnections = this.#serialised('listConnections', (providerId: string) => this.#ops.listConnections(providerId));
+  listAllConnections = this.#serialised('listAllConnections', (statuses?: readonly ConnectionStatus[]) =>
+    this.#ops.listAllConnections(statuses),
+  );
+  listTargets = this.#serialised('listTargets', (connectionId: string) => this.#ops.listTargets(connectionId));
+  getTarget = this.#serialised('getTarget', (targetId: string) => this.#ops.getTarget(targetId));
+  getJob = this.#serialised('getJob', (jobId: string) => this.#ops.getJob(jobId));
+  listAudit = this.#serialised('listAudit', (options: AuditQuery) => this.#ops.listAudit(options));
+  syncHealth = this.#serialised('syncHealth', (now: string) => this.#ops.syncHealth(now));
+  targetCounts = this.#serialised('targetCounts', (connectionId: string) => this.#ops.targetCounts(connectionId));
+
+  // Leases: each call is one short transaction of its own (a single statement, or atomically()).
+  claimTargets = this.#serialised('claimTargets', (options: ClaimOptions) => this.#ops.claimTargets(options));
+  completeTarget = this.#serialised('completeTarget', (targetId: string, owner: string, result: TargetSyncedResult) =>
+    this.#ops.completeTarget(targetId, owner, result),
+  );
+  failTarget = this.#serialised('failTarget', (targetId: string, owner: string, result: TargetFailedResult) =>
+    this.#ops.failTarget(targetId, owner, result),
+  );
+  releaseTarget = this.#serialised('releaseTarget', (targetId: string, owner: string, nextAttemptAt: string) =>
+    this.#ops.releaseTarget(targetId, owner, nextAttemptAt),
+  );
+  nextDueAt = this.#serialised('nextDueAt', () => this.#ops.nextDueAt());
+  claimJob = this.#serialised('claimJob', (options: Omit<ClaimOptions, 'limit'>) => this.#ops.claimJob(options));
+
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     this.#assertOutsideTransaction('transaction');
     return this.#mutex.run(async () => {
@@ -187,6 +223,24 @@ function makeTx(ops: SqliteOperations, scope: TxScope): StoreTx {
     putFeed: live(ops.putFeed),
     revokeFeed: live(ops.revokeFeed),
     bumpFeedRevision: live(ops.bumpFeedRevision),
+
+    getConnection: live(ops.getConnection),
+    listConnections: live(ops.listConnections),
+    listAllConnections: live(ops.listAllConnections),
+    listTargets: live(ops.listTargets),
+    getTarget: live(ops.getTarget),
+    getJob: live(ops.getJob),
+    listAudit: live(ops.listAudit),
+    syncHealth: live(ops.syncHealth),
+    targetCounts: live(ops.targetCounts),
+    putConnection: live(ops.putConnection),
+    markSessionsDirty: live(ops.markSessionsDirty),
+    markConnectionTargetsDirty: live(ops.markConnectionTargetsDirty),
+    deleteTargets: live(ops.deleteTargets),
+    recordTargetSynced: live(ops.recordTargetSynced),
+    putJob: live(ops.putJob),
+    appendAudit: live(ops.appendAudit),
+    retryTarget: live(ops.retryTarget),
   };
 }
 
@@ -204,7 +258,7 @@ class AsyncMutex {
 // ---------------------------------------------------------------------------------------------
 // Synchronous operations over prepared statements; callers hold the mutex.
 
-interface SqliteOperations {
+interface SqliteOperations extends SyncOperations {
   begin(): void;
   commit(): void;
   rollback(): void;
@@ -272,7 +326,22 @@ function prepareOperations(db: DatabaseSync): SqliteOperations {
     return row === undefined ? null : toProvider(row);
   };
 
+  // For the Store's own multi-statement writes (the lease methods): callers hold the mutex and
+  // no transaction is open, since an open one holds the mutex until it ends.
+  const atomically = <T>(fn: () => T): T => {
+    begin.run();
+    try {
+      const result = fn();
+      commit.run();
+      return result;
+    } catch (error) {
+      if (db.isTransaction) rollback.run();
+      throw error;
+    }
+  };
+
   return {
+    ...prepareSyncOperations(db, atomically),
     begin: () => void begin.run(),
     commit: () => void commit.run(),
     rollback: () => void rollback.run(),
@@ -321,6 +390,324 @@ function prepareOperations(db: DatabaseSync): SqliteOperations {
     revokeFeed: (providerId, feedId, at) => changedAny(revokeFeed.run(at, providerId, feedId)),
     recordFeedFetch: (feedId, at, userAgent) => void recordFeedFetch.run(at, truncateUserAgent(userAgent), feedId),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Push-sync operations (DESIGN.md, "Push sync"). A target is pending while generation >
+// synced_generation and it is not dead; every query over pending rows repeats PENDING literally
+// so that SQLite can use the partial index sync_targets_due.
+
+type TargetSyncedResult = Parameters<Store['completeTarget']>[2];
+type TargetFailedResult = Parameters<Store['failTarget']>[2];
+type RecordedSync = Parameters<StoreTx['recordTargetSynced']>[3];
+type AuditQuery = Parameters<Store['listAudit']>[0];
+type TargetCounts = Awaited<ReturnType<Store['targetCounts']>>;
+
+interface SyncOperations {
+  getConnection(connectionId: string): Connection | null;
+  listConnections(providerId: string): Connection[];
+  listAllConnections(statuses?: readonly ConnectionStatus[]): Connection[];
+  listTargets(connectionId: string): SyncTarget[];
+  getTarget(targetId: string): SyncTarget | null;
+  getJob(jobId: string): ResyncJob | null;
+  listAudit(options: AuditQuery): AuditEntry[];
+  syncHealth(now: string): SyncHealth;
+  targetCounts(connectionId: string): TargetCounts;
+  putConnection(connection: Connection): void;
+  markSessionsDirty(providerId: string, sessionIds: readonly string[], at: string): number;
+  markConnectionTargetsDirty(connectionId: string, sessionIds: readonly string[], at: string): number;
+  deleteTargets(connectionId: string): void;
+  recordTargetSynced(connectionId: string, providerId: string, sessionId: string, result: RecordedSync): void;
+  putJob(job: ResyncJob): void;
+  appendAudit(entry: Omit<AuditEntry, 'id'>): void;
+  retryTarget(targetId: string, at: string): boolean;
+  claimTargets(options: ClaimOptions): SyncTarget[];
+  completeTarget(targetId: string, owner: string, result: TargetSyncedResult): boolean;
+  failTarget(targetId: string, owner: string, result: TargetFailedResult): boolean;
+  releaseTarget(targetId: string, owner: string, nextAttemptAt: string): void;
+  nextDueAt(): string | null;
+  claimJob(options: Omit<ClaimOptions, 'limit'>): ResyncJob | null;
+}
+
+const PENDING = 't.generation > t.synced_generation AND t.dead_at IS NULL';
+
+/** At most this many dead targets are listed by syncHealth, newest first. */
+const DEAD_TARGETS_LISTED = 100;
+
+function prepareSyncOperations(db: DatabaseSync, atomically: <T>(fn: () => T) => T): SyncOperations {
+  const getConnection = query<ConnectionRow>(db, 'SELECT * FROM connections WHERE id = ?');
+  const listConnections = query<ConnectionRow>(db, 'SELECT * FROM connections WHERE provider_id = ? ORDER BY created_at, id');
+  const listAllConnections = query<ConnectionRow>(db, 'SELECT * FROM connections ORDER BY id');
+  const listConnectionsWithStatus = query<ConnectionRow>(
+    db,
+    'SELECT * FROM connections WHERE status IN (SELECT value FROM json_each(?)) ORDER BY id',
+  );
+  const putConnection = writer<ConnectionRow>(db, upsertSql('connections', CONNECTION_COLUMNS, ['id']));
+  const touchConnectionSynced = db.prepare('UPDATE connections SET last_synced_at = ? WHERE id = ?');
+  // Connections that still want their provider's changes: needs_reauth ones collect them while
+  // paused, so nothing is lost once the grant is renewed.
+  const dirtyableConnections = query<Pick<ConnectionRow, 'id' | 'provider_id'>>(
+    db,
+    "SELECT id, provider_id FROM connections WHERE provider_id = ? AND status IN ('active', 'needs_reauth') ORDER BY id",
+  );
+  const connectionOwner = query<Pick<ConnectionRow, 'id' | 'provider_id'>>(db, 'SELECT id, provider_id FROM connections WHERE id = ?');
+
+  const getTarget = query<TargetRow>(db, 'SELECT * FROM sync_targets WHERE id = ?');
+  const listTargets = query<TargetRow>(db, 'SELECT * FROM sync_targets WHERE connection_id = ? ORDER BY session_id, id');
+  const deleteTargets = db.prepare('DELETE FROM sync_targets WHERE connection_id = ?');
+  // The id of a new row is ours; on conflict the existing row keeps its id.
+  const markDirty = writer<DirtyTargetParams>(
+    db,
+    `INSERT INTO sync_targets (id, connection_id, provider_id, session_id, generation, synced_generation, attempts,
+                               next_attempt_at, created_at, updated_at)
+     VALUES (@id, @connection_id, @provider_id, @session_id, 1, 0, 0, @at, @at, @at)
+     ON CONFLICT (connection_id, provider_id, session_id) DO UPDATE SET
+       generation = generation + 1, next_attempt_at = excluded.next_attempt_at, attempts = 0, dead_at = NULL,
+       updated_at = excluded.updated_at`,
+  );
+  const recordSynced = writer<SyncedTargetParams>(
+    db,
+    `INSERT INTO sync_targets (id, connection_id, provider_id, session_id, generation, synced_generation, external_id,
+                               synced_revision, attempts, next_attempt_at, created_at, updated_at)
+     VALUES (@id, @connection_id, @provider_id, @session_id, 1, 1, @external_id, @synced_revision, 0, @at, @at, @at)
+     ON CONFLICT (connection_id, provider_id, session_id) DO UPDATE SET
+       synced_generation = MAX(synced_generation, MIN(generation, @generation)),
+       external_id = excluded.external_id, synced_revision = excluded.synced_revision,
+       attempts = 0, dead_at = NULL, last_error_code = NULL, updated_at = excluded.updated_at`,
+  );
+  // A target that is not pending gets a new generation, so that the retry has something to do.
+  const retryTarget = db.prepare(
+    `UPDATE sync_targets SET dead_at = NULL, attempts = 0, next_attempt_at = @at, updated_at = @at,
+       generation = CASE WHEN generation > synced_generation THEN generation ELSE synced_generation + 1 END
+     WHERE id = @id`,
+  );
+
+  // One statement, so one implicit transaction: the rows it picks are leased before any other
+  // claim can read them. CROSS JOIN is SQLite's way to fix the join order: walk the partial index
+  // of pending rows in due order and stop at the limit, instead of starting from the (few, so
+  // seemingly cheaper) active connections and visiting every target they have, synced ones too.
+  const claimTargets = namedQuery<TargetRow>(
+    db,
+    `UPDATE sync_targets SET lease_owner = @owner, lease_until = @leaseUntil
+     WHERE id IN (
+       SELECT t.id FROM sync_targets t CROSS JOIN connections c ON c.id = t.connection_id
+       WHERE ${PENDING} AND t.next_attempt_at <= @now AND (t.lease_until IS NULL OR t.lease_until < @now)
+         AND c.status = 'active'
+       ORDER BY t.next_attempt_at, t.id
+       LIMIT @limit
+     )
+     RETURNING *`,
+  );
+  // MIN(generation) keeps a caller from marking a generation synced that it cannot have seen.
+  const completeTarget = namedQuery<Pick<TargetRow, 'connection_id'>>(
+    db,
+    `UPDATE sync_targets SET
+       synced_generation = MAX(synced_generation, MIN(@generation, generation)), external_id = @externalId,
+       synced_revision = @syncedRevision, attempts = 0, last_error_code = NULL, lease_owner = NULL, lease_until = NULL,
+       updated_at = @at
+     WHERE id = @id AND lease_owner = @owner
+     RETURNING connection_id`,
+  );
+  const failTarget = db.prepare(
+    `UPDATE sync_targets SET
+       attempts = attempts + 1, last_error_code = @errorCode, next_attempt_at = @nextAttemptAt,
+       dead_at = CASE WHEN @dead = 1 THEN @at ELSE dead_at END, lease_owner = NULL, lease_until = NULL, updated_at = @at
+     WHERE id = @id AND lease_owner = @owner`,
+  );
+  const releaseTarget = db.prepare(
+    'UPDATE sync_targets SET lease_owner = NULL, lease_until = NULL, next_attempt_at = ? WHERE id = ? AND lease_owner = ?',
+  );
+  // A target leased by another worker becomes claimable when its lease ends, not before: waking
+  // at its nextAttemptAt would only find it taken (and spin while the lease lasts). CROSS JOIN
+  // as in claimTargets: only pending rows are read.
+  const nextDueAt = query<{ due: string | null }>(
+    db,
+    `SELECT MIN(MAX(t.next_attempt_at, COALESCE(t.lease_until, t.next_attempt_at))) AS due
+     FROM sync_targets t CROSS JOIN connections c ON c.id = t.connection_id
+     WHERE ${PENDING} AND c.status = 'active'`,
+  );
+
+  const targetCounts = query<TargetCounts>(
+    db,
+    `SELECT count(*) FILTER (WHERE ${PENDING}) AS pending, count(*) FILTER (WHERE t.dead_at IS NOT NULL) AS dead
+     FROM sync_targets t WHERE t.connection_id = ?`,
+  );
+  const targetTotals = query<SyncHealth['targets']>(
+    db,
+    `SELECT
+       count(*) FILTER (WHERE ${PENDING} AND t.attempts = 0) AS pending,
+       count(*) FILTER (WHERE ${PENDING} AND t.attempts > 0) AS retrying,
+       count(*) FILTER (WHERE t.dead_at IS NOT NULL) AS dead,
+       count(*) FILTER (WHERE t.generation <= t.synced_generation AND t.dead_at IS NULL) AS synced
+     FROM sync_targets t`,
+  );
+  const oldestPending = query<{ since: string | null }>(db, `SELECT MIN(t.updated_at) AS since FROM sync_targets t WHERE ${PENDING}`);
+  const needingReauth = query<Pick<ConnectionRow, 'id' | 'provider_id' | 'kind'>>(
+    db,
+    "SELECT id, provider_id, kind FROM connections WHERE status = 'needs_reauth' ORDER BY id",
+  );
+  const deadTargets = query<DeadTargetRow>(
+    db,
+    `SELECT id, connection_id, session_id, last_error_code, dead_at FROM sync_targets
+     WHERE dead_at IS NOT NULL ORDER BY dead_at DESC, id LIMIT ${DEAD_TARGETS_LISTED}`,
+  );
+
+  const getJob = query<JobRow>(db, 'SELECT * FROM resync_jobs WHERE id = ?');
+  const putJob = writer<JobRow>(db, upsertSql('resync_jobs', JOB_COLUMNS, ['id']));
+  // A queued job is leased too: between claimJob and the runner marking it running, a second
+  // runner must not take it.
+  const claimJob = namedQuery<JobRow>(
+    db,
+    `UPDATE resync_jobs SET lease_owner = @owner, lease_until = @leaseUntil
+     WHERE id = (
+       SELECT id FROM resync_jobs
+       WHERE status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < @now)
+       ORDER BY created_at, id
+       LIMIT 1
+     )
+     RETURNING *`,
+  );
+
+  const appendAudit = writer<Omit<AuditRow, 'id'>>(
+    db,
+    'INSERT INTO audit_log (at, actor, action, target, details) VALUES (@at, @actor, @action, @target, @details)',
+  );
+  const listAudit = query<AuditRow>(db, 'SELECT * FROM audit_log ORDER BY id DESC LIMIT ?');
+  const listAuditBefore = query<AuditRow>(db, 'SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?');
+
+  const markAllDirty = (
+    connections: readonly Pick<ConnectionRow, 'id' | 'provider_id'>[],
+    sessionIds: readonly string[],
+    at: string,
+  ): number => {
+    // A session named twice is one change, not two generations.
+    const unique = [...new Set(sessionIds)];
+    for (const connection of connections) {
+      for (const sessionId of unique) {
+        markDirty.run({ id: randomUUID(), connection_id: connection.id, provider_id: connection.provider_id, session_id: sessionId, at });
+      }
+    }
+    return connections.length * unique.length;
+  };
+
+  return {
+    getConnection: (connectionId) => {
+      const row = getConnection.get(connectionId);
+      return row === undefined ? null : toConnection(row);
+    },
+    listConnections: (providerId) => listConnections.all(providerId).map(toConnection),
+    listAllConnections: (statuses) =>
+      (statuses === undefined ? listAllConnections.all() : listConnectionsWithStatus.all(JSON.stringify(statuses))).map(
+        toConnection,
+      ),
+    putConnection: (connection) => void putConnection.run(fromConnection(connection)),
+
+    getTarget: (targetId) => {
+      const row = getTarget.get(targetId);
+      return row === undefined ? null : toTarget(row);
+    },
+    listTargets: (connectionId) => listTargets.all(connectionId).map(toTarget),
+    deleteTargets: (connectionId) => void deleteTargets.run(connectionId),
+    markSessionsDirty: (providerId, sessionIds, at) => markAllDirty(dirtyableConnections.all(providerId), sessionIds, at),
+    markConnectionTargetsDirty: (connectionId, sessionIds, at) => {
+      const connection = connectionOwner.get(connectionId);
+      return connection === undefined ? 0 : markAllDirty([connection], sessionIds, at);
+    },
+    recordTargetSynced: (connectionId, providerId, sessionId, result) =>
+      void recordSynced.run({
+        id: randomUUID(),
+        connection_id: connectionId,
+        provider_id: providerId,
+        session_id: sessionId,
+        external_id: result.externalId,
+        synced_revision: result.syncedRevision,
+        generation: result.generation,
+        at: result.at,
+      }),
+    retryTarget: (targetId, at) => changedAny(retryTarget.run({ id: targetId, at })),
+
+    claimTargets: ({ owner, now, leaseUntil, limit }) =>
+      // RETURNING gives rows in no promised order.
+      claimTargets
+        .all({ owner, now, leaseUntil, limit })
+        .map(toTarget)
+        .sort((a, b) => compareText(a.nextAttemptAt, b.nextAttemptAt) || compareText(a.id, b.id)),
+    completeTarget: (targetId, owner, result) =>
+      atomically(() => {
+        const [row] = completeTarget.all({
+          id: targetId,
+          owner,
+          generation: result.generation,
+          externalId: result.externalId,
+          syncedRevision: result.syncedRevision,
+          at: result.at,
+        });
+        if (row === undefined) return false;
+        touchConnectionSynced.run(result.at, row.connection_id);
+        return true;
+      }),
+    failTarget: (targetId, owner, result) =>
+      changedAny(
+        failTarget.run({
+          id: targetId,
+          owner,
+          errorCode: result.errorCode,
+          nextAttemptAt: result.nextAttemptAt,
+          dead: bit(result.dead),
+          at: result.at,
+        }),
+      ),
+    releaseTarget: (targetId, owner, nextAttemptAt) => void releaseTarget.run(nextAttemptAt, targetId, owner),
+    nextDueAt: () => nextDueAt.get()?.due ?? null,
+
+    // Rows come with a null prototype; the port's callers get plain objects.
+    targetCounts: (connectionId) => {
+      const row = targetCounts.get(connectionId);
+      return { pending: row?.pending ?? 0, dead: row?.dead ?? 0 };
+    },
+    // The counts describe the rows as they are; `now` is not needed by this adapter.
+    syncHealth: (_now) => {
+      const totals = targetTotals.get();
+      return {
+      targets: { pending: totals?.pending ?? 0, synced: totals?.synced ?? 0, dead: totals?.dead ?? 0, retrying: totals?.retrying ?? 0 },
+      connectionsNeedingReauth: needingReauth.all().map((row) => ({ id: row.id, providerId: row.provider_id, kind: row.kind })),
+      oldestPendingSince: oldestPending.get()?.since ?? null,
+      deadTargets: deadTargets.all().map((row) => ({
+        id: row.id,
+        connectionId: row.connection_id,
+        sessionId: row.session_id,
+        lastErrorCode: row.last_error_code,
+        deadAt: row.dead_at,
+      })),
+      };
+    },
+
+    getJob: (jobId) => {
+      const row = getJob.get(jobId);
+      return row === undefined ? null : toJob(row);
+    },
+    putJob: (job) => void putJob.run(fromJob(job)),
+    claimJob: ({ owner, now, leaseUntil }) => {
+      const [row] = claimJob.all({ owner, now, leaseUntil });
+      return row === undefined ? null : toJob(row);
+    },
+
+    appendAudit: (entry) =>
+      void appendAudit.run({
+        at: entry.at,
+        actor: entry.actor,
+        action: entry.action,
+        target: entry.target,
+        details: JSON.stringify(entry.details),
+      }),
+    listAudit: ({ limit, beforeId }) =>
+      (beforeId === undefined ? listAudit.all(limit) : listAuditBefore.all(beforeId, limit)).map(toAudit),
+  };
+}
+
+/** Code-unit order, the same as SQLite's default BINARY collation (localeCompare is not). */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 // node:sqlite types every row as Record<string, SQLOutputValue> and takes named parameters as
@@ -712,6 +1099,228 @@ function fromFeed(feed: FeedToken): FeedRow {
     last_user_agent: feed.lastUserAgent,
     fetch_count: feed.fetchCount,
   };
+}
+
+interface ConnectionRow {
+  id: string;
+  provider_id: string;
+  kind: ConnectionKind;
+  calendar_id: string;
+  status: ConnectionStatus;
+  account_email: string | null;
+  sealed_tokens: string | null;
+  pending_nonce: string | null;
+  pending_sealed_verifier: string | null;
+  pending_expires_at: string | null;
+  last_synced_at: string | null;
+  last_error_code: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const CONNECTION_COLUMNS = columnsOf<ConnectionRow>({
+  id: true,
+  provider_id: true,
+  kind: true,
+  calendar_id: true,
+  status: true,
+  account_email: true,
+  sealed_tokens: true,
+  pending_nonce: true,
+  pending_sealed_verifier: true,
+  pending_expires_at: true,
+  last_synced_at: true,
+  last_error_code: true,
+  created_at: true,
+  updated_at: true,
+});
+
+function toConnection(row: ConnectionRow): Connection {
+  // The table CHECK keeps the three pending_* columns all set or all NULL.
+  const pendingAuth =
+    row.pending_nonce === null
+      ? null
+      : {
+          nonce: row.pending_nonce,
+          sealedVerifier: required(row.pending_sealed_verifier, 'connections.pending_sealed_verifier'),
+          expiresAt: required(row.pending_expires_at, 'connections.pending_expires_at'),
+        };
+  return {
+    id: row.id,
+    providerId: row.provider_id,
+    kind: row.kind,
+    calendarId: row.calendar_id,
+    status: row.status,
+    accountEmail: row.account_email,
+    sealedTokens: row.sealed_tokens,
+    pendingAuth,
+    lastSyncedAt: row.last_synced_at,
+    lastErrorCode: row.last_error_code,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function fromConnection(connection: Connection): ConnectionRow {
+  return {
+    id: connection.id,
+    provider_id: connection.providerId,
+    kind: connection.kind,
+    calendar_id: connection.calendarId,
+    status: connection.status,
+    account_email: connection.accountEmail,
+    sealed_tokens: connection.sealedTokens,
+    pending_nonce: connection.pendingAuth?.nonce ?? null,
+    pending_sealed_verifier: connection.pendingAuth?.sealedVerifier ?? null,
+    pending_expires_at: connection.pendingAuth?.expiresAt ?? null,
+    last_synced_at: connection.lastSyncedAt,
+    last_error_code: connection.lastErrorCode,
+    created_at: connection.createdAt,
+    updated_at: connection.updatedAt,
+  };
+}
+
+interface TargetRow {
+  id: string;
+  connection_id: string;
+  provider_id: string;
+  session_id: string;
+  generation: number;
+  synced_generation: number;
+  external_id: string | null;
+  synced_revision: string | null;
+  attempts: number;
+  next_attempt_at: string;
+  lease_owner: string | null;
+  lease_until: string | null;
+  last_error_code: string | null;
+  dead_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Parameters of markDirty: a new target's identity and the instant of the change. */
+type DirtyTargetParams = Pick<TargetRow, 'id' | 'connection_id' | 'provider_id' | 'session_id'> & { at: string };
+
+/** Parameters of recordSynced. */
+type SyncedTargetParams = DirtyTargetParams & Pick<TargetRow, 'external_id' | 'synced_revision' | 'generation'>;
+
+type DeadTargetRow = Pick<TargetRow, 'id' | 'connection_id' | 'session_id' | 'last_error_code'> & { dead_at: string };
+
+function toTarget(row: TargetRow): SyncTarget {
+  return {
+    id: row.id,
+    connectionId: row.connection_id,
+    providerId: row.provider_id,
+    sessionId: row.session_id,
+    generation: row.generation,
+    syncedGeneration: row.synced_generation,
+    externalId: row.external_id,
+    syncedRevision: row.synced_revision,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    leaseOwner: row.lease_owner,
+    leaseUntil: row.lease_until,
+    lastErrorCode: row.last_error_code,
+    deadAt: row.dead_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** request, progress and plan are JSON text (CHECK json_valid); written only by fromJob. */
+interface JobRow {
+  id: string;
+  kind: ResyncJob['kind'];
+  status: JobStatus;
+  request: string;
+  progress: string;
+  plan: string | null;
+  error: string | null;
+  actor: string;
+  lease_owner: string | null;
+  lease_until: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+const JOB_COLUMNS = columnsOf<JobRow>({
+  id: true,
+  kind: true,
+  status: true,
+  request: true,
+  progress: true,
+  plan: true,
+  error: true,
+  actor: true,
+  lease_owner: true,
+  lease_until: true,
+  created_at: true,
+  started_at: true,
+  finished_at: true,
+});
+
+function toJob(row: JobRow): ResyncJob {
+  return {
+    id: row.id,
+    kind: row.kind,
+    status: row.status,
+    request: parseJson<ResyncJob['request']>(row.request),
+    progress: parseJson<ResyncJob['progress']>(row.progress),
+    plan: row.plan === null ? null : parseJson<NonNullable<ResyncJob['plan']>>(row.plan),
+    error: row.error,
+    actor: row.actor,
+    leaseOwner: row.lease_owner,
+    leaseUntil: row.lease_until,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+function fromJob(job: ResyncJob): JobRow {
+  return {
+    id: job.id,
+    kind: job.kind,
+    status: job.status,
+    request: JSON.stringify(job.request),
+    progress: JSON.stringify(job.progress),
+    plan: job.plan === null ? null : JSON.stringify(job.plan),
+    error: job.error,
+    actor: job.actor,
+    lease_owner: job.leaseOwner,
+    lease_until: job.leaseUntil,
+    created_at: job.createdAt,
+    started_at: job.startedAt,
+    finished_at: job.finishedAt,
+  };
+}
+
+interface AuditRow {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  /** AuditEntry.details as JSON text (CHECK json_valid). */
+  details: string;
+}
+
+function toAudit(row: AuditRow): AuditEntry {
+  return {
+    id: row.id,
+    at: row.at,
+    actor: row.actor,
+    action: row.action,
+    target: row.target,
+    details: parseJson<AuditEntry['details']>(row.details),
+  };
+}
+
+// Only for columns this adapter wrote with JSON.stringify from the same domain type.
+function parseJson<T>(text: string): T {
+  return JSON.parse(text) as T;
 }
 
 function bit(value: boolean): Bit {

@@ -6,6 +6,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { createSqliteStore, migrateSqlite } from '../../src/store/index.js';
 import { aProvider, aVirtualLocation } from '../support/builders.js';
 import { describeStoreContract } from './store.contract.js';
+import { describeSyncStoreContract } from './sync-store.contract.js';
 
 function readMigrations(filename: string): unknown[] {
   const db = new DatabaseSync(filename, { readOnly: true });
@@ -31,6 +32,8 @@ describe('SqliteStore', () => {
 
   describeStoreContract('sqlite :memory:', () => createSqliteStore({ filename: ':memory:' }));
   describeStoreContract('sqlite file', () => createSqliteStore({ filename: nextFile() }));
+  describeSyncStoreContract('sqlite :memory:', () => createSqliteStore({ filename: ':memory:' }));
+  describeSyncStoreContract('sqlite file', () => createSqliteStore({ filename: nextFile() }));
 
   describe('migrations', () => {
     it('when a file database is reopened, then its data is still there and no migration runs again', async () => {

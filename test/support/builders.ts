@@ -1,5 +1,14 @@
 // Test data builders: each test states only what matters to it.
-import type { FeedToken, OfficeLocation, Provider, Session, VirtualLocation } from '../../src/domain/index.js';
+import type {
+  Connection,
+  FeedToken,
+  OfficeLocation,
+  Provider,
+  ResyncJob,
+  Session,
+  SyncTarget,
+  VirtualLocation,
+} from '../../src/domain/index.js';
 
 export const T0 = '2026-11-02T15:00:00.000Z';
 
@@ -82,6 +91,71 @@ export function aFeedToken(overrides: Partial<FeedToken> = {}): FeedToken {
     lastFetchedAt: null,
     lastUserAgent: null,
     fetchCount: 0,
+    ...overrides,
+  };
+}
+
+/** An authorised Google connection of prov-1 (the sealed tokens are an opaque placeholder). */
+export function aConnection(overrides: Partial<Connection> = {}): Connection {
+  return {
+    id: 'conn-1',
+    providerId: 'prov-1',
+    kind: 'google',
+    calendarId: 'primary',
+    status: 'active',
+    accountEmail: 'ada@example.org',
+    sealedTokens: 'sealed:tokens',
+    pendingAuth: null,
+    lastSyncedAt: null,
+    lastErrorCode: null,
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+/**
+ * A sync target as markSessionsDirty first creates it (pending, never attempted); stores assign
+ * the id, so tests compare with `{ ...aSyncTarget(), id: actual.id }` or pass the id they read.
+ */
+export function aSyncTarget(overrides: Partial<SyncTarget> = {}): SyncTarget {
+  return {
+    id: 'target-1',
+    connectionId: 'conn-1',
+    providerId: 'prov-1',
+    sessionId: 'sess-1',
+    generation: 1,
+    syncedGeneration: 0,
+    externalId: null,
+    syncedRevision: null,
+    attempts: 0,
+    nextAttemptAt: T0,
+    leaseOwner: null,
+    leaseUntil: null,
+    lastErrorCode: null,
+    deadAt: null,
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+/** A queued, not yet claimed resync of every provider. */
+export function aResyncJob(overrides: Partial<ResyncJob> = {}): ResyncJob {
+  return {
+    id: 'job-1',
+    kind: 'resync',
+    status: 'queued',
+    request: { providerIds: null, connectionIds: null, dryRun: false },
+    progress: { total: 0, done: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, failed: 0 },
+    plan: null,
+    error: null,
+    actor: 'admin',
+    leaseOwner: null,
+    leaseUntil: null,
+    createdAt: T0,
+    startedAt: null,
+    finishedAt: null,
     ...overrides,
   };
 }

@@ -1,0 +1,82 @@
+import type { AuditEntry, Connection, ResyncJob, SyncHealth, SyncTarget } from './sync-types.js';
+
+// The push-sync part of the Store port (issue 3); StoreReader, StoreWriter and Store extend these.
+
+/** Reads of push-sync state. */
+export interface SyncStoreReader {
+  getConnection(connectionId: string): Promise<Connection | null>;
+  /** Connections of one provider (all statuses), ordered by createdAt then id. */
+  listConnections(providerId: string): Promise<Connection[]>;
+  /** Every connection, optionally only those with one of the given statuses, ordered by id. */
+  listAllConnections(statuses?: readonly Connection['status'][]): Promise<Connection[]>;
+  listTargets(connectionId: string): Promise<SyncTarget[]>;
+  getTarget(targetId: string): Promise<SyncTarget | null>;
+  getJob(jobId: string): Promise<ResyncJob | null>;
+  listAudit(options: { limit: number; beforeId?: number }): Promise<AuditEntry[]>;
+  syncHealth(now: string): Promise<SyncHealth>;
+  /** Pending counts per connection: { pending, dead }. */
+  targetCounts(connectionId: string): Promise<{ pending: number; dead: number }>;
+}
+
+/** Writes of push-sync state; only inside Store.transaction. */
+export interface SyncStoreWriter {
+  putConnection(connection: Connection): Promise<void>;
+  /**
+   * Marks the events of these sessions dirty in every active or needs_reauth connection of the
+   * provider: creates missing targets, bumps generation, makes them due at `at` and un-dead.
+   * Called in the same transaction as the session change. Returns the number of targets touched.
+   */
+  markSessionsDirty(providerId: string, sessionIds: readonly string[], at: string): Promise<number>;
+  /** Same as markSessionsDirty, for one connection only (initial sync, resync repairs). */
+  markConnectionTargetsDirty(connectionId: string, sessionIds: readonly string[], at: string): Promise<number>;
+  deleteTargets(connectionId: string): Promise<void>;
+  /**
+   * Records that a resync wrote (or removed) this session's event directly, from the state it read
+   * when the target was at `generation` (0 when it had none): creates the target if missing, else
+   * marks that generation synced. A change marked after that read stays pending for the worker.
+   */
+  recordTargetSynced(
+    connectionId: string,
+    providerId: string,
+    sessionId: string,
+    result: { generation: number; externalId: string | null; syncedRevision: string | null; at: string },
+  ): Promise<void>;
+  putJob(job: ResyncJob): Promise<void>;
+  appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<void>;
+  /** Admin retry of a dead-lettered target: un-dead, attempts 0, due now. False if unknown. */
+  retryTarget(targetId: string, at: string): Promise<boolean>;
+}
+
+export interface ClaimOptions {
+  owner: string;
+  now: string;
+  leaseUntil: string;
+  limit: number;
+}
+
+/** Lease-based work claiming, each call its own short transaction. */
+export interface SyncStoreLeases {
+  /**
+   * Leases up to `limit` due targets (pending or retrying, nextAttemptAt <= now, not dead, lease
+   * free or expired) of active connections, oldest due first. Two workers never get the same one.
+   */
+  claimTargets(options: ClaimOptions): Promise<SyncTarget[]>;
+  /**
+   * Records a successful write done under a lease: syncedGeneration = generation seen, externalId
+   * and revision stored, attempts reset, the connection's lastSyncedAt set. False (and nothing
+   * written) when the lease was lost.
+   */
+  completeTarget(
+    targetId: string,
+    owner: string,
+    result: { generation: number; externalId: string | null; syncedRevision: string | null; at: string },
+  ): Promise<boolean>;
+  /** Records a failed attempt under a lease: retry at nextAttemptAt, or dead-letter when dead. */
+  failTarget(targetId: string, owner: string, result: { errorCode: string; nextAttemptAt: string; dead: boolean; at: string }): Promise<boolean>;
+  /** Gives a lease back untouched (e.g. the connection needs reauth): due again at `nextAttemptAt`. */
+  releaseTarget(targetId: string, owner: string, nextAttemptAt: string): Promise<void>;
+  /** Earliest nextAttemptAt among claimable targets, or null when none is pending. */
+  nextDueAt(): Promise<string | null>;
+  /** Leases the oldest queued job, or a running one whose lease expired (a crashed worker's). */
+  claimJob(options: Omit<ClaimOptions, 'limit'>): Promise<ResyncJob | null>;
+}
