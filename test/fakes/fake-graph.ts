@@ -1,0 +1,874 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { FakeCalendarServer, FakeFault, FakeOperation, FakeStoredEvent } from './fake-calendar.js';
+import { fetchTrustingCertificate, testCertificate } from './test-certificate.js';
+
+// A fake Microsoft Graph v1.0 (calendar events) and Microsoft identity platform token endpoint,
+// over HTTPS with a throwaway certificate, speaking closely enough for the real
+// @microsoft/microsoft-graph-client: Graph JSON error bodies, transactionId dedupe on create,
+// immutable vs. REST ids (Prefer: IdType="ImmutableId"), hard deletes, extended-property $filter
+// and $expand in exactly the shapes the Outlook connector sends (anything else is a 400, so drift
+// between fake and connector is loud), $select, $top, @odata.nextLink paging with $skip.
+
+export interface FakeGraphOptions {
+  clientId?: string;
+  clientSecret?: string;
+  /** Put into the id_token of code redemptions (email and preferred_username). */
+  accountEmail?: string;
+  /** Default page size of event lists without $top (Graph's is 10). */
+  pageSize?: number;
+  /** Largest page the fake returns whatever $top says (Graph: 1000 for events); lower it to force paging. */
+  maxPageSize?: number;
+  /** The fake's clock for token lifetimes; default Date.now. */
+  now?: () => number;
+}
+
+export interface RecordedRequest {
+  operation: FakeOperation | 'other';
+  method: string;
+  /** Path without the query, e.g. "/v1.0/me/calendar/events". */
+  path: string;
+  query: Record<string, string>;
+  /** Lower-case header names, as node gives them. */
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed JSON (API) or form fields (token endpoint); null without a body. */
+  body: unknown;
+}
+
+export interface FakeGraphServer extends FakeCalendarServer {
+  /** PEM of the server's self-signed certificate: the CA a client must trust. */
+  readonly caCert: string;
+  /** Origin to use as the connector's loginUrl (token endpoint at /{tenant}/oauth2/v2.0/token). */
+  readonly loginUrl: string;
+  /** Same as apiUrl: the connector's graphUrl (requests go to /v1.0/...). */
+  readonly graphUrl: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** A fetch that trusts caCert; pass it to the connector as deps.fetch. */
+  readonly fetch: typeof fetch;
+  /** Every request so far, in arrival order. */
+  readonly requests: readonly RecordedRequest[];
+  /** From now on, API requests (not token requests) wait after arrival until released. */
+  hold(): void;
+  /** Resolves once at least `count` API requests are waiting. */
+  waitForHeld(count: number): Promise<void>;
+  heldCount(): number;
+  /** Lets every currently waiting request proceed (in arrival order); holding stays on. */
+  releaseHeld(): void;
+  /** Stops holding and releases everything waiting. */
+  stopHolding(): void;
+  /** Highest number of API requests in flight at once (arrived, not yet answered). */
+  maxConcurrentApiRequests(): number;
+  /** Makes a calendar id unknown (404) from now on; every other id exists. */
+  removeCalendar(calendarId: string): void;
+}
+
+interface StoredGraphEvent {
+  immutableId: string;
+  restId: string;
+  calendarId: string;
+  createdDateTime: string;
+  lastModifiedDateTime: string;
+  changeKey: string;
+  iCalUId: string;
+  transactionId: string | null;
+  /** Writable Graph fields as last written (subject, body, start, end, location, ...). */
+  fields: Record<string, unknown>;
+  /** Single-value extended properties by normalised id. */
+  properties: Map<string, { id: string; value: string }>;
+}
+
+class HttpFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Our tag's property ids, as the Outlook connector writes them (for FakeStoredEvent.tag). */
+const TAG_KEY_ID = 'String {9ced5288-5cda-49f2-ad67-29584fc43a33} Name sessionsyncKey';
+const TAG_REVISION_ID = 'String {9ced5288-5cda-49f2-ad67-29584fc43a33} Name sessionsyncRevision';
+
+const DEFAULT_ERROR_CODES: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'InvalidAuthenticationToken',
+  403: 'ErrorAccessDenied',
+  404: 'ErrorItemNotFound',
+  409: 'ErrorIrresolvableConflict',
+  410: 'ErrorItemNotFound',
+  429: 'ApplicationThrottled',
+  500: 'InternalServerError',
+  502: 'BadGateway',
+  503: 'ServiceNotAvailable',
+  504: 'GatewayTimeout',
+};
+
+/** Properties a client may write; anything else is a 400 like Graph's RequestBodyRead. */
+const WRITABLE = new Set([
+  'subject',
+  'body',
+  'start',
+  'end',
+  'location',
+  'isOnlineMeeting',
+  'onlineMeetingProvider',
+  'sensitivity',
+  'showAs',
+  'responseRequested',
+  'isReminderOn',
+  'reminderMinutesBeforeStart',
+  'attendees',
+  'categories',
+  'importance',
+  'allowNewTimeProposals',
+  'transactionId',
+  'singleValueExtendedProperties',
+]);
+
+/** Properties $select may name. */
+const SELECTABLE = new Set([
+  'id',
+  'subject',
+  'body',
+  'bodyPreview',
+  'start',
+  'end',
+  'location',
+  'isCancelled',
+  'sensitivity',
+  'showAs',
+  'responseRequested',
+  'isOnlineMeeting',
+  'onlineMeetingProvider',
+  'onlineMeeting',
+  'isReminderOn',
+  'attendees',
+  'categories',
+  'importance',
+  'transactionId',
+  'createdDateTime',
+  'lastModifiedDateTime',
+  'changeKey',
+  'iCalUId',
+  'organizer',
+  'type',
+]);
+
+const ONLINE_MEETING_PROVIDERS = new Set(['unknown', 'teamsForBusiness', 'skypeForBusiness', 'skypeForConsumer']);
+
+const QUOTED = "'((?:[^']|'')*)'";
+const unquote = (s: string): string => s.replaceAll("''", "'");
+const FILTER_BY_VALUE = new RegExp(`^singleValueExtendedProperties/any\\(ep: ep/id eq ${QUOTED} and ep/value eq ${QUOTED}\\)$`, 'i');
+const FILTER_HAS_PROPERTY = new RegExp(`^singleValueExtendedProperties/any\\(ep: ep/id eq ${QUOTED} and ep/value ne null\\)(?: and end/dateTime ge ${QUOTED})?$`, 'i');
+const EXPAND = new RegExp(`^singleValueExtendedProperties\\(\\$filter=id eq ${QUOTED}((?: or id eq ${QUOTED})*)\\)$`);
+const EXPAND_MORE = new RegExp(` or id eq ${QUOTED}`, 'g');
+const PROPERTY_ID = /^String \{([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\} Name (\S+)$/;
+const GRAPH_DATE_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?$/;
+
+/** Graph compares the GUID of a property id case-insensitively and the name case-sensitively. */
+function normalisePropertyId(id: string): string | null {
+  const match = PROPERTY_ID.exec(id);
+  if (match === null) return null;
+  return `String {${(match[1] ?? '').toLowerCase()}} Name ${match[2] ?? ''}`;
+}
+
+/** { dateTime, timeZone: 'UTC' } -> epoch ms, or a 400. */
+function parseGraphDateTime(value: unknown, field: string): number {
+  if (typeof value !== 'object' || value === null) throw new HttpFailure(400, 'ErrorInvalidRequest', `${field} must be a dateTimeTimeZone.`);
+  const { dateTime, timeZone } = value as { dateTime?: unknown; timeZone?: unknown };
+  if (typeof dateTime !== 'string' || typeof timeZone !== 'string') throw new HttpFailure(400, 'ErrorInvalidRequest', `${field} needs dateTime and timeZone.`);
+  // The fake knows one zone; a connector sending another must fail loudly rather than shift times.
+  if (timeZone !== 'UTC') throw new HttpFailure(400, 'ErrorTimeZoneNotSupportedException', `The fake supports timeZone UTC only, got ${timeZone}.`);
+  const match = GRAPH_DATE_TIME.exec(dateTime);
+  if (match === null) throw new HttpFailure(400, 'ErrorInvalidRequest', `${field}.dateTime is not a Graph dateTime (no offset allowed).`);
+  return Date.parse(`${match[1] ?? ''}.${(match[2] ?? '').padEnd(3, '0').slice(0, 3)}Z`);
+}
+
+function graphDateTime(ms: number): { dateTime: string; timeZone: string } {
+  return { dateTime: `${new Date(ms).toISOString().slice(0, 23)}0000`, timeZone: 'UTC' };
+}
+
+function eventStartMs(event: StoredGraphEvent, field: 'start' | 'end'): number {
+  return parseGraphDateTime(event.fields[field], field);
+}
+
+function newImmutableId(): string {
+  return `AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A${randomBytes(18).toString('base64url')}AAA=`;
+}
+
+function newRestId(): string {
+  return `AAMkAGVmMDEzMTM4LTZmYWUtNDdkNC1hMDZi${randomBytes(18).toString('base64url')}AAA=`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGraphServer> {
+  const certificate = await testCertificate();
+  const now = options.now ?? Date.now;
+  const clientId = options.clientId ?? 'fake-client-id';
+  const clientSecret = options.clientSecret ?? 'fake-client-secret';
+  const accountEmail = options.accountEmail ?? 'provider@example.test';
+  const pageSize = options.pageSize ?? 10;
+  const maxPageSize = options.maxPageSize ?? 1000;
+
+  const events: StoredGraphEvent[] = [];
+  const byId = new Map<string, StoredGraphEvent>();
+  const removedCalendars = new Set<string>();
+  const accessTokens = new Map<string, { expiresAt: number; grantId: string }>();
+  const refreshTokens = new Map<string, string>();
+  const revokedGrants = new Set<string>();
+  const codes = new Map<string, { challenge: string; redirectUri: string; used: boolean }>();
+  const faults: { fault: FakeFault; remaining: number }[] = [];
+  const counts = new Map<FakeOperation, number>();
+  const requests: RecordedRequest[] = [];
+
+  let holding = false;
+  const held: (() => void)[] = [];
+  const heldWaiters: { count: number; resolve: () => void }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+
+  function notifyHeldWaiters(): void {
+    for (let i = heldWaiters.length - 1; i >= 0; i -= 1) {
+      const waiter = heldWaiters[i];
+      if (waiter !== undefined && held.length >= waiter.count) {
+        heldWaiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  }
+
+  function releaseAll(): void {
+    for (const release of held.splice(0)) release();
+  }
+
+  function takeFault(operation: FakeOperation): FakeFault | null {
+    const entry = faults.find((f) => f.fault.operation === operation && f.remaining > 0);
+    if (entry === undefined) return null;
+    entry.remaining -= 1;
+    return entry.fault;
+  }
+
+  function mintTokens(grantId: string, expiresInSeconds: number): { accessToken: string; refreshToken: string; expiresAt: number } {
+    const accessToken = `fake-at-${randomBytes(16).toString('base64url')}`;
+    const refreshToken = `fake-rt-${randomBytes(16).toString('base64url')}`;
+    const expiresAt = now() + expiresInSeconds * 1000;
+    accessTokens.set(accessToken, { expiresAt, grantId });
+    refreshTokens.set(refreshToken, grantId);
+    return { accessToken, refreshToken, expiresAt };
+  }
+
+  function calendarExists(calendarId: string): boolean {
+    return !removedCalendars.has(calendarId);
+  }
+
+  function toStored(event: StoredGraphEvent): FakeStoredEvent {
+    const body = event.fields.body;
+    const location = event.fields.location;
+    const key = event.properties.get(normalisePropertyId(TAG_KEY_ID) ?? '')?.value;
+    const revision = event.properties.get(normalisePropertyId(TAG_REVISION_ID) ?? '')?.value;
+    const displayName = isRecord(location) && typeof location.displayName === 'string' ? location.displayName : '';
+    const content = isRecord(body) && typeof body.content === 'string' ? body.content : '';
+    return {
+      id: event.immutableId,
+      calendarId: event.calendarId,
+      summary: typeof event.fields.subject === 'string' ? event.fields.subject : '',
+      location: displayName === '' ? null : displayName,
+      description: content === '' ? null : content,
+      start: new Date(eventStartMs(event, 'start')).toISOString(),
+      end: new Date(eventStartMs(event, 'end')).toISOString(),
+      cancelled: false,
+      tag: key === undefined ? null : { key, revision: revision ?? '' },
+      raw: represent(event, { immutable: true, expand: null, select: null, allProperties: true }),
+    };
+  }
+
+  function represent(event: StoredGraphEvent, how: { immutable: boolean; expand: string[] | null; select: string[] | null; allProperties?: boolean }): Record<string, unknown> {
+    const full: Record<string, unknown> = {
+      '@odata.etag': `W/"${event.changeKey}"`,
+      id: how.immutable ? event.immutableId : event.restId,
+      createdDateTime: event.createdDateTime,
+      lastModifiedDateTime: event.lastModifiedDateTime,
+      changeKey: event.changeKey,
+      categories: [],
+      transactionId: event.transactionId,
+      originalStartTimeZone: 'UTC',
+      originalEndTimeZone: 'UTC',
+      iCalUId: event.iCalUId,
+      reminderMinutesBeforeStart: 15,
+      isReminderOn: true,
+      hasAttachments: false,
+      subject: '',
+      bodyPreview: '',
+      importance: 'normal',
+      sensitivity: 'normal',
+      isAllDay: false,
+      isCancelled: false,
+      isOrganizer: true,
+      responseRequested: true,
+      showAs: 'busy',
+      type: 'singleInstance',
+      isOnlineMeeting: false,
+      onlineMeetingProvider: 'unknown',
+      onlineMeeting: null,
+      allowNewTimeProposals: true,
+      responseStatus: { response: 'organizer', time: '0001-01-01T00:00:00Z' },
+      body: { contentType: 'html', content: '' },
+      location: { displayName: '', locationType: 'default', uniqueIdType: 'unknown', address: {}, coordinates: {} },
+      attendees: [],
+      organizer: { emailAddress: { name: 'Provider', address: accountEmail } },
+      ...event.fields,
+    };
+    const body = full.body;
+    if (isRecord(body) && typeof body.content === 'string') full.bodyPreview = body.content.slice(0, 255);
+    const location = full.location;
+    if (isRecord(location)) full.location = { locationType: 'default', uniqueIdType: 'unknown', address: {}, coordinates: {}, ...location };
+    let out: Record<string, unknown> = full;
+    if (how.select !== null) {
+      out = { '@odata.etag': full['@odata.etag'], id: full.id };
+      for (const name of how.select) out[name] = full[name];
+    }
+    const wanted = how.allProperties === true ? [...event.properties.keys()] : how.expand;
+    if (wanted !== null) {
+      out.singleValueExtendedProperties = wanted.flatMap((id) => {
+        const property = event.properties.get(id);
+        return property === undefined ? [] : [{ id: property.id, value: property.value }];
+      });
+    }
+    return out;
+  }
+
+  function validateWrite(body: unknown, kind: 'create' | 'update'): Record<string, unknown> {
+    if (!isRecord(body)) throw new HttpFailure(400, 'RequestBodyRead', 'The request body must be a JSON object.');
+    for (const name of Object.keys(body)) {
+      if (name === 'onlineMeeting') throw new HttpFailure(400, 'ErrorInvalidProperty', 'onlineMeeting is read-only.');
+      if (!WRITABLE.has(name)) throw new HttpFailure(400, 'RequestBodyRead', `The property '${name}' does not exist on type 'microsoft.graph.event'.`);
+    }
+    if (kind === 'create' && (body.start === undefined || body.end === undefined)) throw new HttpFailure(400, 'ErrorInvalidRequest', 'start and end are required.');
+    const start = body.start === undefined ? null : parseGraphDateTime(body.start, 'start');
+    const end = body.end === undefined ? null : parseGraphDateTime(body.end, 'end');
+    if (start !== null && end !== null && end < start) throw new HttpFailure(400, 'ErrorInvalidRequest', 'end is before start.');
+    if (body.subject !== undefined && typeof body.subject !== 'string') throw new HttpFailure(400, 'RequestBodyRead', 'subject must be a string.');
+    if (body.body !== undefined && (!isRecord(body.body) || !['text', 'html'].includes(String(body.body.contentType)))) {
+      throw new HttpFailure(400, 'RequestBodyRead', 'body needs contentType text or html.');
+    }
+    if (body.location !== undefined && (!isRecord(body.location) || typeof body.location.displayName !== 'string')) {
+      throw new HttpFailure(400, 'RequestBodyRead', 'location needs a displayName.');
+    }
+    if (body.onlineMeetingProvider !== undefined && !ONLINE_MEETING_PROVIDERS.has(String(body.onlineMeetingProvider))) {
+      throw new HttpFailure(400, 'RequestBodyRead', 'onlineMeetingProvider must be one of Graph\'s own meeting products.');
+    }
+    if (body.transactionId !== undefined && typeof body.transactionId !== 'string') throw new HttpFailure(400, 'RequestBodyRead', 'transactionId must be a string.');
+    if (body.singleValueExtendedProperties !== undefined) {
+      if (!Array.isArray(body.singleValueExtendedProperties)) throw new HttpFailure(400, 'RequestBodyRead', 'singleValueExtendedProperties must be an array.');
+      for (const property of body.singleValueExtendedProperties as unknown[]) {
+        if (!isRecord(property) || typeof property.id !== 'string' || typeof property.value !== 'string' || normalisePropertyId(property.id) === null) {
+          throw new HttpFailure(400, 'ErrorInvalidExtendedPropertyValue', 'Extended properties need an id "String {guid} Name x" and a string value.');
+        }
+      }
+    }
+    return body;
+  }
+
+  function applyWrite(event: StoredGraphEvent, body: Record<string, unknown>): void {
+    for (const [name, value] of Object.entries(body)) {
+      if (name === 'transactionId') continue;
+      if (name === 'singleValueExtendedProperties') {
+        for (const property of value as { id: string; value: string }[]) {
+          const id = normalisePropertyId(property.id) ?? property.id;
+          event.properties.set(id, { id: property.id, value: property.value });
+        }
+        continue;
+      }
+      if (name === 'start' || name === 'end') {
+        event.fields[name] = graphDateTime(parseGraphDateTime(value, name));
+        continue;
+      }
+      event.fields[name] = value;
+    }
+    touch(event);
+  }
+
+  function touch(event: StoredGraphEvent): void {
+    event.lastModifiedDateTime = new Date(now()).toISOString();
+    event.changeKey = randomBytes(12).toString('base64');
+  }
+
+  function insert(calendarId: string, transactionId: string | null): StoredGraphEvent {
+    const created = new Date(now()).toISOString();
+    const event: StoredGraphEvent = {
+      immutableId: newImmutableId(),
+      restId: newRestId(),
+      calendarId,
+      createdDateTime: created,
+      lastModifiedDateTime: created,
+      changeKey: randomBytes(12).toString('base64'),
+      iCalUId: `040000008200E00074C5B7101A82E008${randomBytes(16).toString('hex').toUpperCase()}`,
+      transactionId,
+      fields: {},
+      properties: new Map(),
+    };
+    events.push(event);
+    byId.set(event.immutableId, event);
+    byId.set(event.restId, event);
+    return event;
+  }
+
+  function removeEvent(event: StoredGraphEvent): void {
+    events.splice(events.indexOf(event), 1);
+    byId.delete(event.immutableId);
+    byId.delete(event.restId);
+  }
+
+  function findEvent(calendarId: string, id: string): StoredGraphEvent {
+    const event = byId.get(id);
+    if (event === undefined || event.calendarId !== calendarId) throw new HttpFailure(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+    return event;
+  }
+
+  function listEvents(calendarId: string, query: URLSearchParams, path: string, immutable: boolean): Record<string, unknown> {
+    for (const name of query.keys()) {
+      if (name.startsWith('$') && !['$filter', '$expand', '$select', '$top', '$skip'].includes(name)) {
+        throw new HttpFailure(400, 'BadRequest', `Query option '${name}' is not supported by the fake.`);
+      }
+    }
+    let matching = events.filter((e) => e.calendarId === calendarId);
+    const filter = query.get('$filter');
+    if (filter !== null) {
+      const byValue = FILTER_BY_VALUE.exec(filter);
+      const hasProperty = byValue === null ? FILTER_HAS_PROPERTY.exec(filter) : null;
+      if (byValue !== null) {
+        const id = normalisePropertyId(unquote(byValue[1] ?? ''));
+        // Graph compares string extended property values case-insensitively.
+        const value = unquote(byValue[2] ?? '').toLowerCase();
+        matching = matching.filter((e) => id !== null && e.properties.get(id)?.value.toLowerCase() === value);
+      } else if (hasProperty !== null) {
+        const id = normalisePropertyId(unquote(hasProperty[1] ?? ''));
+        matching = matching.filter((e) => id !== null && e.properties.has(id));
+        if (hasProperty[2] !== undefined) {
+          const from = parseGraphDateTime({ dateTime: unquote(hasProperty[2]), timeZone: 'UTC' }, 'end/dateTime');
+          matching = matching.filter((e) => eventStartMs(e, 'end') >= from);
+        }
+      } else {
+        throw new HttpFailure(400, 'BadRequest', 'Invalid filter clause (the fake accepts only the shapes the Outlook connector sends).');
+      }
+    }
+    let expand: string[] | null = null;
+    const expandParam = query.get('$expand');
+    if (expandParam !== null) {
+      const match = EXPAND.exec(expandParam);
+      if (match === null) throw new HttpFailure(400, 'BadRequest', 'Invalid $expand (the fake accepts only singleValueExtendedProperties($filter=id eq ...)).');
+      const ids = [unquote(match[1] ?? ''), ...[...(match[2] ?? '').matchAll(EXPAND_MORE)].map((m) => unquote(m[1] ?? ''))];
+      expand = ids.map((id) => normalisePropertyId(id) ?? id);
+    }
+    let select: string[] | null = null;
+    const selectParam = query.get('$select');
+    if (selectParam !== null) {
+      select = selectParam.split(',').map((s) => s.trim());
+      for (const name of select) if (!SELECTABLE.has(name)) throw new HttpFailure(400, 'BadRequest', `Could not find a property named '${name}' on type 'microsoft.graph.event'.`);
+    }
+    const top = query.get('$top') === null ? pageSize : Number(query.get('$top'));
+    const skip = query.get('$skip') === null ? 0 : Number(query.get('$skip'));
+    if (!Number.isInteger(top) || top < 1 || top > 1000 || !Number.isInteger(skip) || skip < 0) throw new HttpFailure(400, 'BadRequest', 'Invalid $top or $skip.');
+    const size = Math.min(top, maxPageSize);
+    const page = matching.slice(skip, skip + size);
+    const result: Record<string, unknown> = {
+      '@odata.context': `${apiUrl}/v1.0/$metadata#users('me')/events`,
+      value: page.map((e) => represent(e, { immutable, expand, select })),
+    };
+    if (skip + size < matching.length) {
+      const params: string[] = [];
+      for (const [name, value] of query) if (name !== '$skip') params.push(`${name}=${encodeURIComponent(value)}`);
+      params.push(`$skip=${skip + size}`);
+      result['@odata.nextLink'] = `${apiUrl}${path}?${params.join('&')}`;
+    }
+    return result;
+  }
+
+  function graphError(res: ServerResponse, status: number, code: string, message: string, req: IncomingMessage, extraHeaders: Record<string, string> = {}): void {
+    sendJson(
+      res,
+      status,
+      { error: { code, message, innerError: { date: new Date(now()).toISOString().slice(0, 19), 'request-id': randomUUID(), 'client-request-id': String(req.headers['client-request-id'] ?? '') } } },
+      extraHeaders,
+    );
+  }
+
+  function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'Content-Type': 'application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+      'request-id': randomUUID(),
+      ...extraHeaders,
+    });
+    res.end(text);
+  }
+
+  function readBody(req: IncomingMessage): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      req.on('error', reject);
+    });
+  }
+
+  type Route = { operation: FakeOperation; calendarId: string; eventId: string | null } | null;
+
+  function route(method: string, path: string): Route {
+    const match = /^\/v1\.0\/me\/(?:calendar|calendars\/([^/]+))\/events(?:\/([^/]+))?$/.exec(path);
+    if (match === null) return null;
+    const calendarId = match[1] === undefined ? 'primary' : decodeURIComponent(match[1]);
+    const eventId = match[2] === undefined ? null : decodeURIComponent(match[2]);
+    if (eventId === null) {
+      if (method === 'GET') return { operation: 'list', calendarId, eventId };
+      if (method === 'POST') return { operation: 'create', calendarId, eventId };
+      return null;
+    }
+    if (method === 'GET') return { operation: 'get', calendarId, eventId };
+    if (method === 'PATCH') return { operation: 'update', calendarId, eventId };
+    if (method === 'DELETE') return { operation: 'delete', calendarId, eventId };
+    return null;
+  }
+
+  async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, text: string): Promise<void> {
+    const method = req.method ?? 'GET';
+    const target = route(method, url.pathname);
+    let body: unknown = null;
+    if (text !== '') {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+    }
+    requests.push({ operation: target?.operation ?? 'other', method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { ...req.headers }, body });
+    if (target === null) {
+      graphError(res, 400, 'BadRequest', `Resource not found for the segment (${method} ${url.pathname}).`, req);
+      return;
+    }
+    counts.set(target.operation, (counts.get(target.operation) ?? 0) + 1);
+
+    if (holding) {
+      await new Promise<void>((resolve) => {
+        held.push(resolve);
+        notifyHeldWaiters();
+      });
+    }
+
+    const authorization = req.headers.authorization;
+    const token = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : null;
+    const issued = token === null ? undefined : accessTokens.get(token);
+    if (issued === undefined) {
+      graphError(res, 401, 'InvalidAuthenticationToken', token === null ? 'Access token is empty.' : 'IDX14100: JWT is not well formed.', req);
+      return;
+    }
+    if (issued.expiresAt <= now()) {
+      graphError(res, 401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.', req);
+      return;
+    }
+
+    const fault = takeFault(target.operation);
+    if (fault?.network === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault !== null && fault.network === undefined) {
+      const status = fault.status ?? 503;
+      graphError(res, status, fault.reason ?? DEFAULT_ERROR_CODES[status] ?? 'UnknownError', 'Injected failure.', req, fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) });
+      return;
+    }
+
+    const prefer = [req.headers.prefer ?? []].flat().join(', ');
+    const immutable = /IdType="ImmutableId"/i.test(prefer);
+    const zone = /outlook\.timezone="([^"]*)"/i.exec(prefer)?.[1];
+    let status = 200;
+    let payload: unknown = null;
+    try {
+      if (zone !== undefined && zone !== 'UTC') throw new HttpFailure(400, 'BadRequest', 'The fake answers in UTC only.');
+      if (!calendarExists(target.calendarId)) throw new HttpFailure(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+      switch (target.operation) {
+        case 'list':
+          payload = listEvents(target.calendarId, url.searchParams, url.pathname, immutable);
+          break;
+        case 'create': {
+          const write = validateWrite(body, 'create');
+          const transactionId = typeof write.transactionId === 'string' ? write.transactionId : null;
+          // Graph dedupes creates carrying a transactionId it has seen: the retry gets the first event.
+          const existing = transactionId === null ? undefined : events.find((e) => e.calendarId === target.calendarId && e.transactionId === transactionId);
+          const event = existing ?? insert(target.calendarId, transactionId);
+          if (existing === undefined) applyWrite(event, write);
+          status = 201;
+          payload = represent(event, { immutable, expand: null, select: null });
+          break;
+        }
+        case 'get': {
+          const event = findEvent(target.calendarId, target.eventId ?? '');
+          payload = represent(event, { immutable, expand: null, select: null });
+          break;
+        }
+        case 'update': {
+          const event = findEvent(target.calendarId, target.eventId ?? '');
+          const write = validateWrite(body, 'update');
+          // "After you set transactionId when creating an event, you cannot change it."
+          if (write.transactionId !== undefined && write.transactionId !== event.transactionId) {
+            throw new HttpFailure(400, 'ErrorInvalidRequest', 'transactionId cannot be changed.');
+          }
+          applyWrite(event, write);
+          payload = represent(event, { immutable, expand: null, select: null });
+          break;
+        }
+        case 'delete': {
+          removeEvent(findEvent(target.calendarId, target.eventId ?? ''));
+          status = 204;
+          break;
+        }
+        case 'token':
+          throw new HttpFailure(400, 'BadRequest', 'Not an API operation.');
+      }
+    } catch (error) {
+      if (!(error instanceof HttpFailure)) throw error;
+      if (fault?.network === 'drop-response') {
+        req.socket.destroy();
+        return;
+      }
+      graphError(res, error.status, error.code, error.message, req);
+      return;
+    }
+    if (fault?.network === 'drop-response') {
+      req.socket.destroy();
+      return;
+    }
+    if (status === 204) {
+      res.writeHead(204, { 'request-id': randomUUID() });
+      res.end();
+      return;
+    }
+    sendJson(res, status, payload);
+  }
+
+  function oauthError(res: ServerResponse, status: number, error: string, code: number, description: string, extraHeaders: Record<string, string> = {}): void {
+    sendJson(
+      res,
+      status,
+      { error, error_description: `AADSTS${code}: ${description} Trace ID: ${randomUUID()}`, error_codes: [code], timestamp: new Date(now()).toISOString(), trace_id: randomUUID(), correlation_id: randomUUID() },
+      extraHeaders,
+    );
+  }
+
+  function idToken(): string {
+    const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const header = { typ: 'JWT', alg: 'RS256', kid: 'fake' };
+    const claims = { aud: clientId, iss: `${apiUrl}/fake-tenant/v2.0`, iat: Math.floor(now() / 1000), exp: Math.floor(now() / 1000) + 3600, email: accountEmail, preferred_username: accountEmail, name: 'Provider', tid: 'fake-tenant', ver: '2.0' };
+    return `${encode(header)}.${encode(claims)}.${randomBytes(32).toString('base64url')}`;
+  }
+
+  function handleToken(req: IncomingMessage, res: ServerResponse, url: URL, text: string): void {
+    const form = Object.fromEntries(new URLSearchParams(text));
+    requests.push({ operation: 'token', method: req.method ?? 'POST', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { ...req.headers }, body: form });
+    counts.set('token', (counts.get('token') ?? 0) + 1);
+    const fault = takeFault('token');
+    if (fault?.network !== undefined) {
+      req.socket.destroy();
+      return;
+    }
+    if (fault !== null) {
+      const status = fault.status ?? 400;
+      const error = fault.reason ?? (status >= 500 || status === 429 ? 'temporarily_unavailable' : 'invalid_grant');
+      oauthError(res, status, error, error === 'invalid_grant' ? 70008 : 50196, 'Injected failure.', fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) });
+      return;
+    }
+    if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+      oauthError(res, 400, 'invalid_request', 900144, 'The request body must be application/x-www-form-urlencoded.');
+      return;
+    }
+    if (form.client_id !== clientId) {
+      oauthError(res, 400, 'unauthorized_client', 700016, 'Application was not found in the directory.');
+      return;
+    }
+    if (form.client_secret !== clientSecret) {
+      oauthError(res, 401, 'invalid_client', 7000215, 'Invalid client secret provided.');
+      return;
+    }
+    const scope = form.scope ?? '';
+    let grantId: string;
+    let issueIdToken = false;
+    if (form.grant_type === 'authorization_code') {
+      const code = codes.get(form.code ?? '');
+      if (code === undefined) {
+        oauthError(res, 400, 'invalid_grant', 70008, 'The provided authorization code or refresh token has expired due to inactivity.');
+        return;
+      }
+      if (code.used) {
+        oauthError(res, 400, 'invalid_grant', 54005, 'OAuth2 Authorization code was already redeemed.');
+        return;
+      }
+      code.used = true;
+      if (form.redirect_uri !== code.redirectUri) {
+        oauthError(res, 400, 'invalid_grant', 50148, 'The redirect_uri does not match the one used for the authorization code.');
+        return;
+      }
+      const verifier = form.code_verifier ?? '';
+      if (createHash('sha256').update(verifier).digest('base64url') !== code.challenge) {
+        oauthError(res, 400, 'invalid_grant', 501481, 'The Code_Verifier does not match the code_challenge supplied in the authorization request.');
+        return;
+      }
+      grantId = randomUUID();
+      issueIdToken = scope.split(' ').includes('openid');
+    } else if (form.grant_type === 'refresh_token') {
+      const known = refreshTokens.get(form.refresh_token ?? '');
+      if (known === undefined) {
+        oauthError(res, 400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
+        return;
+      }
+      if (revokedGrants.has(known)) {
+        oauthError(res, 400, 'invalid_grant', 50173, 'The provided grant has expired due to it being revoked.');
+        return;
+      }
+      grantId = known;
+    } else {
+      oauthError(res, 400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
+      return;
+    }
+    const minted = mintTokens(grantId, 3600);
+    sendJson(res, 200, {
+      token_type: 'Bearer',
+      scope: scope.split(' ').filter((s) => s !== 'offline_access' && s !== 'openid' && s !== 'email').join(' '),
+      expires_in: 3600,
+      ext_expires_in: 3600,
+      access_token: minted.accessToken,
+      refresh_token: minted.refreshToken,
+      ...(issueIdToken ? { id_token: idToken() } : {}),
+    });
+  }
+
+  let closing = false;
+  const sockets = new Set<Socket>();
+  const server = https.createServer({ key: certificate.key, cert: certificate.cert }, (req, res) => {
+    if (closing) {
+      req.socket.destroy();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'https://fake.invalid');
+    const isToken = req.method === 'POST' && /^\/[^/]+\/oauth2\/v2\.0\/token$/.test(url.pathname);
+    if (!isToken) {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      res.on('close', () => {
+        inFlight -= 1;
+      });
+    }
+    readBody(req)
+      .then(async (text) => {
+        if (isToken) handleToken(req, res, url, text);
+        else await handleApi(req, res, url, text);
+      })
+      .catch((error: unknown) => {
+        if (!res.headersSent) graphError(res, 500, 'InternalServerError', error instanceof Error ? error.message : 'fake failure', req);
+      });
+  });
+  // Every TCP connection, including those still in the TLS handshake (closeAllConnections() only
+  // knows HTTP connections), so that close() never waits for a keep-alive timeout.
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const apiUrl = `https://127.0.0.1:${port}`;
+
+  return {
+    apiUrl,
+    graphUrl: apiUrl,
+    loginUrl: apiUrl,
+    tokenUrl: `${apiUrl}/common/oauth2/v2.0/token`,
+    caCert: certificate.cert,
+    clientId,
+    clientSecret,
+    fetch: fetchTrustingCertificate(certificate.cert),
+    requests,
+    issueTokens(issueOptions = {}) {
+      return mintTokens(randomUUID(), issueOptions.expiresInSeconds ?? 3600);
+    },
+    issueAuthorizationCode(codeChallenge, redirectUri) {
+      const code = `fake-code-${randomBytes(16).toString('base64url')}`;
+      codes.set(code, { challenge: codeChallenge, redirectUri, used: false });
+      return code;
+    },
+    inject(fault) {
+      faults.push({ fault, remaining: fault.times ?? 1 });
+    },
+    expireAccessTokens() {
+      const past = now() - 1;
+      for (const issued of accessTokens.values()) issued.expiresAt = Math.min(issued.expiresAt, past);
+    },
+    revokeGrants() {
+      for (const grantId of refreshTokens.values()) revokedGrants.add(grantId);
+    },
+    events(calendarId) {
+      return events.filter((e) => e.calendarId === calendarId).map(toStored);
+    },
+    editExternally(calendarId, id, patch) {
+      const event = findEvent(calendarId, id);
+      if (patch.summary !== undefined) event.fields.subject = patch.summary;
+      if (patch.start !== undefined) event.fields.start = graphDateTime(Date.parse(patch.start));
+      if (patch.end !== undefined) event.fields.end = graphDateTime(Date.parse(patch.end));
+      touch(event);
+    },
+    deleteExternally(calendarId, id) {
+      removeEvent(findEvent(calendarId, id));
+    },
+    addUntaggedEvent(calendarId, summary, start, end) {
+      const event = insert(calendarId, null);
+      event.fields = {
+        subject: summary,
+        start: graphDateTime(Date.parse(start)),
+        end: graphDateTime(Date.parse(end)),
+        body: { contentType: 'html', content: '' },
+      };
+      return event.immutableId;
+    },
+    requestCount(operation) {
+      return counts.get(operation) ?? 0;
+    },
+    hold() {
+      holding = true;
+    },
+    waitForHeld(count) {
+      if (held.length >= count) return Promise.resolve();
+      return new Promise<void>((resolve) => heldWaiters.push({ count, resolve }));
+    },
+    heldCount() {
+      return held.length;
+    },
+    releaseHeld() {
+      releaseAll();
+    },
+    stopHolding() {
+      holding = false;
+      releaseAll();
+    },
+    maxConcurrentApiRequests() {
+      return maxInFlight;
+    },
+    removeCalendar(calendarId) {
+      removedCalendars.add(calendarId);
+    },
+    async close() {
+      closing = true;
+      holding = false;
+      const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      releaseAll();
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
