@@ -89,11 +89,14 @@ export class FeedService {
     return (await this.options.store.listFeeds(providerId)).filter((f) => f.revokedAt === null);
   }
 
-  async revoke(providerId: string, feedId: string): Promise<void> {
+  /** Revokes one feed URL; recorded in the audit log with who did it. */
+  async revoke(providerId: string, feedId: string, actor: string): Promise<void> {
     await this.assertProvider(providerId);
     const at = this.options.clock.now().toISOString();
-    const revoked = await this.options.store.transaction((tx) => tx.revokeFeed(providerId, feedId, at));
-    if (!revoked) throw notFound(ErrorCode.FEED_NOT_FOUND, `Feed ${feedId} does not exist.`);
+    await this.options.store.transaction(async (tx) => {
+      if (!(await tx.revokeFeed(providerId, feedId, at))) throw notFound(ErrorCode.FEED_NOT_FOUND, `Feed ${feedId} does not exist.`);
+      await tx.appendAudit({ at, actor, action: 'feed.revoke', target: `feed:${feedId}`, details: { providerId } });
+    });
   }
 
   /** The feed window moves once per UTC day, so a day's polls share one rendering. */

@@ -2,10 +2,14 @@ import express from 'express';
 import type { Express, RequestHandler } from 'express';
 import { FeedService, feedHandler } from '../feeds/index.js';
 import { AppError, ErrorCode } from './domain/index.js';
-import type { Clock, Store } from './domain/index.js';
+import type { CalendarConnector, Clock, ConnectionKind, OAuthProvider, Store } from './domain/index.js';
+import type { SecretBox } from './crypto/secret-box.js';
 import { apiRouter } from './http/api-router.js';
 import { authenticate, requireAdmin, type AuthTokens } from './http/auth.js';
 import { errorMiddleware, notFoundHandler } from './http/error-middleware.js';
+import { adminRouter, connectionsRouter, oauthRouter } from './http/sync-routers.js';
+import { AdminService } from './services/admin-service.js';
+import { ConnectionService } from './services/connection-service.js';
 import type { Logger } from './logger.js';
 import { LocationService } from './services/location-service.js';
 import { ProviderService } from './services/provider-service.js';
@@ -19,6 +23,14 @@ export interface AppDeps {
   publicBaseUrl: string;
   uidDomain: string;
   feed: { pastDays: number; futureDays: number; cacheEntries: number };
+  sync: {
+    secrets: SecretBox;
+    oauth: ReadonlyMap<ConnectionKind, OAuthProvider>;
+    connectors: ReadonlyMap<ConnectionKind, CalendarConnector>;
+    /** Wake the sync worker / resync runner (no-ops when they run in another process). */
+    notifySync: () => void;
+    notifyJobs: () => void;
+  };
 }
 
 const BODY_LIMIT = '100kb';
@@ -49,12 +61,15 @@ function requestLog(logger: Logger): RequestHandler {
 export function createApp(deps: AppDeps): Express {
   const { store, clock, logger } = deps;
   const feeds = new FeedService({ store, clock, publicBaseUrl: deps.publicBaseUrl, ...deps.feed });
+  const { notifySync } = deps.sync;
   const services = {
-    providers: new ProviderService({ store, clock }),
-    locations: new LocationService({ store, clock }),
-    sessions: new SessionService({ store, clock, uidDomain: deps.uidDomain }),
+    providers: new ProviderService({ store, clock, notifySync }),
+    locations: new LocationService({ store, clock, notifySync }),
+    sessions: new SessionService({ store, clock, uidDomain: deps.uidDomain, notifySync }),
     feeds,
   };
+  const connections = new ConnectionService({ store, clock, logger, pastDays: deps.feed.pastDays, ...deps.sync });
+  const admin = new AdminService({ store, clock, notifySync, notifyJobs: deps.sync.notifyJobs });
 
   const app = express();
   app.disable('x-powered-by');
@@ -79,16 +94,18 @@ export function createApp(deps: AppDeps): Express {
     }
   });
   app.get('/feeds/:file', feedHandler(feeds, logger));
+  app.use('/oauth', oauthRouter(connections));
 
   const api = express.Router();
   api.use(authenticate(deps.tokens));
-  api.use('/admin', requireAdmin, express.Router());
   api.use(requireJsonBody, express.json({ limit: BODY_LIMIT, type: 'application/json' }));
   api.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     next();
   });
+  api.use('/admin', requireAdmin, adminRouter(admin));
   api.use(apiRouter(services));
+  api.use(connectionsRouter(connections));
   app.use('/api/v1', api);
 
   app.use(notFoundHandler);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseEncryptionKey } from './crypto/secret-box.js';
 
 // The only reader of process.env. Parsed once at start; every bad key is reported together.
 
@@ -24,6 +25,21 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9.-]+$/, 'must be a host name')
     .optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => parseEncryptionKey(v) !== null, 'must be 32 bytes as 64 hex characters or 43 base64url characters')
+    .optional(),
+  SYNC_WORKER: z.enum(['on', 'off']).default('on'),
+  GOOGLE_CLIENT_ID: z.string().min(1).optional(),
+  GOOGLE_CLIENT_SECRET: z.string().min(1).optional(),
+  GOOGLE_AUTH_URL: z.url().default('https://accounts.google.com/o/oauth2/v2/auth'),
+  GOOGLE_TOKEN_URL: z.url().default('https://oauth2.googleapis.com/token'),
+  GOOGLE_API_ROOT_URL: z.url().default('https://www.googleapis.com/'),
+  MICROSOFT_CLIENT_ID: z.string().min(1).optional(),
+  MICROSOFT_CLIENT_SECRET: z.string().min(1).optional(),
+  MICROSOFT_TENANT: z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be common, organizations, consumers or a tenant id/domain').default('common'),
+  MICROSOFT_LOGIN_URL: z.url().default('https://login.microsoftonline.com'),
+  MICROSOFT_GRAPH_URL: z.url().default('https://graph.microsoft.com'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -44,6 +60,21 @@ export interface Config {
   /** Right-hand side of every event UID; fixed at a session's creation. */
   uidDomain: string;
   logLevel: Env['LOG_LEVEL'];
+  /** Undefined in development until server.ts generates one into dataDir. */
+  encryptionKey: Buffer | undefined;
+  syncWorker: boolean;
+  google: OAuthAppConfig | null;
+  microsoft: (OAuthAppConfig & { tenant: string }) | null;
+}
+
+export interface OAuthAppConfig {
+  clientId: string;
+  clientSecret: string;
+  authUrl: string;
+  tokenUrl: string;
+  /** Google: API root; Microsoft: Graph root. */
+  apiUrl: string;
+  redirectUri: string;
 }
 
 export class ConfigError extends Error {
@@ -74,8 +105,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   if (env.NODE_ENV === 'production') {
     if (env.ADMIN_TOKEN === undefined) problems.push('ADMIN_TOKEN: required when NODE_ENV=production');
+    if (env.ENCRYPTION_KEY === undefined) problems.push('ENCRYPTION_KEY: required when NODE_ENV=production');
     if (env.PUBLIC_BASE_URL === undefined) problems.push('PUBLIC_BASE_URL: required when NODE_ENV=production');
     else if (!env.PUBLIC_BASE_URL.startsWith('https:')) problems.push('PUBLIC_BASE_URL: must be https when NODE_ENV=production');
+  }
+  for (const [id, secret] of [['GOOGLE_CLIENT_ID', 'GOOGLE_CLIENT_SECRET'], ['MICROSOFT_CLIENT_ID', 'MICROSOFT_CLIENT_SECRET']] as const) {
+    if ((env[id] === undefined) !== (env[secret] === undefined)) problems.push(`${env[id] === undefined ? id : secret}: set both ${id} and ${secret}, or neither`);
   }
   const database = parseDatabaseUrl(env.DATABASE_URL, env.DATA_DIR);
   if (typeof database === 'string') problems.push(database);
@@ -94,5 +129,30 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     feed: { pastDays: env.FEED_PAST_DAYS, futureDays: env.FEED_FUTURE_DAYS, cacheEntries: env.FEED_CACHE_ENTRIES },
     uidDomain: env.UID_DOMAIN ?? new URL(publicBaseUrl).hostname,
     logLevel: env.LOG_LEVEL,
+    encryptionKey: env.ENCRYPTION_KEY === undefined ? undefined : (parseEncryptionKey(env.ENCRYPTION_KEY) ?? undefined),
+    syncWorker: env.SYNC_WORKER === 'on',
+    google:
+      env.GOOGLE_CLIENT_ID !== undefined && env.GOOGLE_CLIENT_SECRET !== undefined
+        ? {
+            clientId: env.GOOGLE_CLIENT_ID,
+            clientSecret: env.GOOGLE_CLIENT_SECRET,
+            authUrl: env.GOOGLE_AUTH_URL,
+            tokenUrl: env.GOOGLE_TOKEN_URL,
+            apiUrl: env.GOOGLE_API_ROOT_URL,
+            redirectUri: `${publicBaseUrl}/oauth/google/callback`,
+          }
+        : null,
+    microsoft:
+      env.MICROSOFT_CLIENT_ID !== undefined && env.MICROSOFT_CLIENT_SECRET !== undefined
+        ? {
+            clientId: env.MICROSOFT_CLIENT_ID,
+            clientSecret: env.MICROSOFT_CLIENT_SECRET,
+            tenant: env.MICROSOFT_TENANT,
+            authUrl: env.MICROSOFT_LOGIN_URL,
+            tokenUrl: env.MICROSOFT_LOGIN_URL,
+            apiUrl: env.MICROSOFT_GRAPH_URL,
+            redirectUri: `${publicBaseUrl}/oauth/microsoft/callback`,
+          }
+        : null,
   };
 }

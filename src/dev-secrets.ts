@@ -3,19 +3,20 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
- * Development convenience: the admin token is generated once into <dataDir>/admin-token
- * (mode 0600) and reused. Production refuses to start without ADMIN_TOKEN (see config.ts).
+ * Development convenience: a secret that is not configured is generated once into
+ * <dataDir>/<name> (mode 0600) and reused on later starts. Production refuses to start without
+ * the configured value (see config.ts), so these files exist only on developer machines.
  */
-export async function loadOrCreateAdminToken(dataDir: string): Promise<{ token: string; file: string; created: boolean }> {
-  const file = path.resolve(dataDir, 'admin-token');
+export async function loadOrCreateDevSecret(dataDir: string, name: string): Promise<{ value: string; file: string; created: boolean }> {
+  const file = path.resolve(dataDir, name);
   try {
-    const token = (await readFile(file, 'utf8')).trim();
-    if (token.length >= 24) return { token, file, created: false };
+    const value = (await readFile(file, 'utf8')).trim();
+    if (value.length >= 43) return { value, file, created: false };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const token = randomBytes(32).toString('base64url');
-  await writeFile(file, `${token}\n`, { mode: 0o600 });
-  return { token, file, created: true };
+  const value = randomBytes(32).toString('base64url');
+  await writeFile(file, `${value}\n`, { mode: 0o600 });
+  return { value, file, created: true };
 }

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type { FeedService } from '../../feeds/index.js';
 import type { FeedToken, Location, Provider, Session } from '../domain/index.js';
 import type { LocationService } from '../services/location-service.js';
@@ -46,7 +46,12 @@ function feedJson(f: FeedToken) {
   return { id: f.id, label: f.label, createdAt: f.createdAt, lastFetchedAt: f.lastFetchedAt, lastUserAgent: f.lastUserAgent, fetchCount: f.fetchCount };
 }
 
-function param(req: Request, name: string): string {
+/** Who is calling, for the audit log: set by the auth middleware. */
+export function actorOf(res: Response): string {
+  return String(res.locals['actor'] ?? 'unknown');
+}
+
+export function param(req: Request, name: string): string {
   return parseOrThrow(idSchema, req.params[name], name);
 }
 
@@ -141,7 +146,7 @@ export function apiRouter(services: ApiServices): Router {
   router.delete('/providers/:providerId/feeds/:feedId', async (req, res) => {
     const providerId = param(req, 'providerId');
     const feedId = parseOrThrow(idSchema, req.params['feedId'], 'feedId');
-    await feeds.revoke(providerId, feedId);
+    await feeds.revoke(providerId, feedId, actorOf(res));
     res.status(204).end();
   });
 

@@ -20,23 +20,24 @@ export function withRefreshedEvent(session: Session, provider: Provider, locatio
 
 /**
  * Re-renders the given sessions after a change to their provider or location, persisting those
- * whose event changed. Returns how many changed; the caller bumps the feed revision once.
+ * whose event changed. Returns the ids of those sessions; the caller bumps the feed revision
+ * once and marks their push targets dirty.
  */
 export async function refreshSessionEvents(
   tx: StoreTx,
   provider: Provider,
   sessions: readonly Session[],
   nowIso: string,
-): Promise<number> {
-  if (sessions.length === 0) return 0;
+): Promise<string[]> {
+  if (sessions.length === 0) return [];
   const locations = new Map((await tx.listLocations(provider.id)).map((l) => [l.id, l]));
-  let changed = 0;
+  const changed: string[] = [];
   for (const session of sessions) {
     const location = session.locationId === null ? null : (locations.get(session.locationId) ?? null);
     const next = withRefreshedEvent(session, provider, location, nowIso);
     if (next !== null) {
       await tx.putSession(next);
-      changed += 1;
+      changed.push(session.id);
     }
   }
   return changed;

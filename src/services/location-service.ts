@@ -39,7 +39,7 @@ async function assertProvider(tx: StoreTx, providerId: string) {
 }
 
 export class LocationService {
-  constructor(private readonly deps: { store: Store; clock: Clock }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; notifySync?: () => void }) {}
 
   async put(providerId: string, locationId: string, input: LocationInput): Promise<LocationResult> {
     const now = this.deps.clock.now().toISOString();
@@ -64,7 +64,8 @@ export class LocationService {
       build = (common) => ({ ...fields, ...common });
     }
 
-    return this.deps.store.transaction(async (tx) => {
+    let pushed = 0;
+    const result = await this.deps.store.transaction(async (tx): Promise<LocationResult> => {
       const provider = await assertProvider(tx, providerId);
       const all = await tx.listLocations(providerId);
       const existing = all.find((l) => l.id === locationId) ?? null;
@@ -87,10 +88,15 @@ export class LocationService {
         const nowUpcoming = users.filter((s) => s.status === 'scheduled' && s.end > now);
         await assertNoLinkConflicts(tx, providerId, nowUpcoming, locations);
         const changed = await refreshSessionEvents(tx, provider, users, now);
-        if (changed > 0) await tx.bumpFeedRevision(providerId, now);
+        if (changed.length > 0) {
+          await tx.bumpFeedRevision(providerId, now);
+          pushed = await tx.markSessionsDirty(providerId, changed, now);
+        }
       }
       return { value: location, created: existing === null, warnings };
     });
+    if (pushed > 0) this.deps.notifySync?.();
+    return result;
   }
 
   async list(providerId: string): Promise<Location[]> {
@@ -102,7 +108,7 @@ export class LocationService {
   /** Refused while an upcoming scheduled session uses it; past sessions are detached. */
   async delete(providerId: string, locationId: string): Promise<void> {
     const now = this.deps.clock.now().toISOString();
-    await this.deps.store.transaction(async (tx) => {
+    const pushed = await this.deps.store.transaction(async (tx) => {
       const provider = await assertProvider(tx, providerId);
       const location = await tx.getLocation(providerId, locationId);
       if (location === null) throw notFound(ErrorCode.LOCATION_NOT_FOUND, `Location ${locationId} does not exist.`);
@@ -119,7 +125,10 @@ export class LocationService {
       await tx.deleteLocation(providerId, locationId);
       const detached = users.map((s) => ({ ...s, locationId: null }));
       const changed = await refreshSessionEvents(tx, provider, detached, now);
-      if (changed > 0) await tx.bumpFeedRevision(providerId, now);
+      if (changed.length === 0) return 0;
+      await tx.bumpFeedRevision(providerId, now);
+      return tx.markSessionsDirty(providerId, changed, now);
     });
+    if (pushed > 0) this.deps.notifySync?.();
   }
 }

@@ -113,7 +113,14 @@ function sameStoredFields(a: Session, b: Session): boolean {
 }
 
 export class SessionService {
-  constructor(private readonly deps: { store: Store; clock: Clock; uidDomain: string }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; uidDomain: string; notifySync?: () => void }) {}
+
+  /** Commits fn; wakes the sync worker when it marked push targets dirty. */
+  private async write<T>(fn: (tx: StoreTx) => Promise<{ result: T; pushed: number }>): Promise<T> {
+    const { result, pushed } = await this.deps.store.transaction(fn);
+    if (pushed > 0) this.deps.notifySync?.();
+    return result;
+  }
 
   private async loadProvider(tx: StoreTx, providerId: string): Promise<{ provider: Provider; locations: Map<string, Location> }> {
     const provider = await tx.getProvider(providerId);
@@ -137,7 +144,7 @@ export class SessionService {
 
   async put(providerId: string, sessionId: string, input: SessionInput): Promise<SessionResult> {
     const now = this.deps.clock.now().toISOString();
-    return this.deps.store.transaction(async (tx) => {
+    return this.write(async (tx) => {
       const { provider, locations } = await this.loadProvider(tx, providerId);
       const placement = place(locations, input.locationId, input.telehealthUrl);
       const existing = await tx.getSession(providerId, sessionId);
@@ -158,8 +165,12 @@ export class SessionService {
       );
       await assertNoLinkConflicts(tx, providerId, [next], locations);
       const { session, feedChanged } = await this.save(tx, provider, locations, existing, next, now);
-      if (feedChanged) await tx.bumpFeedRevision(providerId, now);
-      return { value: session, created: existing === null, warnings: placement.warnings };
+      let pushed = 0;
+      if (feedChanged) {
+        await tx.bumpFeedRevision(providerId, now);
+        pushed = await tx.markSessionsDirty(providerId, [sessionId], now);
+      }
+      return { result: { value: session, created: existing === null, warnings: placement.warnings }, pushed };
     });
   }
 
@@ -181,10 +192,12 @@ export class SessionService {
 
   async delete(providerId: string, sessionId: string): Promise<void> {
     const now = this.deps.clock.now().toISOString();
-    await this.deps.store.transaction(async (tx) => {
+    await this.write(async (tx) => {
       if ((await tx.getProvider(providerId)) === null) throw providerNotFound(providerId);
       if (!(await tx.deleteSession(providerId, sessionId))) throw sessionNotFound(sessionId);
       await tx.bumpFeedRevision(providerId, now);
+      // The target outlives the session so that the worker can delete its external event.
+      return { result: undefined, pushed: await tx.markSessionsDirty(providerId, [sessionId], now) };
     });
   }
 
@@ -195,7 +208,7 @@ export class SessionService {
    */
   async putSeries(providerId: string, input: SeriesInput): Promise<SeriesResult> {
     const now = this.deps.clock.now().toISOString();
-    return this.deps.store.transaction(async (tx) => {
+    return this.write(async (tx) => {
       const { provider, locations } = await this.loadProvider(tx, providerId);
       const expansion = expandSeries({
         firstStart: input.firstStart,
@@ -237,22 +250,23 @@ export class SessionService {
       await assertNoLinkConflicts(tx, providerId, planned.map((p) => p.next), locations);
 
       const result: SeriesResult = { sessions: [], created: 0, updated: 0, unchanged: 0, cancelled: [], warnings: placement.warnings };
-      let feedChanged = false;
+      const changed: string[] = [];
       for (const { existing, next } of planned) {
         const saved = await this.save(tx, provider, locations, existing, next, now);
         result.sessions.push(saved.session);
-        feedChanged ||= saved.feedChanged;
+        if (saved.feedChanged) changed.push(next.id);
         if (existing === null) result.created += 1;
         else if (saved.session === existing) result.unchanged += 1;
         else result.updated += 1;
       }
       for (const session of dropped) {
         const saved = await this.save(tx, provider, locations, session, { ...session, status: 'cancelled' }, now);
-        feedChanged ||= saved.feedChanged;
+        if (saved.feedChanged) changed.push(session.id);
         result.cancelled.push(session.id);
       }
-      if (feedChanged) await tx.bumpFeedRevision(providerId, now);
-      return result;
+      if (changed.length === 0) return { result, pushed: 0 };
+      await tx.bumpFeedRevision(providerId, now);
+      return { result, pushed: await tx.markSessionsDirty(providerId, changed, now) };
     });
   }
 }

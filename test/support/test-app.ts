@@ -2,7 +2,9 @@ import type { Express } from 'express';
 import { Writable } from 'node:stream';
 import supertest from 'supertest';
 import { createApp } from '../../src/app.js';
-import type { Store } from '../../src/domain/index.js';
+import { randomBytes } from 'node:crypto';
+import { createSecretBox, type SecretBox } from '../../src/crypto/secret-box.js';
+import type { CalendarConnector, ConnectionKind, OAuthProvider, Store } from '../../src/domain/index.js';
 import { createLogger } from '../../src/logger.js';
 import { createSqliteStore } from '../../src/store/index.js';
 import { FakeClock } from './fake-clock.js';
@@ -15,6 +17,9 @@ export interface TestApp {
   app: Express;
   store: Store;
   clock: FakeClock;
+  secrets: SecretBox;
+  /** How often the app asked to wake the sync worker / resync runner. */
+  notified: { sync: number; jobs: number };
   /** Every log line the app wrote, parsed; lets tests assert what never reaches the logs. */
   logs: Record<string, unknown>[];
   rawLogs: string[];
@@ -29,8 +34,21 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(options: { now?: string; cacheEntries?: number } = {}): Promise<TestApp> {
-  const store = await createSqliteStore({ filename: ':memory:' });
+export interface TestAppOptions {
+  now?: string;
+  cacheEntries?: number;
+  store?: Store;
+  secrets?: SecretBox;
+  oauth?: ReadonlyMap<ConnectionKind, OAuthProvider>;
+  connectors?: ReadonlyMap<ConnectionKind, CalendarConnector>;
+  onNotifySync?: () => void;
+  onNotifyJobs?: () => void;
+}
+
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const store = options.store ?? (await createSqliteStore({ filename: ':memory:' }));
+  const secrets = options.secrets ?? createSecretBox(randomBytes(32));
+  const notified = { sync: 0, jobs: 0 };
   const clock = new FakeClock(options.now ?? '2026-11-02T12:00:00.000Z');
   const rawLogs: string[] = [];
   const sink = new Writable({
@@ -48,6 +66,19 @@ export async function createTestApp(options: { now?: string; cacheEntries?: numb
     publicBaseUrl: PUBLIC_BASE_URL,
     uidDomain: 'sync.example.test',
     feed: { pastDays: 60, futureDays: 365, cacheEntries: options.cacheEntries ?? 100 },
+    sync: {
+      secrets,
+      oauth: options.oauth ?? new Map(),
+      connectors: options.connectors ?? new Map(),
+      notifySync: () => {
+        notified.sync += 1;
+        options.onNotifySync?.();
+      },
+      notifyJobs: () => {
+        notified.jobs += 1;
+        options.onNotifyJobs?.();
+      },
+    },
   });
   const request = supertest(app);
   const auth = (token: string) => `Bearer ${token}`;
@@ -56,6 +87,8 @@ export async function createTestApp(options: { now?: string; cacheEntries?: numb
     app,
     store,
     clock,
+    secrets,
+    notified,
     rawLogs,
     get logs() {
       return rawLogs.flatMap((l) => l.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as Record<string, unknown>);

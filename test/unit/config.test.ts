@@ -30,12 +30,12 @@ describe('loadConfig', () => {
   it('when NODE_ENV is production without an admin token or https base URL, then start-up is refused', () => {
     assert.throws(
       () => loadConfig({ NODE_ENV: 'production', PUBLIC_BASE_URL: 'http://sync.example.org' }),
-      (err: unknown) => err instanceof ConfigError && err.problems.length === 2 && /ADMIN_TOKEN/.test(err.message) && /https/.test(err.message),
+      (err: unknown) => err instanceof ConfigError && err.problems.length === 3 && /ADMIN_TOKEN/.test(err.message) && /ENCRYPTION_KEY/.test(err.message) && /https/.test(err.message),
     );
   });
 
   it('when production has its secrets, then it loads and derives the UID domain from the public URL', () => {
-    const config = loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: 'x'.repeat(32), PUBLIC_BASE_URL: 'https://sync.example.org/' });
+    const config = loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: 'x'.repeat(32), ENCRYPTION_KEY: 'ab'.repeat(32), PUBLIC_BASE_URL: 'https://sync.example.org/' });
     assert.equal(config.publicBaseUrl, 'https://sync.example.org');
     assert.equal(config.uidDomain, 'sync.example.org');
   });

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadOrCreateAdminToken } from '../../src/admin-token.js';
+import { loadOrCreateDevSecret } from '../../src/dev-secrets.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -65,16 +65,16 @@ describe('server start-up', () => {
   });
 });
 
-describe('loadOrCreateAdminToken', () => {
+describe('loadOrCreateDevSecret', () => {
   it('when called twice, then the second call returns the token the first one wrote (mode 0600)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sessionsync-token-'));
     try {
-      const first = await loadOrCreateAdminToken(dir);
-      const second = await loadOrCreateAdminToken(dir);
+      const first = await loadOrCreateDevSecret(dir, 'admin-token');
+      const second = await loadOrCreateDevSecret(dir, 'admin-token');
       assert.equal(first.created, true);
       assert.equal(second.created, false);
-      assert.equal(second.token, first.token);
-      assert.ok(first.token.length >= 43);
+      assert.equal(second.value, first.value);
+      assert.ok(first.value.length >= 43);
       assert.equal(statSync(first.file).mode & 0o777, 0o600);
     } finally {
       rmSync(dir, { recursive: true, force: true });

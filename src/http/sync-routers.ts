@@ -1,0 +1,140 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Connection, ResyncJob } from '../domain/index.js';
+import type { AdminService } from '../services/admin-service.js';
+import type { ConnectionService, ConnectionView } from '../services/connection-service.js';
+import { actorOf, param } from './api-router.js';
+import { idSchema, parseOrThrow } from './schemas.js';
+
+// Routes of push sync: connecting calendars (platform API), the OAuth redirects (public; the
+// signed state is the credential) and the admin surface (resync jobs, health, retries, audit).
+
+const connectionBody = z
+  .strictObject({
+    kind: z.enum(['google', 'outlook']),
+    calendarId: z.string().trim().min(1).max(1024).optional(),
+  })
+  .transform((b) => ({ kind: b.kind, calendarId: b.calendarId ?? 'primary' }));
+
+const disconnectQuery = z.object({ removeEvents: z.enum(['true', 'false']).default('false') }).transform((q) => ({ removeEvents: q.removeEvents === 'true' }));
+
+const resyncBody = z
+  .strictObject({
+    providerIds: z.array(idSchema).min(1).max(10_000).optional(),
+    connectionIds: z.array(z.uuid()).min(1).max(10_000).optional(),
+    dryRun: z.boolean().default(false),
+  })
+  .default({ dryRun: false })
+  .transform((b): ResyncJob['request'] => ({ providerIds: b.providerIds ?? null, connectionIds: b.connectionIds ?? null, dryRun: b.dryRun }));
+
+const auditQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  before: z.coerce.number().int().min(1).optional(),
+});
+
+const callbackQuery = z.object({
+  state: z.string().min(1).max(4096),
+  code: z.string().min(1).max(4096).optional(),
+  error: z.string().max(200).optional(),
+});
+
+export function connectionJson(view: ConnectionView | { connection: Connection; pending?: number; failed?: number }) {
+  const c = view.connection;
+  return {
+    id: c.id,
+    providerId: c.providerId,
+    kind: c.kind,
+    status: c.status,
+    account: c.accountEmail,
+    calendarId: c.calendarId,
+    lastSyncedAt: c.lastSyncedAt,
+    pending: view.pending ?? 0,
+    failed: view.failed ?? 0,
+    lastErrorCode: c.lastErrorCode,
+    createdAt: c.createdAt,
+    updatedAt: c.updatedAt,
+  };
+}
+
+export function connectionsRouter(connections: ConnectionService): Router {
+  const router = Router();
+  router.post('/providers/:providerId/connections', async (req, res) => {
+    const providerId = param(req, 'providerId');
+    const input = parseOrThrow(connectionBody, req.body);
+    const { connection, authorizeUrl } = await connections.create(providerId, input);
+    res.status(201).json({ ...connectionJson({ connection }), authorizeUrl });
+  });
+  router.get('/providers/:providerId/connections', async (req, res) => {
+    res.json({ connections: (await connections.list(param(req, 'providerId'))).map(connectionJson) });
+  });
+  router.post('/providers/:providerId/connections/:connectionId/reauthorize', async (req, res) => {
+    const connectionId = parseOrThrow(z.uuid(), req.params['connectionId'], 'connectionId');
+    const { connection, authorizeUrl } = await connections.reauthorize(param(req, 'providerId'), connectionId);
+    res.json({ ...connectionJson({ connection }), authorizeUrl });
+  });
+  router.delete('/providers/:providerId/connections/:connectionId', async (req, res) => {
+    const providerId = param(req, 'providerId');
+    const connectionId = parseOrThrow(z.uuid(), req.params['connectionId'], 'connectionId');
+    const { removeEvents } = parseOrThrow(disconnectQuery, req.query);
+    const result = await connections.disconnect(providerId, connectionId, { removeEvents, actor: actorOf(res) });
+    res.json({ status: 'disconnected', removedEvents: result.removed, removeFailed: result.removeFailed });
+  });
+  return router;
+}
+
+const PAGE = (title: string, text: string) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>`;
+
+export function oauthRouter(connections: ConnectionService): Router {
+  const router = Router();
+  for (const [path, kind] of [['/google/callback', 'google'], ['/microsoft/callback', 'outlook']] as const) {
+    router.get(path, async (req, res) => {
+      const query = parseOrThrow(callbackQuery, req.query);
+      await connections.completeAuthorization(kind, { state: query.state, code: query.code ?? null, error: query.error ?? null });
+      res
+        .status(200)
+        .set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer', 'Content-Security-Policy': "default-src 'none'" })
+        .type('html')
+        .send(PAGE('Calendar connected', 'Your sessions will appear in your calendar within a few seconds. You can close this window.'));
+    });
+  }
+  return router;
+}
+
+export function adminRouter(admin: AdminService): Router {
+  const router = Router();
+  router.post('/resync', async (req, res) => {
+    const request = parseOrThrow(resyncBody, req.body);
+    const job = await admin.queueResync(request, actorOf(res));
+    res.status(202).location(`/api/v1/admin/jobs/${job.id}`).json({ jobId: job.id, status: job.status });
+  });
+  router.get('/jobs/:jobId', async (req, res) => {
+    const jobId = parseOrThrow(z.uuid(), req.params['jobId'], 'jobId');
+    const job = await admin.job(jobId);
+    res.json({
+      id: job.id,
+      status: job.status,
+      request: job.request,
+      progress: job.progress,
+      ...(job.plan !== null ? { plan: job.plan } : {}),
+      error: job.error,
+      createdAt: job.createdAt,
+      startedAt: job.startedAt,
+      finishedAt: job.finishedAt,
+    });
+  });
+  router.get('/sync-health', async (_req, res) => {
+    res.json(await admin.health());
+  });
+  router.post('/targets/:targetId/retry', async (req, res) => {
+    const targetId = parseOrThrow(z.uuid(), req.params['targetId'], 'targetId');
+    await admin.retryTarget(targetId, actorOf(res));
+    res.status(202).json({ status: 'queued' });
+  });
+  router.get('/audit', async (req, res) => {
+    const query = parseOrThrow(auditQuery, req.query);
+    const entries = await admin.audit({ limit: query.limit, ...(query.before !== undefined ? { beforeId: query.before } : {}) });
+    res.json({ entries });
+  });
+  return router;
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, notFound } from '../domain/index.js';
+import type { AuditEntry, Clock, ResyncJob, Store, SyncHealth } from '../domain/index.js';
+
+// Admin operations on push sync: resync jobs, sync health, dead-letter retries and the audit log.
+// Every action is written to the audit log in the same transaction as its effect (ids only).
+
+export interface AdminServiceDeps {
+  store: Store;
+  clock: Clock;
+  /** Wakes the resync runner / sync worker after a job or retry was queued. */
+  notifyJobs: () => void;
+  notifySync: () => void;
+}
+
+export class AdminService {
+  constructor(private readonly deps: AdminServiceDeps) {}
+
+  async queueResync(request: ResyncJob['request'], actor: string): Promise<ResyncJob> {
+    const now = this.deps.clock.now().toISOString();
+    const job: ResyncJob = {
+      id: randomUUID(),
+      kind: 'resync',
+      status: 'queued',
+      request,
+      progress: { total: 0, done: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, failed: 0 },
+      plan: null,
+      error: null,
+      actor,
+      leaseOwner: null,
+      leaseUntil: null,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
+    };
+    await this.deps.store.transaction(async (tx) => {
+      await tx.putJob(job);
+      await tx.appendAudit({
+        at: now,
+        actor,
+        action: request.dryRun ? 'resync.plan' : 'resync.run',
+        target: `job:${job.id}`,
+        details: {
+          providerIds: request.providerIds === null ? 'all' : request.providerIds.join(','),
+          connectionIds: request.connectionIds === null ? null : request.connectionIds.join(','),
+          dryRun: request.dryRun,
+        },
+      });
+    });
+    this.deps.notifyJobs();
+    return job;
+  }
+
+  async job(jobId: string): Promise<ResyncJob> {
+    const job = await this.deps.store.getJob(jobId);
+    if (job === null) throw notFound(ErrorCode.JOB_NOT_FOUND, `Job ${jobId} does not exist.`);
+    return job;
+  }
+
+  health(): Promise<SyncHealth> {
+    return this.deps.store.syncHealth(this.deps.clock.now().toISOString());
+  }
+
+  async retryTarget(targetId: string, actor: string): Promise<void> {
+    const now = this.deps.clock.now().toISOString();
+    await this.deps.store.transaction(async (tx) => {
+      if (!(await tx.retryTarget(targetId, now))) throw notFound(ErrorCode.TARGET_NOT_FOUND, `Target ${targetId} does not exist.`);
+      await tx.appendAudit({ at: now, actor, action: 'target.retry', target: `target:${targetId}`, details: {} });
+    });
+    this.deps.notifySync();
+  }
+
+  audit(options: { limit: number; beforeId?: number }): Promise<AuditEntry[]> {
+    return this.deps.store.listAudit(options);
+  }
+}

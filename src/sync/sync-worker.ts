@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import type { SecretBox } from '../crypto/secret-box.js';
+import { SyncError, idempotencyKeyFor } from '../domain/index.js';
+import type { CalendarConnector, Clock, Connection, ConnectionKind, Store, SyncTarget } from '../domain/index.js';
+import type { Logger } from '../logger.js';
+import { connectorSession, openTokens } from './connection-tokens.js';
+import { desiredEventFor } from './desired-event.js';
+import { MAX_ATTEMPTS, retryDelayMs } from './retry-policy.js';
+import { WorkLoop } from './waker.js';
+
+// The push-sync worker (DESIGN.md, "Push sync: level-triggered reconciliation"): claims due
+// targets under a lease, calls the vendor outside any transaction, records the outcome. A crash
+// between the call and the record loses nothing: the lease expires, the target is claimed again
+// and the connectors' idempotent writes make the retry land on the same event.
+
+export interface SyncWorkerOptions {
+  store: Store;
+  connectors: ReadonlyMap<ConnectionKind, CalendarConnector>;
+  secrets: SecretBox;
+  clock: Clock;
+  logger: Logger;
+  /** Sessions that ended more than this many days ago are not pushed (the feed window). */
+  pastDays: number;
+  owner?: string;
+  leaseMs?: number;
+  batchSize?: number;
+  /** Requests in flight per connection (Graph allows few per mailbox; Google rate-limits per user). */
+  perConnectionConcurrency?: number;
+  random?: () => number;
+}
+
+export type TargetOutcome = 'synced' | 'retry' | 'dead' | 'paused' | 'lost-lease';
+
+const DAY_MS = 86_400_000;
+
+export class SyncWorker {
+  readonly owner: string;
+  private readonly leaseMs: number;
+  private readonly batchSize: number;
+  private readonly perConnection: number;
+  private readonly random: () => number;
+  private readonly log: Logger;
+  private readonly loop: WorkLoop;
+
+  constructor(private readonly options: SyncWorkerOptions) {
+    this.owner = options.owner ?? `worker-${randomUUID()}`;
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.batchSize = options.batchSize ?? 50;
+    this.perConnection = options.perConnectionConcurrency ?? 2;
+    this.random = options.random ?? Math.random;
+    this.log = options.logger.child({ module: 'sync-worker' });
+    this.loop = new WorkLoop(
+      async () => (await this.runOnce()).length > 0,
+      () => this.idleMs(),
+      (err) => this.log.error({ err }, 'sync loop iteration failed'),
+    );
+  }
+
+  /** Claims one batch and processes it; resolves with what happened to each target. */
+  async runOnce(): Promise<TargetOutcome[]> {
+    const now = this.options.clock.now();
+    const targets = await this.options.store.claimTargets({
+      owner: this.owner,
+      now: now.toISOString(),
+      leaseUntil: new Date(now.getTime() + this.leaseMs).toISOString(),
+      limit: this.batchSize,
+    });
+    if (targets.length === 0) return [];
+
+    // One lane per connection, at most `perConnection` calls in flight in each lane.
+    const lanes = new Map<string, SyncTarget[]>();
+    for (const target of targets) lanes.set(target.connectionId, [...(lanes.get(target.connectionId) ?? []), target]);
+    const outcomes: TargetOutcome[] = [];
+    await Promise.all(
+      [...lanes.values()].map(async (lane) => {
+        const queue = [...lane];
+        const runners = Array.from({ length: Math.min(this.perConnection, queue.length) }, async () => {
+          for (let next = queue.shift(); next !== undefined; next = queue.shift()) outcomes.push(await this.process(next));
+        });
+        await Promise.all(runners);
+      }),
+    );
+    return outcomes;
+  }
+
+  /** Runs batches until nothing is due now (tests and shutdown use this; the loop uses start()). */
+  async drain(maxBatches = 1000): Promise<TargetOutcome[]> {
+    const all: TargetOutcome[] = [];
+    for (let i = 0; i < maxBatches; i++) {
+      const outcomes = await this.runOnce();
+      if (outcomes.length === 0) break;
+      all.push(...outcomes);
+    }
+    return all;
+  }
+
+  private async process(target: SyncTarget): Promise<TargetOutcome> {
+    const { store, clock } = this.options;
+    const log = this.log.child({ targetId: target.id, connectionId: target.connectionId, sessionId: target.sessionId });
+    const connection = await store.getConnection(target.connectionId);
+    const connector = connection === null ? undefined : this.options.connectors.get(connection.kind);
+    const tokens = connection === null ? null : openTokens(this.options.secrets, connection);
+    if (connection === null || connection.status !== 'active' || connector === undefined || tokens === null) {
+      await store.releaseTarget(target.id, this.owner, new Date(clock.now().getTime() + this.leaseMs).toISOString());
+      return 'paused';
+    }
+
+    try {
+      const from = new Date(clock.now().getTime() - this.options.pastDays * DAY_MS).toISOString();
+      const desired = await desiredEventFor(store, target.providerId, target.sessionId, from);
+      const session = connectorSession({ store, secrets: this.options.secrets, clock }, connection, tokens);
+      let externalId = target.externalId;
+      if (desired !== null) {
+        const key = idempotencyKeyFor(connection.id, target.providerId, target.sessionId);
+        ({ externalId } = await connector.upsert(session, { connectionId: connection.id, calendarId: connection.calendarId, idempotencyKey: key }, externalId, desired.event, desired.tag));
+      } else if (externalId !== null) {
+        await connector.remove(session, externalId);
+        externalId = null;
+      }
+      const recorded = await store.completeTarget(target.id, this.owner, {
+        generation: target.generation,
+        externalId,
+        syncedRevision: desired?.event.revision ?? null,
+        at: clock.now().toISOString(),
+      });
+      log.debug({ externalEventId: externalId, action: desired === null ? 'remove' : 'upsert', recorded }, 'target synced');
+      return recorded ? 'synced' : 'lost-lease';
+    } catch (err) {
+      return this.recordFailure(target, connection, err, log);
+    }
+  }
+
+  private async recordFailure(target: SyncTarget, connection: Connection, err: unknown, log: Logger): Promise<TargetOutcome> {
+    const { store, clock } = this.options;
+    const now = clock.now();
+    const error =
+      err instanceof SyncError ? err : new SyncError({ kind: 'retryable', code: 'INTERNAL', message: 'unexpected error', cause: err });
+    if (!(err instanceof SyncError)) log.error({ err }, 'unexpected error while syncing a target');
+
+    if (error.kind === 'auth') {
+      await store.transaction(async (tx) => {
+        const current = await tx.getConnection(connection.id);
+        if (current?.status === 'active') {
+          await tx.putConnection({ ...current, status: 'needs_reauth', lastErrorCode: error.code, updatedAt: now.toISOString() });
+        }
+      });
+      await store.releaseTarget(target.id, this.owner, now.toISOString());
+      log.warn({ code: error.code }, 'connection needs re-authorisation; its work is paused');
+      return 'paused';
+    }
+    const attempts = target.attempts + 1;
+    const dead = error.kind === 'permanent' || attempts >= MAX_ATTEMPTS;
+    const nextAttemptAt = new Date(now.getTime() + retryDelayMs(attempts, error.retryAfterMs, this.random)).toISOString();
+    await store.failTarget(target.id, this.owner, { errorCode: error.code, nextAttemptAt, dead, at: now.toISOString() });
+    log.warn({ code: error.code, attempts, dead, nextAttemptAt }, dead ? 'target dead-lettered' : 'target will be retried');
+    return dead ? 'dead' : 'retry';
+  }
+
+  /** Wakes the loop now (called after a write marked targets dirty). */
+  notify(): void {
+    this.loop.waker.notify();
+  }
+
+  /** Starts the background loop: runs due work, then sleeps until the next due time or a notify(). */
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  private async idleMs(): Promise<number> {
+    const due = await this.options.store.nextDueAt();
+    const wait = due === null ? 60_000 : Math.max(0, Date.parse(due) - this.options.clock.now().getTime());
+    // Even a far due time is re-checked every minute: another process may have added work.
+    return Math.min(wait, 60_000);
+  }
+}

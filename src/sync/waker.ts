@@ -1,0 +1,70 @@
+// Sleep that a notify() cuts short. A notify() that arrives while the loop is busy is remembered,
+// so the next sleep returns at once and no wake-up is lost between "nothing to do" and "sleep".
+
+export class Waker {
+  private pending = false;
+  private wake: (() => void) | null = null;
+
+  notify(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  /** Call before looking for work: notifications from now on count for the next sleep. */
+  clear(): void {
+    this.pending = false;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.pending) {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.wake = done;
+    });
+  }
+}
+
+/** Runs `step` until stopped; sleeps `idleMs(…)` (or until notified) whenever a step found nothing. */
+export class WorkLoop {
+  readonly waker = new Waker();
+  private running = false;
+  private done: Promise<void> | null = null;
+
+  constructor(
+    private readonly step: () => Promise<boolean>,
+    private readonly idleMs: () => Promise<number>,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.done = (async () => {
+      while (this.running) {
+        try {
+          this.waker.clear();
+          if (await this.step()) continue;
+          if (this.running) await this.waker.sleep(await this.idleMs());
+        } catch (err) {
+          this.onError(err);
+          if (this.running) await this.waker.sleep(1_000);
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.waker.notify();
+    await this.done;
+  }
+}
