@@ -56,7 +56,9 @@ const clock = { now: () => new Date() };
 const logger = createLogger('silent');
 const secrets = createSecretBox(randomBytes(32));
 const connectors = new Map([['google' as const, timed]]);
-const worker = new SyncWorker({ store, connectors, secrets, clock, logger, pastDays: 60, batchSize: 50, perConnectionConcurrency: 4 });
+// Pacing off: this measures the engine; in production each connection is paced (DEFAULT_RATE_LIMITS).
+const unpaced = { perSecond: 1e9, burst: 1e9 };
+const worker = new SyncWorker({ store, connectors, secrets, clock, logger, pastDays: 60, batchSize: 50, perConnectionConcurrency: 4, rateLimits: { google: unpaced } });
 const resync = new ResyncRunner({ store, connectors, secrets, clock, logger, pastDays: 60 });
 const app = createApp({
   store,

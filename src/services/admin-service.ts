@@ -57,8 +57,12 @@ export class AdminService {
     return job;
   }
 
-  health(): Promise<SyncHealth> {
-    return this.deps.store.syncHealth(this.deps.clock.now().toISOString());
+  /** Sync health plus the age of the oldest pending change, the figure to alert on. */
+  async health(): Promise<SyncHealth & { oldestPendingAgeSeconds: number | null }> {
+    const now = this.deps.clock.now();
+    const health = await this.deps.store.syncHealth(now.toISOString());
+    const since = health.oldestPendingSince;
+    return { ...health, oldestPendingAgeSeconds: since === null ? null : Math.max(0, Math.round((now.getTime() - Date.parse(since)) / 1000)) };
   }
 
   async retryTarget(targetId: string, actor: string): Promise<void> {

@@ -1,5 +1,6 @@
 // Public surface of the push-sync engine.
-export { SyncWorker, type SyncWorkerOptions, type TargetOutcome } from './sync-worker.js';
+export { DEFAULT_RATE_LIMITS, SyncWorker, type SyncWorkerOptions, type TargetOutcome } from './sync-worker.js';
+export { RateLimiter, type RateLimit } from './rate-limiter.js';
 export { ResyncRunner, type ResyncRunnerOptions } from './resync-runner.js';
 export { connectorSession, openTokens, sealTokens } from './connection-tokens.js';
 export { desiredEventFor, isPushable } from './desired-event.js';

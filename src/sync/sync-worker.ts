@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { connectorSession, openTokens } from './connection-tokens.js';
 import { desiredEventFor } from './desired-event.js';
 import { MAX_ATTEMPTS, retryDelayMs } from './retry-policy.js';
+import { RateLimiter, type RateLimit } from './rate-limiter.js';
 import { WorkLoop } from './waker.js';
 
 // The push-sync worker (DESIGN.md, "Push sync: level-triggered reconciliation"): claims due
@@ -26,12 +27,23 @@ export interface SyncWorkerOptions {
   batchSize?: number;
   /** Requests in flight per connection (Graph allows few per mailbox; Google rate-limits per user). */
   perConnectionConcurrency?: number;
+  /** Pace per connection, by vendor (defaults: DEFAULT_RATE_LIMITS). */
+  rateLimits?: Partial<Record<ConnectionKind, RateLimit>>;
   random?: () => number;
 }
 
-export type TargetOutcome = 'synced' | 'retry' | 'dead' | 'paused' | 'lost-lease';
+export type TargetOutcome = 'synced' | 'retry' | 'dead' | 'paused' | 'paced' | 'lost-lease';
 
 const DAY_MS = 86_400_000;
+
+/**
+ * Google Calendar allows about 600 requests per minute per user by default; Graph allows 10,000
+ * per 10 minutes per mailbox (and 4 concurrent). We stay well inside both.
+ */
+export const DEFAULT_RATE_LIMITS: Record<ConnectionKind, RateLimit> = {
+  google: { perSecond: 5, burst: 20 },
+  outlook: { perSecond: 8, burst: 20 },
+};
 
 export class SyncWorker {
   readonly owner: string;
@@ -41,6 +53,7 @@ export class SyncWorker {
   private readonly random: () => number;
   private readonly log: Logger;
   private readonly loop: WorkLoop;
+  private readonly limiters: Record<ConnectionKind, RateLimiter>;
 
   constructor(private readonly options: SyncWorkerOptions) {
     this.owner = options.owner ?? `worker-${randomUUID()}`;
@@ -48,6 +61,10 @@ export class SyncWorker {
     this.batchSize = options.batchSize ?? 50;
     this.perConnection = options.perConnectionConcurrency ?? 2;
     this.random = options.random ?? Math.random;
+    this.limiters = {
+      google: new RateLimiter(options.rateLimits?.google ?? DEFAULT_RATE_LIMITS.google),
+      outlook: new RateLimiter(options.rateLimits?.outlook ?? DEFAULT_RATE_LIMITS.outlook),
+    };
     this.log = options.logger.child({ module: 'sync-worker' });
     this.loop = new WorkLoop(
       async () => (await this.runOnce()).length > 0,
@@ -103,6 +120,11 @@ export class SyncWorker {
     if (connection === null || connection.status !== 'active' || connector === undefined || tokens === null) {
       await store.releaseTarget(target.id, this.owner, new Date(clock.now().getTime() + this.leaseMs).toISOString());
       return 'paused';
+    }
+    const wait = this.limiters[connection.kind].take(connection.id, clock.now().getTime());
+    if (wait > 0) {
+      await store.releaseTarget(target.id, this.owner, new Date(clock.now().getTime() + wait).toISOString());
+      return 'paced';
     }
 
     try {

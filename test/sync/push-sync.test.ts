@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { DateTime } from 'luxon';
 import supertest from 'supertest';
 import { eventTagKey } from '../../src/domain/index.js';
+import { DEFAULT_RATE_LIMITS } from '../../src/sync/index.js';
 import type { FakeStoredEvent } from '../fakes/fake-calendar.js';
 import { CLIENT, OFFICE_ADDRESS, VIDEO_URL, seedProvider } from '../support/seed.js';
 import { createSyncHarness, vendorFactories, type SyncHarness, type VendorRig } from '../support/sync-harness.js';
@@ -118,6 +119,10 @@ for (const [name, factory] of vendorFactories) {
       assert.equal(listed.failed, 0);
       const health = (await h.t.admin.get('/api/v1/admin/sync-health')).body;
       assert.deepEqual(health.connectionsNeedingReauth.map((c: { id: string }) => c.id), [id]);
+      assert.equal(health.targets.pending + health.targets.retrying, 1);
+      h.t.clock.advance(90_000);
+      const later = (await h.t.admin.get('/api/v1/admin/sync-health')).body;
+      assert.ok(later.oldestPendingAgeSeconds >= 90, `age ${later.oldestPendingAgeSeconds}`);
 
       const again = await h.t.platform.post(`/api/v1/providers/p1/connections/${id}/reauthorize`);
       assert.equal(again.status, 200);
@@ -162,6 +167,21 @@ for (const [name, factory] of vendorFactories) {
       assert.ok(due - before >= 120_000, `next attempt after ${due - before} ms`);
       await h.settle();
       assert.equal(h.live(vendor).length, 1);
+    });
+
+    it('when many sessions change at once, then pushes to one calendar are paced to its rate limit', async () => {
+      await h.connect(vendor);
+      const limit = DEFAULT_RATE_LIMITS[vendor.kind];
+      const count = limit.burst + 10;
+      for (let i = 0; i < count; i++) await put(`m${i}`, session(DateTime.fromISO('2026-11-20T14:00:00Z').plus({ hours: i }).toUTC().toISO()!));
+      const started = h.t.clock.now().getTime();
+      const first = await h.worker.drain();
+      assert.equal(first.filter((o) => o === 'synced').length, limit.burst, 'the burst goes out at once');
+      assert.ok(first.includes('paced'));
+      await h.settle();
+      assert.equal(h.live(vendor).length, count);
+      const elapsed = h.t.clock.now().getTime() - started;
+      assert.ok(elapsed >= ((count - limit.burst - 1) / limit.perSecond) * 1000, `the rest waited for tokens: ${elapsed} ms`);
     });
 
     it('when disconnected with removeEvents, then only our events are deleted and the tokens are forgotten', async () => {
