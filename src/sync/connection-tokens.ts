@@ -34,3 +34,11 @@ export function connectorSession(deps: { store: Store; secrets: SecretBox; clock
     },
   };
 }
+
+/** The grant is gone: pause the connection (its targets stay pending) until it is re-authorised. */
+export async function markNeedsReauth(store: Store, connectionId: string, errorCode: string, at: string): Promise<void> {
+  await store.transaction(async (tx) => {
+    const current = await tx.getConnection(connectionId);
+    if (current?.status === 'active') await tx.putConnection({ ...current, status: 'needs_reauth', lastErrorCode: errorCode, updatedAt: at });
+  });
+}

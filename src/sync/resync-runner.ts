@@ -15,7 +15,7 @@ import type {
   Store,
 } from '../domain/index.js';
 import type { Logger } from '../logger.js';
-import { connectorSession, openTokens } from './connection-tokens.js';
+import { connectorSession, markNeedsReauth, openTokens } from './connection-tokens.js';
 import { WorkLoop } from './waker.js';
 
 // Admin resync = diff, not replay (DESIGN.md): list our tagged events in the window, compare with
@@ -260,10 +260,7 @@ export class ResyncRunner {
         this.log.warn({ jobId: job.id, connectionId: connection.id, sessionId: write.sessionId, code: error?.code ?? 'INTERNAL' }, 'resync write failed');
         if (error?.kind === 'auth') {
           authFailed = error;
-          await store.transaction(async (tx) => {
-            const current = await tx.getConnection(connection.id);
-            if (current?.status === 'active') await tx.putConnection({ ...current, status: 'needs_reauth', lastErrorCode: error.code, updatedAt: clock.now().toISOString() });
-          });
+          await markNeedsReauth(store, connection.id, error.code, clock.now().toISOString());
         } else if (write.sessionId !== null && write.action !== 'delete') {
           // Left to the worker's retry and backoff.
           await store.transaction((tx) => tx.markConnectionTargetsDirty(connection.id, [write.sessionId!], clock.now().toISOString()));

@@ -3,7 +3,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import { SyncError, idempotencyKeyFor } from '../domain/index.js';
 import type { CalendarConnector, Clock, Connection, ConnectionKind, Store, SyncTarget } from '../domain/index.js';
 import type { Logger } from '../logger.js';
-import { connectorSession, openTokens } from './connection-tokens.js';
+import { connectorSession, markNeedsReauth, openTokens } from './connection-tokens.js';
 import { desiredEventFor } from './desired-event.js';
 import { MAX_ATTEMPTS, retryDelayMs } from './retry-policy.js';
 import { RateLimiter, type RateLimit } from './rate-limiter.js';
@@ -116,7 +116,7 @@ export class SyncWorker {
     const log = this.log.child({ targetId: target.id, connectionId: target.connectionId, sessionId: target.sessionId });
     const connection = await store.getConnection(target.connectionId);
     const connector = connection === null ? undefined : this.options.connectors.get(connection.kind);
-    const tokens = connection === null ? null : openTokens(this.options.secrets, connection);
+    const tokens = connection === null ? null : await this.readTokens(connection, log);
     if (connection === null || connection.status !== 'active' || connector === undefined || tokens === null) {
       await store.releaseTarget(target.id, this.owner, new Date(clock.now().getTime() + this.leaseMs).toISOString());
       return 'paused';
@@ -152,6 +152,25 @@ export class SyncWorker {
     }
   }
 
+  /**
+   * Tokens that no longer open (ENCRYPTION_KEY changed, row damaged) cannot heal by retrying: the
+   * connection goes to `error` until it is re-authorised, instead of failing every lease forever.
+   */
+  private async readTokens(connection: Connection, log: Logger): Promise<ReturnType<typeof openTokens>> {
+    try {
+      return openTokens(this.options.secrets, connection);
+    } catch {
+      log.error('stored tokens cannot be opened; the connection needs re-authorisation');
+      await this.options.store.transaction(async (tx) => {
+        const current = await tx.getConnection(connection.id);
+        if (current?.status === 'active') {
+          await tx.putConnection({ ...current, status: 'error', lastErrorCode: 'TOKENS_UNREADABLE', updatedAt: this.options.clock.now().toISOString() });
+        }
+      });
+      return null;
+    }
+  }
+
   private async recordFailure(target: SyncTarget, connection: Connection, err: unknown, log: Logger): Promise<TargetOutcome> {
     const { store, clock } = this.options;
     const now = clock.now();
@@ -160,12 +179,7 @@ export class SyncWorker {
     if (!(err instanceof SyncError)) log.error({ err }, 'unexpected error while syncing a target');
 
     if (error.kind === 'auth') {
-      await store.transaction(async (tx) => {
-        const current = await tx.getConnection(connection.id);
-        if (current?.status === 'active') {
-          await tx.putConnection({ ...current, status: 'needs_reauth', lastErrorCode: error.code, updatedAt: now.toISOString() });
-        }
-      });
+      await markNeedsReauth(store, connection.id, error.code, now.toISOString());
       await store.releaseTarget(target.id, this.owner, now.toISOString());
       log.warn({ code: error.code }, 'connection needs re-authorisation; its work is paused');
       return 'paused';

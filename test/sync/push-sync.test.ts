@@ -135,6 +135,24 @@ for (const [name, factory] of vendorFactories) {
       assert.equal(Date.parse(live[0]!.start), Date.parse('2026-11-10T16:00:00Z'));
     });
 
+    it('when the stored tokens cannot be opened (key changed), then the connection is marked error and its work waits for re-authorisation', async () => {
+      const id = await h.connect(vendor);
+      await h.t.store.transaction(async (tx) => {
+        const c = (await tx.getConnection(id))!;
+        await tx.putConnection({ ...c, sealedTokens: h.t.secrets.seal('{}', 'another-context') });
+      });
+      await put('s', session('2026-11-10T15:00:00Z'));
+      assert.deepEqual(await h.worker.drain(), ['paused']);
+      const listed = (await h.t.platform.get('/api/v1/providers/p1/connections')).body.connections[0];
+      assert.deepEqual([listed.status, listed.lastErrorCode, listed.pending], ['error', 'TOKENS_UNREADABLE', 1]);
+      const again = await h.t.platform.post(`/api/v1/providers/p1/connections/${id}/reauthorize`);
+      const url = new URL(again.body.authorizeUrl);
+      const code = vendor.fake.issueAuthorizationCode(url.searchParams.get('code_challenge')!, url.searchParams.get('redirect_uri')!);
+      assert.equal((await supertest(h.t.app).get(vendor.callbackPath).query({ code, state: url.searchParams.get('state') })).status, 200);
+      await h.settle();
+      assert.equal(h.live(vendor).length, 1);
+    });
+
     it('when a write keeps failing permanently, then the target is dead-lettered, visible, and an admin retry repairs it', async () => {
       await h.connect(vendor);
       await put('s', session('2026-11-10T15:00:00Z'));
