@@ -97,7 +97,7 @@ export async function createSyncHarness(factories: VendorFactory[], options: Tes
     connectors: new Map(vendors.map((v) => [v.kind, v.connector])),
     secrets: t.secrets,
     clock: t.clock,
-    logger: (await import('../../src/logger.js')).createLogger('silent'),
+    logger: t.logger,
     pastDays: 60,
     random: () => 0.5,
   };

@@ -5,7 +5,7 @@ import { createApp } from '../../src/app.js';
 import { randomBytes } from 'node:crypto';
 import { createSecretBox, type SecretBox } from '../../src/crypto/secret-box.js';
 import type { CalendarConnector, ConnectionKind, OAuthProvider, Store } from '../../src/domain/index.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { createSqliteStore } from '../../src/store/index.js';
 import { FakeClock } from './fake-clock.js';
 
@@ -18,6 +18,8 @@ export interface TestApp {
   store: Store;
   clock: FakeClock;
   secrets: SecretBox;
+  /** The app's logger (writes into logs/rawLogs), for workers the test builds beside the app. */
+  logger: Logger;
   /** How often the app asked to wake the sync worker / resync runner. */
   notified: { sync: number; jobs: number };
   /** Every log line the app wrote, parsed; lets tests assert what never reaches the logs. */
@@ -88,6 +90,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     store,
     clock,
     secrets,
+    logger,
     notified,
     rawLogs,
     get logs() {

@@ -379,6 +379,13 @@ for (const [name, factory] of vendorFactories) {
       await h.t.admin.post('/api/v1/admin/resync', {});
       await h.runJobs();
       assert.deepEqual(writes(), before, 'a resync after convergence writes nothing');
+
+      // Through all those failures the logs carried ids and codes only.
+      const logs = h.t.rawLogs.join('');
+      assert.match(logs, /target will be retried/);
+      for (const secret of ['Jane', 'Doe', VIDEO_URL, 'ya29', 'Bearer ', 'refresh_token', 'access_token', 'Telehealth session']) {
+        assert.ok(!logs.includes(secret), `logs must not contain ${secret}`);
+      }
     });
   });
 }
