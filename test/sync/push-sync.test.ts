@@ -135,6 +135,19 @@ for (const [name, factory] of vendorFactories) {
       assert.equal(Date.parse(live[0]!.start), Date.parse('2026-11-10T16:00:00Z'));
     });
 
+    it('when the vendor refreshes an expired access token, then the new tokens are persisted sealed', async () => {
+      const id = await h.connect(vendor);
+      const { openTokens } = await import('../../src/sync/index.js');
+      const before = openTokens(h.t.secrets, (await h.t.store.getConnection(id))!)!;
+      vendor.fake.expireAccessTokens();
+      await put('s', session('2026-11-10T15:00:00Z'));
+      await h.settle();
+      assert.equal(h.live(vendor).length, 1);
+      const after = openTokens(h.t.secrets, (await h.t.store.getConnection(id))!)!;
+      assert.notEqual(after.accessToken, before.accessToken, 'the refreshed access token was stored');
+      assert.ok(after.refreshToken, 'a refresh token is still held');
+    });
+
     it('when the stored tokens cannot be opened (key changed), then the connection is marked error and its work waits for re-authorisation', async () => {
       const id = await h.connect(vendor);
       await h.t.store.transaction(async (tx) => {
