@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { FeedService } from './feed-service.js';
 
 // GET/HEAD /feeds/<token>.ics, polled by calendar apps. Unknown, revoked and malformed tokens get
-// the same 404 body after the same single lookup, so the answer says nothing about which it was.
+// the same 404 body. Unknown and revoked take the same single indexed lookup of the token's hash;
+// a malformed token is refused before it, which tells an attacker only what the URL shape shows.
 
 const NOT_FOUND_BODY = JSON.stringify({ error: { code: 'NOT_FOUND', message: 'No such feed.' } });
 
