@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import supertest from 'supertest';
-import { createGoogleConnector, createGoogleOAuth } from '../connectors/google/index.js';
 import { createApp } from '../src/app.js';
 import { createSecretBox } from '../src/crypto/secret-box.js';
 import { eventTagKey, idempotencyKeyFor } from '../src/domain/index.js';
@@ -15,7 +14,7 @@ import { createLogger } from '../src/logger.js';
 import { createSqliteStore } from '../src/store/index.js';
 import { ResyncRunner, SyncWorker } from '../src/sync/index.js';
 import { toCalendarEvent } from '../src/domain/calendar-event.js';
-import { startFakeGoogle } from '../test/fakes/fake-google.js';
+import { googleVendor } from '../test/support/sync-harness.js';
 import { aProvider, aSession, aVirtualLocation } from '../test/support/builders.js';
 
 const WRITES = Number(process.env.BENCH_PUSH_WRITES ?? 100);
@@ -27,16 +26,8 @@ function percentile(samples: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-const fake = await startFakeGoogle();
-const config = {
-  clientId: fake.clientId,
-  clientSecret: fake.clientSecret,
-  authUrl: fake.authUrl,
-  tokenUrl: fake.tokenUrl,
-  apiRootUrl: fake.apiUrl,
-  redirectUri: 'http://localhost/oauth/google/callback',
-};
-const google = createGoogleConnector(config);
+// The same fake and client wiring as the sync tests.
+const { fake, connector: google, oauth } = await googleVendor();
 const called = new Map<string, number>();
 let onCall: ((key: string) => void) | null = null;
 // Records when the worker reaches the vendor for each session.
@@ -68,7 +59,7 @@ const app = createApp({
   publicBaseUrl: 'http://localhost',
   uidDomain: 'bench.example',
   feed: { pastDays: 60, futureDays: 365, cacheEntries: 10 },
-  sync: { secrets, oauth: new Map([['google' as const, createGoogleOAuth(config)]]), connectors, notifySync: () => worker.notify(), notifyJobs: () => resync.notify() },
+  sync: { secrets, oauth: new Map([['google' as const, oauth]]), connectors, notifySync: () => worker.notify(), notifyJobs: () => resync.notify() },
 });
 const api = supertest(app);
 const auth = { Authorization: `Bearer ${TOKEN}` };

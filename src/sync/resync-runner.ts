@@ -16,7 +16,7 @@ import type {
 } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 import { connectorSession, markNeedsReauth, openTokens } from './connection-tokens.js';
-import { WorkLoop } from './waker.js';
+import { BackgroundRunner } from './waker.js';
 
 // Admin resync = diff, not replay (DESIGN.md): list our tagged events in the window, compare with
 // what the database wants, then create the missing, update the drifted (also hand edits), delete
@@ -52,35 +52,29 @@ function drifted(remote: RemoteEvent, event: CalendarEvent, tag: EventTag): stri
   return null;
 }
 
-export class ResyncRunner {
+export class ResyncRunner extends BackgroundRunner {
   readonly owner: string;
   private readonly leaseMs: number;
   private readonly log: Logger;
-  private readonly loop: WorkLoop;
 
   constructor(private readonly options: ResyncRunnerOptions) {
+    super();
     this.owner = options.owner ?? `resync-${randomUUID()}`;
     this.leaseMs = options.leaseMs ?? 5 * 60_000;
     this.log = options.logger.child({ module: 'resync' });
-    // Jobs of a crashed process are taken over once their lease expires: poll at that pace.
-    this.loop = new WorkLoop(
-      () => this.runOnce(),
-      async () => this.leaseMs,
-      (err) => this.log.error({ err }, 'resync loop iteration failed'),
-    );
   }
 
-  /** Wakes the loop (a job was queued). */
-  notify(): void {
-    this.loop.waker.notify();
+  protected step(): Promise<boolean> {
+    return this.runOnce();
   }
 
-  start(): void {
-    this.loop.start();
+  /** Jobs of a crashed process are taken over once their lease expires: poll at that pace. */
+  protected async idleMs(): Promise<number> {
+    return this.leaseMs;
   }
 
-  stop(): Promise<void> {
-    return this.loop.stop();
+  protected onLoopError(err: unknown): void {
+    this.log.error({ err }, 'resync loop iteration failed');
   }
 
   private nowIso(): string {

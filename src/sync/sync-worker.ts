@@ -7,7 +7,7 @@ import { connectorSession, markNeedsReauth, openTokens } from './connection-toke
 import { desiredEventFor } from './desired-event.js';
 import { MAX_ATTEMPTS, retryDelayMs } from './retry-policy.js';
 import { RateLimiter, type RateLimit } from './rate-limiter.js';
-import { WorkLoop } from './waker.js';
+import { BackgroundRunner } from './waker.js';
 
 // The push-sync worker (DESIGN.md, "Push sync: level-triggered reconciliation"): claims due
 // targets under a lease, calls the vendor outside any transaction, records the outcome. A crash
@@ -45,17 +45,17 @@ export const DEFAULT_RATE_LIMITS: Record<ConnectionKind, RateLimit> = {
   outlook: { perSecond: 8, burst: 20 },
 };
 
-export class SyncWorker {
+export class SyncWorker extends BackgroundRunner {
   readonly owner: string;
   private readonly leaseMs: number;
   private readonly batchSize: number;
   private readonly perConnection: number;
   private readonly random: () => number;
   private readonly log: Logger;
-  private readonly loop: WorkLoop;
   private readonly limiters: Record<ConnectionKind, RateLimiter>;
 
   constructor(private readonly options: SyncWorkerOptions) {
+    super();
     this.owner = options.owner ?? `worker-${randomUUID()}`;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.batchSize = options.batchSize ?? 50;
@@ -66,11 +66,6 @@ export class SyncWorker {
       outlook: new RateLimiter(options.rateLimits?.outlook ?? DEFAULT_RATE_LIMITS.outlook),
     };
     this.log = options.logger.child({ module: 'sync-worker' });
-    this.loop = new WorkLoop(
-      async () => (await this.runOnce()).length > 0,
-      () => this.idleMs(),
-      (err) => this.log.error({ err }, 'sync loop iteration failed'),
-    );
   }
 
   /** Claims one batch and processes it; resolves with what happened to each target. */
@@ -192,21 +187,16 @@ export class SyncWorker {
     return dead ? 'dead' : 'retry';
   }
 
-  /** Wakes the loop now (called after a write marked targets dirty). */
-  notify(): void {
-    this.loop.waker.notify();
+  protected async step(): Promise<boolean> {
+    return (await this.runOnce()).length > 0;
   }
 
-  /** Starts the background loop: runs due work, then sleeps until the next due time or a notify(). */
-  start(): void {
-    this.loop.start();
+  protected onLoopError(err: unknown): void {
+    this.log.error({ err }, 'sync loop iteration failed');
   }
 
-  stop(): Promise<void> {
-    return this.loop.stop();
-  }
-
-  private async idleMs(): Promise<number> {
+  /** Sleeps until the next due time; the notify() after a write that marked targets dirty cuts it short. */
+  protected async idleMs(): Promise<number> {
     const due = await this.options.store.nextDueAt();
     const wait = due === null ? 60_000 : Math.max(0, Date.parse(due) - this.options.clock.now().getTime());
     // Even a far due time is re-checked every minute: another process may have added work.

@@ -68,3 +68,34 @@ export class WorkLoop {
     await this.done;
   }
 }
+
+/**
+ * A runner with a background loop: subclasses say what one step is and how long to idle; this
+ * gives them notify/start/stop. Both the sync worker and the resync runner are one.
+ */
+export abstract class BackgroundRunner {
+  private readonly loop = new WorkLoop(
+    () => this.step(),
+    () => this.idleMs(),
+    (err) => this.onLoopError(err),
+  );
+
+  /** Does one unit of work; true when it found some (the loop then runs again at once). */
+  protected abstract step(): Promise<boolean>;
+  /** How long to sleep when a step found nothing (a notify() cuts it short). */
+  protected abstract idleMs(): Promise<number>;
+  protected abstract onLoopError(err: unknown): void;
+
+  /** Wakes the loop now: new work was queued. */
+  notify(): void {
+    this.loop.waker.notify();
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+}
