@@ -1,16 +1,32 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
+import { clientErrorStatus } from '../src/domain/index.js';
 import type { FeedService } from './feed-service.js';
 
 // GET/HEAD /feeds/<token>.ics, polled by calendar apps. Unknown, revoked and malformed tokens get
-// the same 404 body. Unknown and revoked take the same single indexed lookup of the token's hash;
-// a malformed token is refused before it, which tells an attacker only what the URL shape shows.
+// the same 404 body, and so does every other path or method under /feeds/ and every request there
+// that fails before the handler (a malformed percent-escape). Unknown and revoked take the same
+// single indexed lookup of the token's hash; a malformed token is refused before it, which tells
+// an attacker only what the URL shape shows.
 
 const NOT_FOUND_BODY = JSON.stringify({ error: { code: 'NOT_FOUND', message: 'No such feed.' } });
 
 function sendNotFound(res: Response): void {
   res.status(404).set({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).send(NOT_FOUND_BODY);
 }
+
+/** Mounted on /feeds after the feed route: any other path or method there. */
+export const feedNotFound: RequestHandler = (_req, res) => sendNotFound(res);
+
+/**
+ * Mounted on /feeds: a request that failed with a 4xx before reaching the handler (the router's
+ * URIError for "%ZZ" or a stray "%" after a live token) gets the same 404 as an unknown token;
+ * server faults go on to the error middleware.
+ */
+export const feedClientErrors: ErrorRequestHandler = (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+  if (clientErrorStatus(err) !== null && !res.headersSent) return sendNotFound(res);
+  next(err);
+};
 
 /** RFC 9110 13.1.2: If-None-Match uses weak comparison, so W/"x" matches "x". */
 function matchesIfNoneMatch(header: string | undefined, etags: readonly string[]): boolean {

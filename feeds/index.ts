@@ -3,4 +3,4 @@
 export { renderCalendar, type RenderCalendarOptions } from './ics-renderer.js';
 export { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 export { FeedService, type FeedServiceOptions } from './feed-service.js';
-export { feedHandler } from './feed-http.js';
+export { feedClientErrors, feedHandler, feedNotFound } from './feed-http.js';

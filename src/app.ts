@@ -1,12 +1,13 @@
 import express from 'express';
 import type { Express, RequestHandler } from 'express';
-import { FeedService, feedHandler } from '../feeds/index.js';
+import { FeedService, feedClientErrors, feedHandler, feedNotFound } from '../feeds/index.js';
 import { AppError, ErrorCode } from './domain/index.js';
 import type { CalendarConnector, Clock, ConnectionKind, OAuthProvider, Store } from './domain/index.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import { apiRouter } from './http/api-router.js';
 import { authenticate, requireAdmin, type AuthTokens } from './http/auth.js';
 import { errorMiddleware, notFoundHandler } from './http/error-middleware.js';
+import { jsonBody } from './http/json-body.js';
 import { adminRouter, connectionsRouter, oauthRouter } from './http/sync-routers.js';
 import { AdminService } from './services/admin-service.js';
 import { ConnectionService } from './services/connection-service.js';
@@ -32,17 +33,6 @@ export interface AppDeps {
     notifyJobs: () => void;
   };
 }
-
-const BODY_LIMIT = '100kb';
-
-/** Bodies must be JSON; anything else is refused before it is parsed. */
-const requireJsonBody: RequestHandler = (req, _res, next) => {
-  const hasBody = req.get('content-length') !== undefined ? req.get('content-length') !== '0' : req.get('transfer-encoding') !== undefined;
-  if (['POST', 'PUT', 'PATCH'].includes(req.method) && hasBody && !req.is('application/json')) {
-    return next(new AppError({ code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, status: 415, message: 'Send the body as application/json.' }));
-  }
-  next();
-};
 
 /** Logs method, route pattern, status and time; never the URL (a feed URL is a secret). */
 function requestLog(logger: Logger): RequestHandler {
@@ -94,11 +84,12 @@ export function createApp(deps: AppDeps): Express {
     }
   });
   app.get('/feeds/:file', feedHandler(feeds, logger));
+  app.use('/feeds', feedNotFound, feedClientErrors);
   app.use('/oauth', oauthRouter(connections));
 
   const api = express.Router();
   api.use(authenticate(deps.tokens));
-  api.use(requireJsonBody, express.json({ limit: BODY_LIMIT, type: 'application/json' }));
+  api.use(jsonBody);
   api.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     next();

@@ -3,6 +3,9 @@
 export const ErrorCode = {
   VALIDATION_FAILED: 'VALIDATION_FAILED',
   MALFORMED_JSON: 'MALFORMED_JSON',
+  MALFORMED_BODY: 'MALFORMED_BODY',
+  MALFORMED_URL: 'MALFORMED_URL',
+  BAD_REQUEST: 'BAD_REQUEST',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
@@ -65,4 +68,12 @@ export function validationError(details: ErrorDetail[], message = 'The request i
 
 export function notFound(code: ErrorCode, message: string): AppError {
   return new AppError({ code, status: 404, message });
+}
+
+/** The 4xx status an error object carries (http-errors sets both status and statusCode). */
+export function clientErrorStatus(err: unknown): number | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const { status, statusCode } = err as { status?: unknown; statusCode?: unknown };
+  const value = typeof status === 'number' ? status : statusCode;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 400 && value <= 499 ? value : null;
 }

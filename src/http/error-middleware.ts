@@ -1,51 +1,66 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, ErrorCode } from '../domain/index.js';
+import { AppError, clientErrorStatus, ErrorCode } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 
-// The one place where errors become HTTP responses (CONVENTIONS.md rule 4).
+// The one place where errors become HTTP responses (CONVENTIONS.md rule 4). Errors that are not
+// ours (the router's, body-parser's, zlib's) often carry request text in their message (the raw
+// path parameter, a feed token, a slice of the body), so no foreign message is ever sent or
+// logged: a foreign error with a 4xx status gets a fixed message for that status, and anything
+// else is a 500 logged by its name, code and stack frames only.
 
-interface BodyParserError {
-  type: string;
-  status?: number;
-}
-
-function isBodyParserError(err: unknown): err is BodyParserError {
-  return typeof err === 'object' && err !== null && typeof (err as { type?: unknown }).type === 'string' && 'status' in err;
-}
-
-function fromBodyParser(err: BodyParserError): AppError | null {
-  switch (err.type) {
-    case 'entity.too.large':
-      return new AppError({ code: ErrorCode.PAYLOAD_TOO_LARGE, status: 413, message: 'The request body is larger than 100 kB.' });
-    case 'entity.parse.failed':
-      return new AppError({ code: ErrorCode.MALFORMED_JSON, status: 400, message: 'The request body is not valid JSON.' });
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new AppError({ code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, status: 415, message: 'Send the body as UTF-8 JSON.' });
+/** A foreign error with a 4xx status, answered with a fixed message. */
+function fromClientError(err: unknown, status: number): AppError {
+  // Express 5's router throws a URIError (status 400) for a malformed percent-escape in a path
+  // parameter before any handler runs; its message holds the raw parameter.
+  if (err instanceof URIError) {
+    return new AppError({ code: ErrorCode.MALFORMED_URL, status: 400, message: 'The request path holds a malformed percent-escape.' });
+  }
+  switch (status) {
+    case 413:
+      return new AppError({ code: ErrorCode.PAYLOAD_TOO_LARGE, status, message: 'The request body is larger than 100 kB.' });
+    case 415:
+      return new AppError({ code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, status, message: 'Send the body as UTF-8 JSON.' });
+    case 404:
+      return new AppError({ code: ErrorCode.NOT_FOUND, status, message: 'Not found.' });
     default:
-      return null;
+      return new AppError({ code: ErrorCode.BAD_REQUEST, status, message: 'The request could not be understood.' });
   }
 }
 
-export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(new AppError({ code: ErrorCode.NOT_FOUND, status: 404, message: `No route for ${req.method} ${req.path.startsWith('/feeds/') ? '/feeds/…' : req.path}.` }));
+export function toAppError(err: unknown): { error: AppError; known: boolean } {
+  if (err instanceof AppError) return { error: err, known: true };
+  const status = clientErrorStatus(err);
+  if (status !== null) return { error: fromClientError(err, status), known: true };
+  return { error: new AppError({ code: ErrorCode.INTERNAL, status: 500, message: 'Something went wrong on our side.', cause: err }), known: false };
+}
+
+/** What of an unknown error may be logged: never its message, which may quote the request. */
+function loggableError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { type: typeof err };
+  const { code, errno } = err as { code?: unknown; errno?: unknown };
+  const frames = (err.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).map((line) => line.trim());
+  return { type: err.name, ...(typeof code === 'string' ? { code } : {}), ...(typeof errno === 'number' ? { errno } : {}), frames };
+}
+
+export const notFoundHandler: RequestHandler = (_req, _res, next) => {
+  next(new AppError({ code: ErrorCode.NOT_FOUND, status: 404, message: 'No such route.' }));
 };
 
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+  const log = logger.child({ module: 'http' });
   return (err: unknown, req, res, next) => {
     if (res.headersSent) return next(err);
-    const known = err instanceof AppError ? err : isBodyParserError(err) ? fromBodyParser(err) : null;
-    const appError =
-      known ?? new AppError({ code: ErrorCode.INTERNAL, status: 500, message: 'Something went wrong on our side.', cause: err });
-    if (known === null) {
-      logger.error({ err, method: req.method, route: req.route?.path }, 'unhandled error');
+    const { error, known } = toAppError(err);
+    if (!known) {
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : '(unmatched)';
+      log.error({ err: loggableError(err), method: req.method, route }, 'unhandled error');
     }
     res.setHeader('Cache-Control', 'no-store');
-    res.status(appError.status).json({
+    res.status(error.status).json({
       error: {
-        code: appError.code,
-        message: appError.message,
-        ...(appError.details !== undefined ? { details: appError.details } : {}),
+        code: error.code,
+        message: error.message,
+        ...(error.details !== undefined ? { details: error.details } : {}),
       },
     });
   };

@@ -1,0 +1,93 @@
+import express from 'express';
+import type { RequestHandler } from 'express';
+import { AppError, clientErrorStatus, ErrorCode, validationError } from '../domain/index.js';
+import type { ErrorDetail } from '../domain/index.js';
+
+// Request bodies: JSON only, UTF-8 only (RFC 8259 8.1), decoded strictly, and every string in them
+// well-formed Unicode, so that what a write answers is exactly what the database stored: SQLite
+// and PostgreSQL would otherwise replace a lone surrogate or an invalid byte with U+FFFD.
+
+const BODY_LIMIT = 100 * 1024;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+const malformedJson = () => new AppError({ code: ErrorCode.MALFORMED_JSON, status: 400, message: 'The request body is not valid UTF-8 JSON.' });
+
+/** Bodies must be JSON; anything else is refused before it is read. */
+const requireJsonContentType: RequestHandler = (req, _res, next) => {
+  const hasBody = req.get('content-length') !== undefined ? req.get('content-length') !== '0' : req.get('transfer-encoding') !== undefined;
+  if (['POST', 'PUT', 'PATCH'].includes(req.method) && hasBody && !req.is('application/json')) {
+    return next(new AppError({ code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, status: 415, message: 'Send the body as application/json.' }));
+  }
+  next();
+};
+
+const jsonParser = express.json({
+  limit: BODY_LIMIT,
+  type: 'application/json',
+  // body-parser decodes with iconv-lite, which replaces invalid bytes with U+FFFD; this runs on
+  // the raw (already inflated) bytes first and refuses them instead.
+  verify: (_req, _res, buf, encoding) => {
+    if (encoding.toLowerCase() !== 'utf-8') {
+      throw new AppError({ code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, status: 415, message: 'Send the body as UTF-8 JSON.' });
+    }
+    try {
+      strictUtf8.decode(buf);
+    } catch {
+      throw malformedJson();
+    }
+  },
+});
+
+/** body-parser's errors in our terms; their messages may quote the body, so none is kept. */
+function fromBodyParser(err: unknown): AppError | unknown {
+  if (err instanceof AppError) return err;
+  switch ((err as { type?: unknown }).type) {
+    case 'entity.too.large':
+      return new AppError({ code: ErrorCode.PAYLOAD_TOO_LARGE, status: 413, message: 'The request body is larger than 100 kB.' });
+    case 'entity.parse.failed':
+      return malformedJson();
+    case 'encoding.unsupported':
+      return new AppError({ code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, status: 415, message: 'Content-Encoding must be identity, gzip, deflate, br or zstd.' });
+    case 'charset.unsupported':
+      return new AppError({ code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, status: 415, message: 'Send the body as UTF-8 JSON.' });
+    default:
+      // A read error without a type: the decompression stream failed (a body that is not what
+      // its Content-Encoding says), or the body was shorter or longer than Content-Length.
+      return clientErrorStatus(err) !== null
+        ? new AppError({ code: ErrorCode.MALFORMED_BODY, status: 400, message: 'The request body could not be read as its Content-Encoding and Content-Length say.' })
+        : err;
+  }
+}
+
+/** Paths (dotted, as in VALIDATION_FAILED details) of every key or string that is not well-formed. */
+export function illFormedStringPaths(value: unknown, path: string[] = [], found: string[] = []): string[] {
+  const at = (key: string) => [...path, key].join('.');
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) found.push(path.length === 0 ? '(body)' : path.join('.'));
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => illFormedStringPaths(item, [...path, String(i)], found));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      if (!key.isWellFormed()) found.push(at(key.toWellFormed()));
+      illFormedStringPaths(item, [...path, key], found);
+    }
+  }
+  return found;
+}
+
+const WELL_FORMED = 'must be well-formed Unicode text (no lone UTF-16 surrogates)';
+
+/** JSON escapes can still spell a lone surrogate ("\ud800"), which no database stores as given. */
+const requireWellFormedStrings: RequestHandler = (req, _res, next) => {
+  // Query strings need no check: Node's querystring decodes an invalid escape to U+FFFD, never to
+  // a lone surrogate, and every query parameter is matched against a pattern or an enum.
+  const details: ErrorDetail[] = illFormedStringPaths(req.body).map((path) => ({ path, message: WELL_FORMED }));
+  next(details.length > 0 ? validationError(details) : undefined);
+};
+
+/** The body pipeline of /api/v1: content type, strict decoding, then well-formed strings. */
+export const jsonBody: RequestHandler[] = [
+  requireJsonContentType,
+  (req, res, next) => jsonParser(req, res, (err?: unknown) => next(err === undefined ? undefined : fromBodyParser(err))),
+  requireWellFormedStrings,
+];
