@@ -2,7 +2,8 @@
 // gives the same bytes whatever the process TZ or clock (no now(), no random values).
 import ical, { escape, ICalCalendarMethod, ICalEventStatus, ICalEventTransparency } from 'ical-generator';
 import { DateTime, IANAZone } from 'luxon';
-import { tzlib_get_ical_block, tzlib_get_timezones } from 'timezones-ical-library';
+import { tzlib_get_ical_block } from 'timezones-ical-library';
+import { canonicalTimeZone, toPrintableText } from '../src/domain/index.js';
 import type { CalendarEvent, CalendarMeta } from '../src/domain/index.js';
 import { cachedZone } from './cached-zone.js';
 
@@ -25,8 +26,8 @@ export function renderCalendar(
   const vtimezones = new Map<string, string>();
   const calendar = ical({
     // PRODID, NAME and X-WR-CALNAME are TEXT values, but ical-generator writes them unescaped.
-    prodId: { company: 'sessionsync', product: escape(meta.productId, false), language: 'EN' },
-    name: escape(meta.name, false),
+    prodId: { company: 'sessionsync', product: escape(toPrintableText(meta.productId, 'line'), false), language: 'EN' },
+    name: escape(toPrintableText(meta.name, 'line'), false),
     scale: 'GREGORIAN',
     ttl: meta.refreshIntervalSeconds,
     method: options.method === 'PUBLISH' ? ICalCalendarMethod.PUBLISH : null,
@@ -53,9 +54,10 @@ export function renderCalendar(
       start: zone === null ? start : start.setZone(cachedZone(zone.tzid)),
       end: zone === null ? end : end.setZone(cachedZone(zone.tzid)),
       timezone: zone?.tzid ?? null,
-      summary: event.summary,
-      location: event.location,
-      description: event.description,
+      // RFC 5545 3.3.11 forbids control characters in TEXT, whatever the event was built from.
+      summary: toPrintableText(event.summary, 'line'),
+      location: event.location === null ? null : toPrintableText(event.location, 'multiline'),
+      description: event.description === null ? null : toPrintableText(event.description, 'multiline'),
       url: event.url === null ? null : toUriValue(event.url),
       status: toStatus(event.status),
       transparency: ICalEventTransparency.OPAQUE,
@@ -128,7 +130,8 @@ function toStatus(status: CalendarEvent['status']): ICalEventStatus {
  * URI equivalent for every web server and leaves ical-generator nothing to escape.
  */
 function toUriValue(url: string): string {
-  return url.replace(/[,;\\\r\n]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  // eslint-disable-next-line no-control-regex -- controls and spaces are not URI characters either
+  return url.replace(/[\u0000-\u0020\u007F-\u009F,;\\]/g, (c) => encodeURIComponent(c));
 }
 
 interface DisplayZone {
@@ -140,7 +143,6 @@ interface DisplayZone {
 // Zones that are UTC forever: written as "...Z" times, with no TZID and no VTIMEZONE.
 const UTC_TZIDS = new Set(['Etc/UTC', 'Etc/GMT']);
 
-let knownZones: ReadonlySet<string> | undefined;
 const zoneCache = new Map<string, DisplayZone | null>();
 
 /** The zone to write an event's times in, or null to write them in UTC. */
@@ -160,10 +162,12 @@ function resolveZone(timezone: string): DisplayZone | null {
   if (cached !== undefined) return cached;
 
   let zone: DisplayZone | null = null;
-  // Checked first because tzlib_get_ical_block logs to stderr for a name it does not know.
-  knownZones ??= new Set(toList(tzlib_get_timezones()));
-  if (knownZones.has(timezone)) {
-    const [vtimezone, tzidParam] = toList(tzlib_get_ical_block(timezone));
+  // Checked first because tzlib_get_ical_block logs to stderr for a name it does not know. The
+  // API accepts exact spellings only; a row stored before it did ("america/new_york") still
+  // renders in its zone rather than in UTC.
+  const name = canonicalTimeZone(timezone);
+  if (name !== null) {
+    const [vtimezone, tzidParam] = toList(tzlib_get_ical_block(name));
     // tzlib resolves aliases ("US/Eastern" -> "America/New_York"); its TZID is the one to use.
     const tzid = tzidParam?.startsWith('TZID=') ? tzidParam.slice('TZID='.length) : undefined;
     if (vtimezone && tzid && !UTC_TZIDS.has(tzid) && IANAZone.isValidZone(tzid)) {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { toPrintableText } from './text.js';
 import type { CalendarEvent, ClientRef, Location, PrivacyMode, Provider, Session } from './types.js';
 
 // toCalendarEvent() is the one place that decides what an external calendar sees (DESIGN.md,
@@ -69,13 +70,16 @@ type EventContent = Omit<CalendarEvent, 'uid' | 'sequence' | 'stamp' | 'created'
 function contentFor(session: Session, provider: Provider, location: Location | null, summary: string): EventContent {
   const url = effectiveTelehealthUrl(session, location);
   const instructions = location?.kind === 'virtual' ? location.instructions : null;
+  const place = url ?? (location?.kind === 'office' ? location.address : null);
+  // Stored text passes through toPrintableText: the API refuses control characters, and rows
+  // written before it did must not reach a calendar with them.
   return {
     start: session.start,
     end: session.end,
     timezone: provider.timezone,
-    summary,
-    location: url ?? (location?.kind === 'office' ? location.address : null),
-    description: url === null ? null : joinDescription(url, instructions),
+    summary: toPrintableText(summary, 'line'),
+    location: place === null ? null : toPrintableText(place, 'multiline'),
+    description: url === null ? null : toPrintableText(joinDescription(url, instructions), 'multiline'),
     url,
     status: session.status === 'cancelled' ? 'cancelled' : 'confirmed',
   };

@@ -2,8 +2,11 @@
 export type * from './types.js';
 export type * from './ports.js';
 export * from './errors.js';
+export * from './text.js';
 export * from './telehealth-policy.js';
+export * from './instants.js';
 export * from './series.js';
+export * from './time-zones.js';
 export * from './overlap.js';
 export * from './sync-types.js';
 export type * from './sync-ports.js';

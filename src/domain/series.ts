@@ -1,8 +1,10 @@
 // Recurring sessions: a weekly or biweekly series expanded into concrete occurrences that keep the
 // same local wall-clock time in the series' zone across DST changes (10:00 stays 10:00, so the UTC
 // instant moves by the DST shift).
-import { DateTime, IANAZone } from 'luxon';
+import { DateTime } from 'luxon';
 import type { ErrorDetail } from './errors.js';
+import { INSTANT_RANGE_MESSAGE, isInstantInRange, LATEST_INSTANT } from './instants.js';
+import { isValidTimeZone } from './time-zones.js';
 
 export type SeriesFrequency = 'weekly' | 'biweekly';
 
@@ -36,11 +38,6 @@ const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?$/;
 const LOCAL_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
 const WALL_FORMAT = "yyyy-MM-dd'T'HH:mm:ss";
-
-export function isValidTimeZone(zone: string): boolean {
-  // Intl also accepts bare offsets ("+05:00"); those are not zone names and lose DST rules.
-  return typeof zone === 'string' && /^[A-Za-z][\w+-]*(\/[\w+-]+)*$/.test(zone) && IANAZone.isValidZone(zone);
-}
 
 function isAbsent(value: unknown): boolean {
   return value === undefined || value === null;
@@ -172,6 +169,16 @@ export function expandSeries(spec: SeriesSpec): SeriesResult {
       start: start.toJSDate().toISOString(),
       end: start.plus({ minutes: durationMinutes }).toJSDate().toISOString(),
     });
+  }
+  // The whole expansion must be storable, not just firstStart.
+  const firstMs = first.toMillis();
+  const lastEndMs = first.plus({ weeks: (occurrences.length - 1) * stepWeeks, minutes: durationMinutes }).toMillis();
+  if (!isInstantInRange(firstMs)) {
+    return { ok: false, errors: [{ path: 'firstStart', message: `firstStart ${INSTANT_RANGE_MESSAGE}` }] };
+  }
+  if (!isInstantInRange(lastEndMs)) {
+    const path = typeof count === 'number' ? 'count' : 'until';
+    return { ok: false, errors: [{ path, message: `every occurrence ${INSTANT_RANGE_MESSAGE}; the last would end after ${LATEST_INSTANT}` }] };
   }
   return { ok: true, occurrences };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { isValidTimeZone, validationError } from '../domain/index.js';
+import { canonicalTimeZone, forbiddenCharacterIn, INSTANT_RANGE_MESSAGE, isInstantInRange, isValidTimeZone, LATEST_INSTANT, validationError } from '../domain/index.js';
+import type { TextKind } from '../domain/index.js';
 import type { ErrorDetail } from '../domain/index.js';
 import type { LocationInput } from '../services/location-service.js';
 import type { ProviderInput } from '../services/provider-service.js';
@@ -12,10 +13,35 @@ const MAX_SESSION_MS = 24 * 60 * 60 * 1000;
 
 export const idSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -');
 
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
-const optionalText = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`).nullish().transform((v) => (v ? v : null));
-const instant = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 date-time with an offset or Z, e.g. 2026-11-02T15:00:00Z' });
-const timezone = z.string().refine(isValidTimeZone, 'must be a valid IANA time zone, e.g. America/New_York');
+/** Trimmed free text of `kind`, a control character inside it refused by code point (domain/text.ts). */
+function printable(max: number, kind: TextKind) {
+  return z
+    .string()
+    .trim()
+    .superRefine((value, ctx) => {
+      const bad = forbiddenCharacterIn(value, kind);
+      if (bad !== null) {
+        const allowed = kind === 'multiline' ? 'control characters other than tab and line breaks' : 'control characters, tabs or line breaks';
+        ctx.addIssue({ code: 'custom', message: `must not contain ${allowed} (found ${bad})` });
+      }
+    })
+    .max(max, `must be at most ${max} characters`);
+}
+export const text = (max: number, kind: TextKind = 'line') => printable(max, kind).min(1, 'must not be empty');
+const optionalText = (max: number, kind: TextKind = 'line') => printable(max, kind).nullish().transform((v) => (v ? v : null));
+const instant = z.iso
+  .datetime({ offset: true, message: 'must be an ISO-8601 date-time with an offset or Z, e.g. 2026-11-02T15:00:00Z' })
+  .refine((value) => isInstantInRange(Date.parse(value)), INSTANT_RANGE_MESSAGE);
+// Zones are refused unless spelled exactly as the renderer knows them, naming the right spelling,
+// rather than rewritten: the answer and the stored row then always hold what the caller sent.
+const timezone = z.string().superRefine((zone, ctx) => {
+  if (isValidTimeZone(zone)) return;
+  const canonical = canonicalTimeZone(zone);
+  ctx.addIssue({
+    code: 'custom',
+    message: canonical !== null ? `must be spelled "${canonical}"` : 'must be an IANA time zone name such as "America/New_York"',
+  });
+});
 
 const clientSchema = z
   .strictObject({ id: optionalText(64), firstName: optionalText(100), lastName: optionalText(100) })
@@ -49,11 +75,11 @@ export const locationBody = z
       name: optionalText(200),
       // Length and scheme are the link policy's to judge, so they answer TELEHEALTH_LINK_REJECTED.
       url: z.string().min(1, 'must not be empty').max(10_000),
-      instructions: optionalText(2000),
+      instructions: optionalText(2000, 'multiline'),
       isDefault: z.boolean().optional(),
       waitingRoom: z.boolean().nullish(),
     }),
-    z.strictObject({ kind: z.literal('office'), name: text(200), address: text(500), isDefault: z.boolean().optional() }),
+    z.strictObject({ kind: z.literal('office'), name: text(200), address: text(500, 'multiline'), isDefault: z.boolean().optional() }),
   ], { error: 'must be "virtual" or "office"' })
   .transform((l): LocationInput =>
     l.kind === 'virtual'
@@ -80,6 +106,8 @@ export const sessionBody = z
       const ms = Date.parse(s.end) - Date.parse(s.start);
       if (ms <= 0) ctx.addIssue({ code: 'custom', path: ['end'], message: 'must be after start' });
       else if (ms > MAX_SESSION_MS) ctx.addIssue({ code: 'custom', path: ['end'], message: 'must be at most 24 hours after start' });
+    } else if (!isInstantInRange(Date.parse(s.start) + (s.durationMinutes ?? 0) * 60_000)) {
+      ctx.addIssue({ code: 'custom', path: ['durationMinutes'], message: `must end the session by ${LATEST_INSTANT}` });
     }
   })
   .transform((s): SessionInput => {

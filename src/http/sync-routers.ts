@@ -4,7 +4,7 @@ import type { Connection, ResyncJob } from '../domain/index.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ConnectionService, ConnectionView } from '../services/connection-service.js';
 import { actorOf, param } from './api-router.js';
-import { idSchema, parseOrThrow } from './schemas.js';
+import { idSchema, parseOrThrow, text } from './schemas.js';
 
 // Routes of push sync: connecting calendars (platform API), the OAuth redirects (public; the
 // signed state is the credential) and the admin surface (resync jobs, health, retries, audit).
@@ -12,7 +12,7 @@ import { idSchema, parseOrThrow } from './schemas.js';
 const connectionBody = z
   .strictObject({
     kind: z.enum(['google', 'outlook']),
-    calendarId: z.string().trim().min(1).max(1024).optional(),
+    calendarId: text(1024).optional(),
   })
   .transform((b) => ({ kind: b.kind, calendarId: b.calendarId ?? 'primary' }));
 

@@ -29,7 +29,7 @@ import type {
   SyncHealth,
   SyncTarget,
 } from '../domain/index.js';
-import { ErrorCode, notFound } from '../domain/index.js';
+import { EARLIEST_INSTANT, ErrorCode, isStoredInstant, LATEST_INSTANT, notFound } from '../domain/index.js';
 import { migrateSqlite, pendingSqliteMigrations } from './sqlite-migrations.js';
 
 export interface SqliteStoreOptions {
@@ -1027,13 +1027,19 @@ function toSession(row: SessionRow): Session {
   };
 }
 
+/** Instants are compared as text, which is time order only for fixed-width UTC in range. */
+function storedInstant(value: string, field: string): string {
+  if (!isStoredInstant(value)) throw new RangeError(`session ${field} must be fixed-width UTC from ${EARLIEST_INSTANT} to ${LATEST_INSTANT}`);
+  return value;
+}
+
 function fromSession(session: Session): SessionRow {
   return {
     provider_id: session.providerId,
     id: session.id,
     uid: session.uid,
-    starts_at: session.start,
-    ends_at: session.end,
+    starts_at: storedInstant(session.start, 'start'),
+    ends_at: storedInstant(session.end, 'end'),
     location_id: session.locationId,
     telehealth_url: session.telehealthUrl,
     client_id: session.client?.id ?? null,

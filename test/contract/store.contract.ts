@@ -385,6 +385,36 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
       });
     });
 
+    describe('instants', () => {
+      it('when sessions lie at both edges of the instant range, then listing orders them by time and filters by them', async () => {
+        const earliest = aSession({ id: 'sess-early', uid: 'early@sessionsync.test', start: '1970-01-01T00:00:00.000Z', end: '1970-01-01T00:50:00.000Z' });
+        const latest = aSession({ id: 'sess-late', uid: 'late@sessionsync.test', start: '2199-12-31T23:10:00.000Z', end: '2200-01-01T00:00:00.000Z' });
+        const now = aSession({ id: 'sess-now', uid: 'now@sessionsync.test' });
+        await seed({ providers: [aProvider()], sessions: [latest, now, earliest] });
+
+        assert.deepEqual((await store.listSessions('prov-1')).map((s) => s.id), ['sess-early', 'sess-now', 'sess-late']);
+        const upcoming = await store.listSessions('prov-1', { endAfter: '2199-12-31T23:30:00.000Z' });
+        assert.deepEqual(upcoming.map((s) => s.id), ['sess-late']);
+      });
+
+      it('when a session instant is not fixed-width UTC inside the range, then the write rejects and nothing is stored', async () => {
+        await seed({ providers: [aProvider()] });
+        const bad: [string, string][] = [
+          ['+010000-01-01T00:20:00.000Z', 'end'],
+          ['-000001-01-01T00:00:00.000Z', 'start'],
+          ['1969-12-31T23:59:59.999Z', 'start'],
+          ['2200-01-01T00:00:00.001Z', 'end'],
+          ['2026-11-02T15:00:00Z', 'start'],
+          ['2026-11-02T10:00:00.000-05:00', 'start'],
+        ];
+        for (const [value, field] of bad) {
+          const session = field === 'start' ? aSession({ start: value }) : aSession({ start: '2199-12-31T23:30:00.000Z', end: value });
+          await assert.rejects(store.transaction((tx) => tx.putSession(session)), RangeError, value);
+        }
+        assert.deepEqual(await store.listSessions('prov-1'), []);
+      });
+    });
+
     describe('feeds', () => {
       it('when feeds are put, then listFeeds returns each one exactly, nulls included', async () => {
         const fresh = aFeedToken({ id: 'feed-1', label: null, tokenHash: '1'.repeat(64) });

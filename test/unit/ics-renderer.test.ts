@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import ICAL from 'ical.js';
 import nodeIcal from 'node-ical';
 import { renderCalendar } from '../../feeds/index.js';
+import { supportedTimeZones } from '../../src/domain/index.js';
 import type { CalendarEvent } from '../../src/domain/index.js';
 import {
   aCalendarEvent,
@@ -160,9 +161,9 @@ describe('renderCalendar', () => {
       assert.ok(lines.includes('X-PUBLISHED-TTL:PT1H30M'));
     });
 
-    it('when the calendar name holds a line break, then it stays one escaped TEXT value', () => {
+    it('when the calendar name holds a line break, then it stays one line of TEXT', () => {
       const lines = contentLines(renderCalendar({ ...calendarMeta, name: 'Ada\nMETHOD:CANCEL' }, []));
-      assert.ok(lines.includes('NAME:Ada\\nMETHOD:CANCEL'));
+      assert.ok(lines.includes('NAME:Ada METHOD:CANCEL'));
       assert.equal(property(lines, 'METHOD').length, 0);
     });
 
@@ -330,6 +331,49 @@ describe('renderCalendar', () => {
       }
       assert.deepEqual([...used].sort(), ['America/New_York', 'Europe/London']);
       assert.deepEqual([...defined].sort(), [...used].sort());
+    });
+  });
+
+  describe('every zone the API accepts', () => {
+    it('when an event is rendered in each accepted zone, then it carries a TZID with its VTIMEZONE (UTC zones: Z times)', () => {
+      const problems: string[] = [];
+      let zoned = 0;
+      for (const zone of supportedTimeZones()) {
+        const ics = renderCalendar(calendarMeta, [aCalendarEvent({ timezone: zone })]);
+        const tzid = /^DTSTART;TZID=([^:]+):/m.exec(ics)?.[1];
+        if (tzid === undefined) {
+          if (!ics.includes('DTSTART:20261110T150000Z')) problems.push(`${zone}: no TZID and no UTC time`);
+          continue;
+        }
+        zoned += 1;
+        if (!contentLines(ics).includes(`TZID:${tzid}`)) problems.push(`${zone}: no VTIMEZONE for ${tzid}`);
+      }
+      assert.deepEqual(problems, []);
+      assert.ok(zoned > 400, `only ${zoned} zones rendered with a TZID`);
+    });
+
+    it('when a zone was stored in another case before the API refused that, then it still renders in its zone', () => {
+      const ics = renderCalendar(calendarMeta, [aCalendarEvent({ timezone: 'america/new_york' })]);
+      assert.deepEqual(property(eventLines(ics, aCalendarEvent().uid), 'DTSTART'), ['DTSTART;TZID=America/New_York:20261110T100000']);
+    });
+  });
+
+  describe('stored text with control characters', () => {
+    it('when the calendar name and event text hold C0 and C1 controls, then the ICS holds none and parses back', () => {
+      const dirty = 'A\u0000B\u0007C\u001bD\u007fE\u0085F\u009fG';
+      const ics = renderCalendar({ ...calendarMeta, name: `Sessions – ${dirty}` }, [
+        aCalendarEvent({ summary: `Telehealth session with ${dirty}`, location: `Room ${dirty}`, description: `Line 1 ${dirty}\nLine 2\tend`, url: `https://doxy.me/x${dirty}` }),
+      ]);
+      // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+      assert.equal(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(ics), false);
+      assert.equal(ics.replace(/\r\n/g, '').includes('\n'), false, 'no bare LF');
+      const lines = contentLines(ics);
+      assert.ok(lines.includes('NAME:Sessions – A B C D E F G'));
+      const event = eventLines(ics, aCalendarEvent().uid);
+      assert.deepEqual(property(event, 'SUMMARY'), ['SUMMARY:Telehealth session with A B C D E F G']);
+      assert.deepEqual(property(event, 'DESCRIPTION'), ['DESCRIPTION:Line 1 A B C D E F G\\nLine 2\tend']);
+      assert.deepEqual(property(event, 'URL'), ['URL;VALUE=URI:https://doxy.me/xA%00B%07C%1BD%7FE%C2%85F%C2%9FG']);
+      assert.equal(Object.values(nodeIcal.sync.parseICS(ics)).filter((c) => c?.type === 'VEVENT').length, 1);
     });
   });
 

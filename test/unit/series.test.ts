@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { DateTime } from 'luxon';
-import { expandSeries, isValidTimeZone, type SeriesOccurrence, type SeriesSpec } from '../../src/domain/series.js';
+import { expandSeries, type SeriesOccurrence, type SeriesSpec } from '../../src/domain/series.js';
+import { isValidTimeZone } from '../../src/domain/time-zones.js';
 
 function aSeries(overrides: Partial<SeriesSpec> = {}): SeriesSpec {
   return {
@@ -166,6 +167,27 @@ describe('expandSeries', () => {
       assert.match(result.errors[0]!.message, message);
     });
   }
+
+  it('when the series starts before 1970, then the error names firstStart', () => {
+    const result = expandSeries(aSeries({ firstStart: '1969-12-29T10:00' }));
+    assert.ok(!result.ok);
+    assert.deepEqual(result.errors.map((e) => e.path), ['firstStart']);
+    assert.match(result.errors[0]!.message, /1970-01-01T00:00:00.000Z to 2200-01-01T00:00:00.000Z/);
+  });
+
+  it('when the last occurrence would end after 2200-01-01T00:00Z, then the error names count (or until)', () => {
+    const byCount = expandSeries(aSeries({ firstStart: '2199-12-01T10:00', timezone: 'UTC', count: 10 }));
+    assert.ok(!byCount.ok);
+    assert.deepEqual(byCount.errors.map((e) => e.path), ['count']);
+    const byUntil = expandSeries(aSeries({ firstStart: '2199-12-01T10:00', timezone: 'UTC', count: undefined, until: '2200-02-01' }));
+    assert.ok(!byUntil.ok);
+    assert.deepEqual(byUntil.errors.map((e) => e.path), ['until']);
+  });
+
+  it('when the last occurrence ends exactly at 2200-01-01T00:00Z, then the series is accepted', () => {
+    const occurrences = occurrencesOf(aSeries({ firstStart: '2199-12-17T23:10', timezone: 'UTC', count: 3 }));
+    assert.equal(occurrences.at(-1)?.end, '2200-01-01T00:00:00.000Z');
+  });
 
   it('when biweekly until allows exactly 104 occurrences, then they are all returned', () => {
     // 2030-09-30 is 103 fortnights after 2026-10-19.
