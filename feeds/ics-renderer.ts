@@ -6,6 +6,7 @@ import { tzlib_get_ical_block } from 'timezones-ical-library';
 import { canonicalTimeZone, toPrintableText } from '../src/domain/index.js';
 import type { CalendarEvent, CalendarMeta } from '../src/domain/index.js';
 import { cachedZone } from './cached-zone.js';
+import { buildVtimezone } from './vtimezone.js';
 
 export interface RenderCalendarOptions {
   /** Written as METHOD:PUBLISH when given; feeds leave METHOD out. */
@@ -24,6 +25,8 @@ export function renderCalendar(
   options: RenderCalendarOptions = {},
 ): string {
   const vtimezones = new Map<string, string>();
+  // The span of event instants written under each TZID, which its VTIMEZONE must cover.
+  const spans = new Map<string, { from: number; to: number }>();
   const calendar = ical({
     // PRODID, NAME and X-WR-CALNAME are TEXT values, but ical-generator writes them unescaped.
     prodId: { company: 'sessionsync', product: escape(toPrintableText(meta.productId, 'line'), false), language: 'EN' },
@@ -39,7 +42,10 @@ export function renderCalendar(
 
   for (const { event, start, end } of sortEvents(events.map(withInstants))) {
     const zone = displayZone(event.timezone, start, end);
-    if (zone !== null) vtimezones.set(zone.tzid, zone.vtimezone);
+    if (zone !== null) {
+      const span = spans.get(zone.tzid);
+      spans.set(zone.tzid, { from: Math.min(span?.from ?? Infinity, start.toMillis()), to: Math.max(span?.to ?? -Infinity, end.toMillis()) });
+    }
     const stamp = parseInstant(event.stamp, 'stamp', event.uid);
 
     calendar.createEvent({
@@ -64,6 +70,7 @@ export function renderCalendar(
     });
   }
 
+  for (const [tzid, span] of spans) vtimezones.set(tzid, buildVtimezone(tzid, span.from, span.to));
   // RFC 5545 3.4: an iCalendar object ends with "END:VCALENDAR" CRLF; ical-generator omits it.
   return `${hoistCalendarProperties(calendar.toString())}\r\n`;
 }
@@ -137,7 +144,6 @@ function toUriValue(url: string): string {
 interface DisplayZone {
   /** Canonical IANA name, written as TZID and as the VTIMEZONE's TZID. */
   tzid: string;
-  vtimezone: string;
 }
 
 // Zones that are UTC forever: written as "...Z" times, with no TZID and no VTIMEZONE.
@@ -167,12 +173,11 @@ function resolveZone(timezone: string): DisplayZone | null {
   // renders in its zone rather than in UTC.
   const name = canonicalTimeZone(timezone);
   if (name !== null) {
-    const [vtimezone, tzidParam] = toList(tzlib_get_ical_block(name));
     // tzlib resolves aliases ("US/Eastern" -> "America/New_York"); its TZID is the one to use.
+    // Only the name is taken from it: the VTIMEZONE is built from luxon's data (vtimezone.ts).
+    const [, tzidParam] = toList(tzlib_get_ical_block(name));
     const tzid = tzidParam?.startsWith('TZID=') ? tzidParam.slice('TZID='.length) : undefined;
-    if (vtimezone && tzid && !UTC_TZIDS.has(tzid) && IANAZone.isValidZone(tzid)) {
-      zone = { tzid, vtimezone };
-    }
+    if (tzid && !UTC_TZIDS.has(tzid) && IANAZone.isValidZone(tzid)) zone = { tzid };
   }
   zoneCache.set(timezone, zone);
   return zone;

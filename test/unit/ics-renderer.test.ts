@@ -335,18 +335,28 @@ describe('renderCalendar', () => {
   });
 
   describe('every zone the API accepts', () => {
-    it('when an event is rendered in each accepted zone, then it carries a TZID with its VTIMEZONE (UTC zones: Z times)', () => {
+    it('when events over three years are rendered in each accepted zone, then every TZID has its VTIMEZONE and ical.js reads the same instants', () => {
+      // Every 37 days from 2026 into 2029 at 15:00Z: both sides of DST changes, many weekdays.
+      const events = Array.from({ length: 32 }, (_, i) => {
+        const startMs = Date.parse('2026-01-05T15:00:00.000Z') + i * 37 * 86_400_000;
+        return aCalendarEvent({ uid: `e${i}@sessionsync.test`, start: new Date(startMs).toISOString(), end: new Date(startMs + 50 * 60_000).toISOString() });
+      });
       const problems: string[] = [];
       let zoned = 0;
       for (const zone of supportedTimeZones()) {
-        const ics = renderCalendar(calendarMeta, [aCalendarEvent({ timezone: zone })]);
-        const tzid = /^DTSTART;TZID=([^:]+):/m.exec(ics)?.[1];
-        if (tzid === undefined) {
-          if (!ics.includes('DTSTART:20261110T150000Z')) problems.push(`${zone}: no TZID and no UTC time`);
-          continue;
-        }
-        zoned += 1;
-        if (!contentLines(ics).includes(`TZID:${tzid}`)) problems.push(`${zone}: no VTIMEZONE for ${tzid}`);
+        const ics = renderCalendar(calendarMeta, events.map((e) => ({ ...e, timezone: zone })));
+        const tzids = new Set([...ics.matchAll(/^DTSTART;TZID=([^:]+):/gm)].map((m) => m[1]));
+        if (tzids.size > 0) zoned += 1;
+        for (const tzid of tzids) if (!contentLines(ics).includes(`TZID:${tzid}`)) problems.push(`${zone}: no VTIMEZONE for ${tzid}`);
+        const calendar = new ICAL.Component(ICAL.parse(ics));
+        withRegisteredTimezones(calendar, () => {
+          for (const vevent of calendar.getAllSubcomponents('vevent')) {
+            const event = new ICAL.Event(vevent);
+            const expected = events.find((e) => e.uid === event.uid);
+            const read = [event.startDate.toJSDate().toISOString(), event.endDate.toJSDate().toISOString()];
+            if (read[0] !== expected?.start || read[1] !== expected?.end) problems.push(`${zone}: ${expected?.start} read as ${read[0]}`);
+          }
+        });
       }
       assert.deepEqual(problems, []);
       assert.ok(zoned > 400, `only ${zoned} zones rendered with a TZID`);
