@@ -59,35 +59,52 @@ function fromBodyParser(err: unknown): AppError | unknown {
   }
 }
 
-/** Paths (dotted, as in VALIDATION_FAILED details) of every key or string that is not well-formed. */
-export function illFormedStringPaths(value: unknown, path: string[] = [], found: string[] = []): string[] {
-  const at = (key: string) => [...path, key].join('.');
-  if (typeof value === 'string') {
-    if (!value.isWellFormed()) found.push(path.length === 0 ? '(body)' : path.join('.'));
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => illFormedStringPaths(item, [...path, String(i)], found));
-  } else if (typeof value === 'object' && value !== null) {
-    for (const [key, item] of Object.entries(value)) {
-      if (!key.isWellFormed()) found.push(at(key.toWellFormed()));
-      illFormedStringPaths(item, [...path, key], found);
-    }
-  }
-  return found;
-}
-
 const WELL_FORMED = 'must be well-formed Unicode text (no lone UTF-16 surrogates)';
 
+/** Deeper than any body the API takes (3 levels); a walk or a schema may not recurse further. */
+export const MAX_BODY_DEPTH = 32;
+/** A body of 50,000 bad strings gets the first few named, not a 3 MB answer. */
+const MAX_PROBLEMS = 20;
+
+/**
+ * Problems of a parsed body, each with its dotted path as in VALIDATION_FAILED details: every key
+ * or string that is not well-formed Unicode, or nesting deeper than MAX_BODY_DEPTH (100 kB of
+ * "[" parses fine and would overflow the stack of a recursive walk). Iterative for that reason.
+ */
+export function bodyProblems(body: unknown): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const pathOf = (path: readonly string[]) => (path.length === 0 ? '(body)' : path.join('.'));
+  const stack: { value: unknown; path: string[] }[] = [{ value: body, path: [] }];
+  while (stack.length > 0 && problems.length < MAX_PROBLEMS) {
+    const { value, path } = stack.pop()!;
+    if (typeof value === 'string') {
+      if (!value.isWellFormed()) problems.push({ path: pathOf(path), message: WELL_FORMED });
+    } else if (typeof value === 'object' && value !== null) {
+      if (path.length >= MAX_BODY_DEPTH) {
+        problems.push({ path: pathOf(path), message: `must not nest deeper than ${MAX_BODY_DEPTH} levels` });
+        continue;
+      }
+      const entries = Array.isArray(value) ? value.map((item, i) => [String(i), item] as const) : Object.entries(value);
+      for (const [key, item] of entries.reverse()) {
+        if (!key.isWellFormed()) problems.push({ path: pathOf([...path, key.toWellFormed()]), message: WELL_FORMED });
+        stack.push({ value: item, path: [...path, key] });
+      }
+    }
+  }
+  return problems;
+}
+
 /** JSON escapes can still spell a lone surrogate ("\ud800"), which no database stores as given. */
-const requireWellFormedStrings: RequestHandler = (req, _res, next) => {
+const checkBodyStrings: RequestHandler = (req, _res, next) => {
   // Query strings need no check: Node's querystring decodes an invalid escape to U+FFFD, never to
   // a lone surrogate, and every query parameter is matched against a pattern or an enum.
-  const details: ErrorDetail[] = illFormedStringPaths(req.body).map((path) => ({ path, message: WELL_FORMED }));
+  const details = bodyProblems(req.body);
   next(details.length > 0 ? validationError(details) : undefined);
 };
 
-/** The body pipeline of /api/v1: content type, strict decoding, then well-formed strings. */
+/** The body pipeline of /api/v1: content type, strict decoding, then well-formed strings and bounded nesting. */
 export const jsonBody: RequestHandler[] = [
   requireJsonContentType,
   (req, res, next) => jsonParser(req, res, (err?: unknown) => next(err === undefined ? undefined : fromBodyParser(err))),
-  requireWellFormedStrings,
+  checkBodyStrings,
 ];

@@ -66,6 +66,14 @@ describe('HTTP: auth, health and error responses', () => {
     assert.equal(empty.status, 400);
   });
 
+  it('when the body nests 40,000 arrays deep, then 400 naming the nesting, never 500', async () => {
+    const deep = '['.repeat(40_000) + ']'.repeat(40_000);
+    const res = await t.platform.put('/api/v1/providers/p1').set('Content-Type', 'application/json').send(deep);
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error.code, 'VALIDATION_FAILED');
+    assert.match(res.body.error.details[0].message, /nest deeper/);
+  });
+
   it('when a route does not exist, then a JSON 404', async () => {
     const res = await t.platform.get('/api/v1/nowhere');
     assert.equal(res.status, 404);
