@@ -163,7 +163,7 @@ export const feedBody = z
   .transform((f) => ({ label: f.label ?? null }));
 
 export const sessionRangeQuery = z
-  .object({ from: instant.optional(), to: instant.optional() })
+  .strictObject({ from: instant.optional(), to: instant.optional() })
   .superRefine((q, ctx) => {
     if (q.from !== undefined && q.to !== undefined && Date.parse(q.from) >= Date.parse(q.to)) {
       ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });

@@ -16,7 +16,9 @@ const connectionBody = z
   })
   .transform((b) => ({ kind: b.kind, calendarId: b.calendarId ?? 'primary' }));
 
-const disconnectQuery = z.object({ removeEvents: z.enum(['true', 'false']).default('false') }).transform((q) => ({ removeEvents: q.removeEvents === 'true' }));
+// Query strings are strict like bodies (a misspelt "?removeEvent=true" must not silently keep the
+// events), except the OAuth callbacks, to which Google and Microsoft add parameters of their own.
+const disconnectQuery = z.strictObject({ removeEvents: z.enum(['true', 'false']).default('false') }).transform((q) => ({ removeEvents: q.removeEvents === 'true' }));
 
 const resyncBody = z
   .strictObject({
@@ -27,9 +29,17 @@ const resyncBody = z
   .default({ dryRun: false })
   .transform((b): ResyncJob['request'] => ({ providerIds: b.providerIds ?? null, connectionIds: b.connectionIds ?? null, dryRun: b.dryRun }));
 
-const auditQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  before: z.coerce.number().int().min(1).optional(),
+/** A positive decimal integer, written plainly: no "0x10", "1e2", "+5" or " 7". */
+const positiveInteger = (max: number) =>
+  z
+    .string()
+    .regex(/^[1-9]\d{0,15}$/, 'must be a positive whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().max(max, `must be at most ${max}`));
+
+const auditQuery = z.strictObject({
+  limit: positiveInteger(500).default(100),
+  before: positiveInteger(Number.MAX_SAFE_INTEGER).optional(),
 });
 
 const callbackQuery = z.object({

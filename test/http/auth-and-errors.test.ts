@@ -74,6 +74,25 @@ describe('HTTP: auth, health and error responses', () => {
     assert.match(res.body.error.details[0].message, /nest deeper/);
   });
 
+  it('when a query string has an unknown parameter or a number not in plain decimal, then 400 naming it', async () => {
+    await t.platform.put('/api/v1/providers/p1', provider);
+    const cases: [supertest.Test, string][] = [
+      [t.platform.get('/api/v1/providers/p1/sessions?form=2026-11-01T00:00:00Z'), '(body)'],
+      [t.platform.delete('/api/v1/providers/p1/connections/0b6e4f3a-8d2c-4b1e-9f7a-2c3d4e5f6a7b?removeEvent=true'), '(body)'],
+      [t.admin.get('/api/v1/admin/audit?limit=0x10'), 'limit'],
+      [t.admin.get('/api/v1/admin/audit?limit=1e2'), 'limit'],
+      [t.admin.get('/api/v1/admin/audit?before=+5'), 'before'],
+      [t.admin.get('/api/v1/admin/audit?limit=501'), 'limit'],
+    ];
+    for (const [request, path] of cases) {
+      const res = await request;
+      assert.equal(res.status, 400, res.req.path);
+      assert.equal(res.body.error.code, 'VALIDATION_FAILED', res.req.path);
+      assert.equal(res.body.error.details[0].path, path, res.req.path);
+    }
+    assert.equal((await t.admin.get('/api/v1/admin/audit?limit=20&before=7')).status, 200);
+  });
+
   it('when a route does not exist, then a JSON 404', async () => {
     const res = await t.platform.get('/api/v1/nowhere');
     assert.equal(res.status, 404);
