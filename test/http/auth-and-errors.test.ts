@@ -86,9 +86,10 @@ describe('HTTP: auth, health and error responses', () => {
     ];
     for (const [request, path] of cases) {
       const res = await request;
-      assert.equal(res.status, 400, res.req.path);
-      assert.equal(res.body.error.code, 'VALIDATION_FAILED', res.req.path);
-      assert.equal(res.body.error.details[0].path, path, res.req.path);
+      const label = `${path}: ${JSON.stringify(res.body)}`;
+      assert.equal(res.status, 400, label);
+      assert.equal(res.body.error.code, 'VALIDATION_FAILED', label);
+      assert.equal(res.body.error.details[0].path, path, label);
     }
     assert.equal((await t.admin.get('/api/v1/admin/audit?limit=20&before=7')).status, 200);
   });
