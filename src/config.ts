@@ -44,7 +44,7 @@ const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
-export type DatabaseConfig = { kind: 'sqlite'; filename: string };
+export type DatabaseConfig = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
 
 export interface Config {
   env: Env['NODE_ENV'];
@@ -90,8 +90,17 @@ function parseDatabaseUrl(url: string | undefined, dataDir: string): DatabaseCon
     const filename = url.slice('sqlite:'.length).replace(/^\/\//, '');
     return filename === '' ? 'DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/app.db' : { kind: 'sqlite', filename };
   }
-  if (/^postgres(ql)?:/.test(url)) return 'DATABASE_URL: PostgreSQL is not supported yet; leave it unset for SQLite';
-  return 'DATABASE_URL: must start with sqlite:';
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    try {
+      const parsed = new URL(url);
+      return parsed.hostname === '' && !parsed.searchParams.has('host')
+        ? 'DATABASE_URL: a postgres:// URL needs a host, e.g. postgres://user@localhost:5432/sessionsync'
+        : { kind: 'postgres', url };
+    } catch {
+      return 'DATABASE_URL: not a valid postgres:// URL';
+    }
+  }
+  return 'DATABASE_URL: must start with sqlite: or postgres://';
 }
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {

@@ -1,5 +1,4 @@
 import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { createGoogleConnector, createGoogleOAuth } from '../connectors/google/index.js';
 import { createMicrosoftOAuth, createOutlookConnector } from '../connectors/outlook/index.js';
 import { createSecretBox, parseEncryptionKey } from './crypto/secret-box.js';
@@ -9,7 +8,7 @@ import { ResyncRunner, SyncWorker } from './sync/index.js';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { createSqliteStore } from './store/index.js';
+import { createStore } from './store/index.js';
 
 // Composition root: config -> store -> app. The only module that knows every adapter.
 
@@ -62,8 +61,7 @@ async function main(): Promise<void> {
   if (encryptionKey === undefined) throw new Error('the development encryption key file is damaged; delete it to make a new one');
   const secrets = createSecretBox(encryptionKey);
 
-  await mkdir(path.dirname(path.resolve(config.database.filename)), { recursive: true });
-  const store = await createSqliteStore({ filename: config.database.filename });
+  const store = await createStore(config.database);
   const { oauth, connectors } = vendorAdapters(config);
   const syncOptions = { store, connectors, secrets, clock: systemClock, logger, pastDays: config.feed.pastDays };
   const worker = config.syncWorker ? new SyncWorker(syncOptions) : null;

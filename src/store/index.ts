@@ -1,5 +1,26 @@
-// Public surface of the store adapters. Each adapter keeps its dialect's SQL and migrations to
-// itself; callers see only the Store port and a factory per database.
-export { createSqliteStore } from './sqlite-store.js';
-export type { SqliteStoreOptions } from './sqlite-store.js';
-export { migrateSqlite, pendingSqliteMigrations } from './sqlite-migrations.js';
+// Public surface of the store: one Store implementation over Kysely, a factory per database, and
+// createStore, which picks the database from the configuration.
+import type { Store } from '../domain/index.js';
+import { createPostgresStore } from './postgres-store.js';
+import { createSqliteStore } from './sqlite-store.js';
+
+export { createSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+export { createPostgresStore, MAX_TRANSACTION_ATTEMPTS, type PostgresStoreOptions } from './postgres-store.js';
+export { migrateSqlite, migratePostgres, pendingSqliteMigrations, pendingPostgresMigrations } from './migrate.js';
+export { migrations, type Migration } from './migrations.js';
+export { MAX_USER_AGENT_LENGTH } from './kysely-store.js';
+
+export type StoreLocation = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
+
+export function createStore(location: StoreLocation, options: { migrate?: boolean } = {}): Promise<Store> {
+  switch (location.kind) {
+    case 'sqlite':
+      return createSqliteStore({ filename: location.filename, ...options });
+    case 'postgres':
+      return createPostgresStore({ url: location.url, ...options });
+    default: {
+      const unknown: never = location;
+      throw new Error(`Unknown database: ${JSON.stringify(unknown)}`);
+    }
+  }
+}

@@ -5,6 +5,7 @@ import { eventTagKey } from '../../src/domain/index.js';
 import { DEFAULT_RATE_LIMITS } from '../../src/sync/index.js';
 import type { FakeStoredEvent } from '../fakes/fake-calendar.js';
 import { CLIENT, OFFICE_ADDRESS, VIDEO_URL, seedProvider } from '../support/seed.js';
+import { testStores } from '../support/stores.js';
 import { createSyncHarness, vendorFactories, type SyncHarness, type VendorRig } from '../support/sync-harness.js';
 
 const session = (start: string, extra: Record<string, unknown> = {}) => ({ start, durationMinutes: 50, client: CLIENT, ...extra });
@@ -15,14 +16,15 @@ function byKey(events: FakeStoredEvent[]): Map<string, FakeStoredEvent[]> {
   return map;
 }
 
+for (const [database, makeStore] of testStores())
 for (const [name, factory] of vendorFactories) {
-  describe(`push sync to ${name}`, () => {
+  describe(`push sync to ${name} (${database})`, () => {
     let h: SyncHarness;
     let vendor: VendorRig;
     const put = (id: string, body: Record<string, unknown>) => h.t.platform.put(`/api/v1/providers/p1/sessions/${id}`, body);
 
     beforeEach(async () => {
-      h = await createSyncHarness([factory]);
+      h = await createSyncHarness([factory], { store: await makeStore() });
       vendor = h.vendors[0]!;
       await seedProvider(h.t);
     });

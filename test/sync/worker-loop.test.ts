@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import type { CalendarConnector } from '../../src/domain/index.js';
 import { seedProvider } from '../support/seed.js';
+import { testStores } from '../support/stores.js';
 import { createSyncHarness, googleVendor, type SyncHarness } from '../support/sync-harness.js';
 
-describe('SyncWorker loop', () => {
+for (const [database, makeStore] of testStores())
+describe(`SyncWorker loop (${database})`, () => {
   let h: SyncHarness;
   afterEach(async () => {
     await h.worker.stop();
@@ -31,7 +33,7 @@ describe('SyncWorker loop', () => {
         };
         return { ...rig, connector: spy };
       },
-    ]);
+    ], { store: await makeStore() });
     await seedProvider(h.t);
     await h.connect(h.vendors[0]!);
     h.worker.start();

@@ -40,8 +40,16 @@ describe('loadConfig', () => {
     assert.equal(config.uidDomain, 'sync.example.org');
   });
 
-  it('when DATABASE_URL names PostgreSQL, then it says that is not supported yet', () => {
-    assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://localhost/x' }), /not supported yet/);
+  it('when DATABASE_URL names PostgreSQL, then that database is used', () => {
+    assert.deepEqual(loadConfig({ DATABASE_URL: 'postgres://app@db.internal:5432/sessionsync' }).database, {
+      kind: 'postgres',
+      url: 'postgres://app@db.internal:5432/sessionsync',
+    });
+    assert.equal(loadConfig({ DATABASE_URL: 'postgresql://app@localhost/x' }).database.kind, 'postgres');
+  });
+
+  it('when DATABASE_URL is neither sqlite: nor postgres://, then start-up names the key', () => {
+    assert.throws(() => loadConfig({ DATABASE_URL: 'mysql://localhost/x' }), /DATABASE_URL: must start with sqlite: or postgres:\/\//);
   });
 
   it('when DATABASE_URL is a sqlite: path, then that file is used', () => {

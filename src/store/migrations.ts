@@ -1,24 +1,33 @@
-// SQLite schema, as an ordered list of forward-only migrations. The SQL lives in TS strings so that
-// the compiled build runs without copying .sql assets next to it.
-import type { DatabaseSync } from 'node:sqlite';
+// The schema, as one ordered list of forward-only migrations whose entries hold each dialect's
+// DDL side by side (a test checks that both end with the same tables, columns and nullability).
+// The SQL lives in TS strings so that the compiled build runs without copying .sql assets.
+//
+// Conventions of the schema:
+// - instants are ISO-8601 UTC text of fixed width (Date#toISOString inside the range of
+//   domain/instants.ts), so text order is time order;
+// - every text column on PostgreSQL is COLLATE "C": the store's ORDER BY must be byte order, as
+//   SQLite's BINARY is, whatever collation the database was created with;
+// - booleans are BOOLEAN on PostgreSQL and INTEGER 0/1 with a CHECK on SQLite;
+// - JSON columns are JSONB on PostgreSQL and TEXT with CHECK (json_valid) on SQLite;
+// - every child row cascades from its provider; sessions reference their location loosely (no FK)
+//   because deleting a location detaches past sessions instead of deleting or blocking them.
 
-export interface SqliteMigration {
+export interface Migration {
   /** Strictly increasing; recorded in schema_migrations once applied. Never renumber or edit. */
   id: number;
   name: string;
-  sql: string;
+  sqlite: string;
+  postgres: string;
 }
 
-// Conventions of the schema:
-// - instants are ISO-8601 UTC TEXT (Date#toISOString), so text order is time order;
-// - booleans are INTEGER 0/1 with a CHECK, so a stray 2 or 'true' cannot sneak in;
-// - every child row cascades from its provider; sessions reference their location loosely (no FK)
-//   because deleting a location detaches past sessions instead of deleting or blocking them.
-export const sqliteMigrations: readonly SqliteMigration[] = [
+/** Every PostgreSQL text column: byte-order comparisons, as on SQLite. */
+const T = 'TEXT COLLATE "C"';
+
+export const migrations: readonly Migration[] = [
   {
     id: 1,
     name: 'initial schema',
-    sql: `
+    sqlite: `
       CREATE TABLE providers (
         id                   TEXT    NOT NULL PRIMARY KEY,
         name                 TEXT    NOT NULL,
@@ -97,11 +106,85 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       -- Serves listFeeds and the provider cascade, which would otherwise scan every token.
       CREATE INDEX feed_tokens_by_provider ON feed_tokens (provider_id, id);
     `,
+    postgres: `
+      CREATE TABLE providers (
+        id                   ${T}    NOT NULL PRIMARY KEY,
+        name                 ${T}    NOT NULL,
+        email                ${T},
+        timezone             ${T}    NOT NULL,
+        privacy_mode         ${T}    NOT NULL CHECK (privacy_mode IN ('none', 'initials', 'full')),
+        privacy_baa_attested BOOLEAN NOT NULL,
+        feed_revision        INTEGER NOT NULL DEFAULT 0,
+        created_at           ${T}    NOT NULL,
+        updated_at           ${T}    NOT NULL
+      );
+
+      CREATE TABLE locations (
+        provider_id  ${T}    NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+        id           ${T}    NOT NULL,
+        kind         ${T}    NOT NULL CHECK (kind IN ('virtual', 'office')),
+        name         ${T},
+        url          ${T},
+        instructions ${T},
+        waiting_room BOOLEAN,
+        platform     ${T},
+        address      ${T},
+        is_default   BOOLEAN NOT NULL,
+        created_at   ${T}    NOT NULL,
+        updated_at   ${T}    NOT NULL,
+        PRIMARY KEY (provider_id, id),
+        CHECK (
+          (kind = 'virtual' AND url IS NOT NULL AND address IS NULL)
+          OR (kind = 'office' AND name IS NOT NULL AND address IS NOT NULL AND url IS NULL
+              AND instructions IS NULL AND waiting_room IS NULL AND platform IS NULL)
+        )
+      );
+
+      CREATE TABLE sessions (
+        provider_id       ${T}    NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+        id                ${T}    NOT NULL,
+        uid               ${T}    NOT NULL UNIQUE,
+        starts_at         ${T}    NOT NULL,
+        ends_at           ${T}    NOT NULL,
+        location_id       ${T},
+        telehealth_url    ${T},
+        client_id         ${T},
+        client_first_name ${T},
+        client_last_name  ${T},
+        status            ${T}    NOT NULL CHECK (status IN ('scheduled', 'cancelled')),
+        series_id         ${T},
+        sequence          INTEGER NOT NULL,
+        event_fingerprint ${T}    NOT NULL,
+        last_modified     ${T}    NOT NULL,
+        created_at        ${T}    NOT NULL,
+        updated_at        ${T}    NOT NULL,
+        PRIMARY KEY (provider_id, id)
+      );
+
+      CREATE INDEX sessions_by_provider_start ON sessions (provider_id, starts_at, id);
+      CREATE INDEX sessions_by_provider_location ON sessions (provider_id, location_id);
+      CREATE INDEX sessions_by_provider_series ON sessions (provider_id, series_id);
+
+      CREATE TABLE feed_tokens (
+        id              ${T}    NOT NULL PRIMARY KEY,
+        provider_id     ${T}    NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+        label           ${T},
+        token_hash      ${T}    NOT NULL,
+        created_at      ${T}    NOT NULL,
+        revoked_at      ${T},
+        last_fetched_at ${T},
+        last_user_agent ${T},
+        fetch_count     INTEGER NOT NULL DEFAULT 0
+      );
+
+      CREATE UNIQUE INDEX feed_tokens_by_token_hash ON feed_tokens (token_hash);
+      CREATE INDEX feed_tokens_by_provider ON feed_tokens (provider_id, id);
+    `,
   },
   {
     id: 2,
     name: 'push sync: connections, sync targets, resync jobs, audit log',
-    sql: `
+    sqlite: `
       -- pending_* hold one authorization in flight: all three set or all three NULL.
       CREATE TABLE connections (
         id                      TEXT NOT NULL PRIMARY KEY,
@@ -190,96 +273,84 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
         details TEXT    NOT NULL CHECK (json_valid(details))
       ) STRICT;
     `,
+    postgres: `
+      CREATE TABLE connections (
+        id                      ${T} NOT NULL PRIMARY KEY,
+        provider_id             ${T} NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+        kind                    ${T} NOT NULL CHECK (kind IN ('google', 'outlook')),
+        calendar_id             ${T} NOT NULL,
+        status                  ${T} NOT NULL CHECK (
+          status IN ('pending_authorization', 'active', 'needs_reauth', 'error', 'disconnected')
+        ),
+        account_email           ${T},
+        sealed_tokens           ${T},
+        pending_nonce           ${T},
+        pending_sealed_verifier ${T},
+        pending_expires_at      ${T},
+        last_synced_at          ${T},
+        last_error_code         ${T},
+        created_at              ${T} NOT NULL,
+        updated_at              ${T} NOT NULL,
+        CHECK (
+          (pending_nonce IS NULL AND pending_sealed_verifier IS NULL AND pending_expires_at IS NULL)
+          OR (pending_nonce IS NOT NULL AND pending_sealed_verifier IS NOT NULL AND pending_expires_at IS NOT NULL)
+        )
+      );
+
+      CREATE INDEX connections_by_provider ON connections (provider_id, created_at, id);
+      CREATE INDEX connections_by_status ON connections (status, id);
+
+      CREATE TABLE sync_targets (
+        id                ${T}    NOT NULL PRIMARY KEY,
+        connection_id     ${T}    NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+        provider_id       ${T}    NOT NULL,
+        session_id        ${T}    NOT NULL,
+        generation        INTEGER NOT NULL CHECK (generation >= 0),
+        synced_generation INTEGER NOT NULL CHECK (synced_generation >= 0),
+        external_id       ${T},
+        synced_revision   ${T},
+        attempts          INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        next_attempt_at   ${T}    NOT NULL,
+        lease_owner       ${T},
+        lease_until       ${T},
+        last_error_code   ${T},
+        dead_at           ${T},
+        created_at        ${T}    NOT NULL,
+        updated_at        ${T}    NOT NULL,
+        UNIQUE (connection_id, provider_id, session_id),
+        CHECK ((lease_owner IS NULL) = (lease_until IS NULL))
+      );
+
+      CREATE INDEX sync_targets_due ON sync_targets (next_attempt_at, id)
+        WHERE generation > synced_generation AND dead_at IS NULL;
+      CREATE INDEX sync_targets_dead ON sync_targets (dead_at) WHERE dead_at IS NOT NULL;
+
+      CREATE TABLE resync_jobs (
+        id          ${T} NOT NULL PRIMARY KEY,
+        kind        ${T} NOT NULL CHECK (kind IN ('resync')),
+        status      ${T} NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+        request     JSONB NOT NULL,
+        progress    JSONB NOT NULL,
+        plan        JSONB,
+        error       ${T},
+        actor       ${T} NOT NULL,
+        lease_owner ${T},
+        lease_until ${T},
+        created_at  ${T} NOT NULL,
+        started_at  ${T},
+        finished_at ${T}
+      );
+
+      CREATE INDEX resync_jobs_by_status ON resync_jobs (status, created_at);
+
+      CREATE TABLE audit_log (
+        id      INTEGER NOT NULL GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at      ${T}    NOT NULL,
+        actor   ${T}    NOT NULL,
+        action  ${T}    NOT NULL,
+        target  ${T}    NOT NULL,
+        details JSONB   NOT NULL
+      );
+    `,
   },
 ];
-
-/**
- * Applies the migrations not yet recorded in schema_migrations, each in its own IMMEDIATE
- * transaction (so two processes starting together cannot both apply one), and returns the ids it
- * applied, in order. Idempotent: a second call returns [].
- */
-export function migrateSqlite(
-  db: DatabaseSync,
-  migrations: readonly SqliteMigration[] = sqliteMigrations,
-): number[] {
-  assertOrdered(migrations);
-  ensureMigrationsTable(db);
-  assertKnown(db, migrations);
-
-  const isApplied = db.prepare('SELECT 1 FROM schema_migrations WHERE id = ?');
-  const record = db.prepare('INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)');
-  const applied: number[] = [];
-  for (const migration of migrations) {
-    const didApply = inImmediateTransaction(db, () => {
-      // Re-checked under the write lock: another process may have applied it since we looked.
-      if (isApplied.get(migration.id) !== undefined) return false;
-      db.exec(migration.sql);
-      record.run(migration.id, migration.name, new Date().toISOString());
-      return true;
-    });
-    if (didApply) applied.push(migration.id);
-  }
-  return applied;
-}
-
-/** Ids of the migrations this build knows that the database has not applied yet. */
-export function pendingSqliteMigrations(
-  db: DatabaseSync,
-  migrations: readonly SqliteMigration[] = sqliteMigrations,
-): number[] {
-  const appliedIds = new Set(readAppliedIds(db));
-  return migrations.filter((m) => !appliedIds.has(m.id)).map((m) => m.id);
-}
-
-function ensureMigrationsTable(db: DatabaseSync): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS schema_migrations (
-      id         INTEGER NOT NULL PRIMARY KEY,
-      name       TEXT    NOT NULL,
-      applied_at TEXT    NOT NULL
-    ) STRICT
-  `);
-}
-
-/** Runs fn between BEGIN IMMEDIATE and COMMIT; rolls back and rethrows when fn throws. */
-function inImmediateTransaction<T>(db: DatabaseSync, fn: () => T): T {
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    const result = fn();
-    db.exec('COMMIT');
-    return result;
-  } catch (error) {
-    // Some errors (SQLITE_FULL, a failed COMMIT under I/O error) already rolled back.
-    if (db.isTransaction) db.exec('ROLLBACK');
-    throw error;
-  }
-}
-
-function readAppliedIds(db: DatabaseSync): number[] {
-  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
-  if (exists === undefined) return [];
-  // id is an INTEGER of a STRICT table, read as a number (readBigInts is off).
-  return db
-    .prepare('SELECT id FROM schema_migrations ORDER BY id')
-    .all()
-    .map((row) => row.id as number);
-}
-
-function assertOrdered(migrations: readonly SqliteMigration[]): void {
-  migrations.forEach((m, i) => {
-    const previous = migrations[i - 1];
-    if (previous !== undefined && m.id <= previous.id) {
-      throw new Error(`SQLite migrations out of order: ${m.id} (${m.name}) follows ${previous.id}`);
-    }
-  });
-}
-
-// A database migrated by a newer build has a schema this code was not written for; refusing to
-// start beats writing rows the newer schema does not expect.
-function assertKnown(db: DatabaseSync, migrations: readonly SqliteMigration[]): void {
-  const known = new Set(migrations.map((m) => m.id));
-  const unknown = readAppliedIds(db).filter((id) => !known.has(id));
-  if (unknown.length > 0) {
-    throw new Error(`The database has migrations this build does not know: ${unknown.join(', ')}`);
-  }
-}

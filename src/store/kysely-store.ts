@@ -1,0 +1,714 @@
+// The Store port, written once over Kysely for SQLite (node:sqlite, embedded default) and
+// PostgreSQL (pg). What the two databases write differently lives in dialect.ts; what a database
+// needs to open, migrate and run transactions lives in its factory (sqlite-store.ts,
+// postgres-store.ts), which hands this class a Kysely instance and a TransactionRunner.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type {
+  ActiveFeed,
+  AuditEntry,
+  ClaimOptions,
+  Connection,
+  ConnectionStatus,
+  FeedToken,
+  Location,
+  Provider,
+  ResyncJob,
+  Session,
+  SessionQuery,
+  Store,
+  StoreTx,
+  SyncHealth,
+  SyncTarget,
+} from '../domain/index.js';
+import { ErrorCode, notFound } from '../domain/index.js';
+import type { StoreDialect } from './dialect.js';
+import {
+  CONNECTION_COLUMNS,
+  FEED_COLUMNS,
+  fromConnection,
+  fromFeed,
+  fromJob,
+  fromLocation,
+  fromProvider,
+  fromSession,
+  JOB_COLUMNS,
+  LOCATION_COLUMNS,
+  PROVIDER_COLUMNS,
+  SESSION_COLUMNS,
+  toAudit,
+  toConnection,
+  toFeed,
+  toJob,
+  toLocation,
+  toProvider,
+  toSession,
+  toTarget,
+  type Database,
+  type TargetRow,
+} from './rows.js';
+
+/** Longest user agent kept by recordFeedFetch: the header is client-controlled and unbounded. */
+export const MAX_USER_AGENT_LENGTH = 512;
+
+/** At most this many dead targets are listed by syncHealth, newest first. */
+const DEAD_TARGETS_LISTED = 100;
+
+/**
+ * Runs fn in one database transaction, as the database's factory decides: SQLite takes the write
+ * lock up front (BEGIN IMMEDIATE); PostgreSQL runs SERIALIZABLE and retries serialization
+ * failures, so fn may run more than once.
+ */
+export type TransactionRunner = <T>(db: Kysely<Database>, fn: (trx: Transaction<Database>) => Promise<T>) => Promise<T>;
+
+export interface KyselyStoreOptions {
+  db: Kysely<Database>;
+  dialect: StoreDialect;
+  transaction: TransactionRunner;
+}
+
+type TargetSyncedResult = Parameters<Store['completeTarget']>[2];
+type TargetFailedResult = Parameters<Store['failTarget']>[2];
+type RecordedSync = Parameters<StoreTx['recordTargetSynced']>[3];
+type AuditQuery = Parameters<Store['listAudit']>[0];
+
+interface TxScope {
+  open: boolean;
+}
+
+export class KyselyStore implements Store {
+  readonly #db: Kysely<Database>;
+  readonly #ops: Operations;
+  readonly #runTransaction: TransactionRunner;
+  readonly #dialect: StoreDialect;
+  // Marks the async context of a running fn so that a call to the store from inside it fails
+  // fast: on SQLite it would wait for the one connection its own transaction holds, forever; on
+  // PostgreSQL it would quietly run outside the transaction.
+  readonly #txScope = new AsyncLocalStorage<TxScope>();
+  #closing: Promise<void> | undefined;
+
+  constructor(options: KyselyStoreOptions) {
+    this.#db = options.db;
+    this.#dialect = options.dialect;
+    this.#runTransaction = options.transaction;
+    this.#ops = new Operations(options.db, options.dialect);
+  }
+
+  getProvider = this.#outside('getProvider', (id: string) => this.#ops.getProvider(id));
+  listLocations = this.#outside('listLocations', (providerId: string) => this.#ops.listLocations(providerId));
+  getLocation = this.#outside('getLocation', (providerId: string, locationId: string) => this.#ops.getLocation(providerId, locationId));
+  getSession = this.#outside('getSession', (providerId: string, sessionId: string) => this.#ops.getSession(providerId, sessionId));
+  listSessions = this.#outside('listSessions', (providerId: string, query?: SessionQuery) => this.#ops.listSessions(providerId, query));
+  listFeeds = this.#outside('listFeeds', (providerId: string) => this.#ops.listFeeds(providerId));
+  findActiveFeed = this.#outside('findActiveFeed', (tokenHash: string) => this.#ops.findActiveFeed(tokenHash));
+  recordFeedFetch = this.#outside('recordFeedFetch', (feedId: string, at: string, userAgent: string | null) =>
+    this.#ops.recordFeedFetch(feedId, at, userAgent),
+  );
+  ping = this.#outside('ping', async () => {
+    await sql`SELECT 1`.execute(this.#db);
+  });
+
+  getConnection = this.#outside('getConnection', (connectionId: string) => this.#ops.getConnection(connectionId));
+  listConnections = this.#outside('listConnections', (providerId: string) => this.#ops.listConnections(providerId));
+  listAllConnections = this.#outside('listAllConnections', (statuses?: readonly ConnectionStatus[]) => this.#ops.listAllConnections(statuses));
+  listTargets = this.#outside('listTargets', (connectionId: string) => this.#ops.listTargets(connectionId));
+  getTarget = this.#outside('getTarget', (targetId: string) => this.#ops.getTarget(targetId));
+  getJob = this.#outside('getJob', (jobId: string) => this.#ops.getJob(jobId));
+  listAudit = this.#outside('listAudit', (options: AuditQuery) => this.#ops.listAudit(options));
+  syncHealth = this.#outside('syncHealth', (now: string) => this.#ops.syncHealth(now));
+  targetCounts = this.#outside('targetCounts', (connectionId: string) => this.#ops.targetCounts(connectionId));
+
+  // Leases: each is one statement (its own implicit transaction, READ COMMITTED on PostgreSQL,
+  // where SKIP LOCKED keeps concurrent claimers apart) or one short transaction.
+  claimTargets = this.#outside('claimTargets', (options: ClaimOptions) => this.#ops.claimTargets(options));
+  completeTarget = this.#outside('completeTarget', (targetId: string, owner: string, result: TargetSyncedResult) =>
+    this.#db.transaction().execute((trx) => new Operations(trx, this.#dialect).completeTarget(targetId, owner, result)),
+  );
+  failTarget = this.#outside('failTarget', (targetId: string, owner: string, result: TargetFailedResult) =>
+    this.#ops.failTarget(targetId, owner, result),
+  );
+  releaseTarget = this.#outside('releaseTarget', (targetId: string, owner: string, nextAttemptAt: string) =>
+    this.#ops.releaseTarget(targetId, owner, nextAttemptAt),
+  );
+  nextDueAt = this.#outside('nextDueAt', () => this.#ops.nextDueAt());
+  claimJob = this.#outside('claimJob', (options: Omit<ClaimOptions, 'limit'>) => this.#ops.claimJob(options));
+
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    this.#assertOutsideTransaction('transaction');
+    return this.#runTransaction(this.#db, async (trx) => {
+      const scope: TxScope = { open: true };
+      try {
+        return await this.#txScope.run(scope, () => fn(makeTx(new Operations(trx, this.#dialect), scope)));
+      } finally {
+        scope.open = false;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#assertOutsideTransaction('close');
+    // Lets running and queued work finish first; later calls fail on the destroyed pool.
+    this.#closing ??= this.#db.destroy();
+    return this.#closing;
+  }
+
+  #outside<A extends unknown[], R>(name: string, op: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+    return async (...args: A): Promise<R> => {
+      this.#assertOutsideTransaction(name);
+      if (this.#closing !== undefined) throw new Error('The store is closed.');
+      return op(...args);
+    };
+  }
+
+  #assertOutsideTransaction(name: string): void {
+    if (this.#txScope.getStore()?.open === true) {
+      throw new Error(
+        `store.${name}() was called inside store.transaction(fn); use the tx passed to fn instead ` +
+          '(the store waits for the open transaction, which would wait for this call).',
+      );
+    }
+  }
+}
+
+function makeTx(ops: Operations, scope: TxScope): StoreTx {
+  const live =
+    <A extends unknown[], R>(op: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      // A tx kept past its fn would otherwise write outside any transaction, or into another's.
+      if (!scope.open) throw new Error('This transaction has ended; its tx object can no longer be used.');
+      return op(...args);
+    };
+  return {
+    getProvider: live((id) => ops.getProvider(id)),
+    listLocations: live((providerId) => ops.listLocations(providerId)),
+    getLocation: live((providerId, locationId) => ops.getLocation(providerId, locationId)),
+    getSession: live((providerId, sessionId) => ops.getSession(providerId, sessionId)),
+    listSessions: live((providerId, query) => ops.listSessions(providerId, query)),
+    listFeeds: live((providerId) => ops.listFeeds(providerId)),
+    findActiveFeed: live((tokenHash) => ops.findActiveFeed(tokenHash)),
+    putProvider: live((provider) => ops.putProvider(provider)),
+    deleteProvider: live((providerId) => ops.deleteProvider(providerId)),
+    putLocation: live((location) => ops.putLocation(location)),
+    deleteLocation: live((providerId, locationId) => ops.deleteLocation(providerId, locationId)),
+    putSession: live((session) => ops.putSession(session)),
+    deleteSession: live((providerId, sessionId) => ops.deleteSession(providerId, sessionId)),
+    putFeed: live((feed) => ops.putFeed(feed)),
+    revokeFeed: live((providerId, feedId, at) => ops.revokeFeed(providerId, feedId, at)),
+    bumpFeedRevision: live((providerId) => ops.bumpFeedRevision(providerId)),
+
+    getConnection: live((connectionId) => ops.getConnection(connectionId)),
+    listConnections: live((providerId) => ops.listConnections(providerId)),
+    listAllConnections: live((statuses) => ops.listAllConnections(statuses)),
+    listTargets: live((connectionId) => ops.listTargets(connectionId)),
+    getTarget: live((targetId) => ops.getTarget(targetId)),
+    getJob: live((jobId) => ops.getJob(jobId)),
+    listAudit: live((options) => ops.listAudit(options)),
+    syncHealth: live((now) => ops.syncHealth(now)),
+    targetCounts: live((connectionId) => ops.targetCounts(connectionId)),
+    putConnection: live((connection) => ops.putConnection(connection)),
+    markSessionsDirty: live((providerId, sessionIds, at) => ops.markSessionsDirty(providerId, sessionIds, at)),
+    markConnectionTargetsDirty: live((connectionId, sessionIds, at) => ops.markConnectionTargetsDirty(connectionId, sessionIds, at)),
+    deleteTargets: live((connectionId) => ops.deleteTargets(connectionId)),
+    recordTargetSynced: live((connectionId, providerId, sessionId, result) => ops.recordTargetSynced(connectionId, providerId, sessionId, result)),
+    putJob: live((job) => ops.putJob(job)),
+    appendAudit: live((entry) => ops.appendAudit(entry)),
+    retryTarget: live((targetId, at) => ops.retryTarget(targetId, at)),
+  };
+}
+
+/** `col = excluded.col` for every non-key column: the update half of an upsert. */
+function excludedSet(columns: readonly string[], key: readonly string[]): Record<string, ReturnType<typeof sql.ref<never>>> {
+  return Object.fromEntries(columns.filter((c) => !key.includes(c)).map((c) => [c, sql.ref<never>(`excluded.${c}`)]));
+}
+
+/** A pending target: not yet synced at its generation, and not dead-lettered. */
+const PENDING = sql`t.generation > t.synced_generation AND t.dead_at IS NULL`;
+
+// ---------------------------------------------------------------------------------------------
+// The queries, over the root database (reads, leases) or a transaction (everything a tx can do).
+
+class Operations {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: StoreDialect,
+  ) {}
+
+  async getProvider(id: string): Promise<Provider | null> {
+    const row = await this.db.selectFrom('providers').selectAll().where('id', '=', id).executeTakeFirst();
+    return row === undefined ? null : toProvider(row);
+  }
+
+  async putProvider(provider: Provider): Promise<void> {
+    await this.db
+      .insertInto('providers')
+      .values(fromProvider(provider))
+      .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(PROVIDER_COLUMNS, ['id'])))
+      .execute();
+  }
+
+  async deleteProvider(providerId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('providers').where('id', '=', providerId).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  // `at` is not stored: the revision counter alone keys the feed cache, and updatedAt tracks the
+  // provider's own fields.
+  async bumpFeedRevision(providerId: string): Promise<number> {
+    const row = await this.db
+      .updateTable('providers')
+      .set((eb) => ({ feed_revision: eb('feed_revision', '+', 1) }))
+      .where('id', '=', providerId)
+      .returning('feed_revision')
+      .executeTakeFirst();
+    if (row === undefined) throw notFound(ErrorCode.PROVIDER_NOT_FOUND, 'Provider not found.');
+    return row.feed_revision;
+  }
+
+  async listLocations(providerId: string): Promise<Location[]> {
+    const rows = await this.db.selectFrom('locations').selectAll().where('provider_id', '=', providerId).orderBy('id').execute();
+    return rows.map(toLocation);
+  }
+
+  async getLocation(providerId: string, locationId: string): Promise<Location | null> {
+    const row = await this.db
+      .selectFrom('locations')
+      .selectAll()
+      .where('provider_id', '=', providerId)
+      .where('id', '=', locationId)
+      .executeTakeFirst();
+    return row === undefined ? null : toLocation(row);
+  }
+
+  async putLocation(location: Location): Promise<void> {
+    await this.db
+      .insertInto('locations')
+      .values(fromLocation(location))
+      .onConflict((oc) => oc.columns(['provider_id', 'id']).doUpdateSet(excludedSet(LOCATION_COLUMNS, ['provider_id', 'id'])))
+      .execute();
+  }
+
+  // Callers hold the transaction, so the detach and the delete land together.
+  async deleteLocation(providerId: string, locationId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('locations').where('provider_id', '=', providerId).where('id', '=', locationId).executeTakeFirst();
+    if (result.numDeletedRows === 0n) return false;
+    await this.db
+      .updateTable('sessions')
+      .set({ location_id: null })
+      .where('provider_id', '=', providerId)
+      .where('location_id', '=', locationId)
+      .execute();
+    return true;
+  }
+
+  async getSession(providerId: string, sessionId: string): Promise<Session | null> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('provider_id', '=', providerId)
+      .where('id', '=', sessionId)
+      .executeTakeFirst();
+    return row === undefined ? null : toSession(row);
+  }
+
+  // Plain predicates for the filters given, rather than "(? IS NULL OR col = ?)", so that the
+  // database picks the matching index; each mix is one cached statement.
+  async listSessions(providerId: string, query: SessionQuery = {}): Promise<Session[]> {
+    let q = this.db.selectFrom('sessions').selectAll().where('provider_id', '=', providerId);
+    if (query.endAfter !== undefined) q = q.where('ends_at', '>', query.endAfter);
+    if (query.startBefore !== undefined) q = q.where('starts_at', '<', query.startBefore);
+    if (query.status !== undefined) q = q.where('status', '=', query.status);
+    if (query.locationId !== undefined) q = q.where('location_id', '=', query.locationId);
+    if (query.seriesId !== undefined) q = q.where('series_id', '=', query.seriesId);
+    const rows = await q.orderBy('starts_at').orderBy('id').execute();
+    return rows.map(toSession);
+  }
+
+  // ON CONFLICT on the primary key only: a uid taken by another session still fails the UNIQUE
+  // constraint instead of being silently replaced.
+  async putSession(session: Session): Promise<void> {
+    await this.db
+      .insertInto('sessions')
+      .values(fromSession(session))
+      .onConflict((oc) => oc.columns(['provider_id', 'id']).doUpdateSet(excludedSet(SESSION_COLUMNS, ['provider_id', 'id'])))
+      .execute();
+  }
+
+  async deleteSession(providerId: string, sessionId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('sessions').where('provider_id', '=', providerId).where('id', '=', sessionId).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async listFeeds(providerId: string): Promise<FeedToken[]> {
+    const rows = await this.db.selectFrom('feed_tokens').selectAll().where('provider_id', '=', providerId).orderBy('id').execute();
+    return rows.map(toFeed);
+  }
+
+  async findActiveFeed(tokenHash: string): Promise<ActiveFeed | null> {
+    const row = await this.db
+      .selectFrom('feed_tokens')
+      .selectAll()
+      .where('token_hash', '=', tokenHash)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (row === undefined) return null;
+    const provider = await this.getProvider(row.provider_id);
+    return provider === null ? null : { feed: toFeed(row), provider };
+  }
+
+  async putFeed(feed: FeedToken): Promise<void> {
+    await this.db
+      .insertInto('feed_tokens')
+      .values(fromFeed(feed))
+      .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(FEED_COLUMNS, ['id'])))
+      .execute();
+  }
+
+  async revokeFeed(providerId: string, feedId: string, at: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('feed_tokens')
+      .set({ revoked_at: at })
+      .where('provider_id', '=', providerId)
+      .where('id', '=', feedId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async recordFeedFetch(feedId: string, at: string, userAgent: string | null): Promise<void> {
+    await this.db
+      .updateTable('feed_tokens')
+      .set((eb) => ({ last_fetched_at: at, last_user_agent: truncateUserAgent(userAgent), fetch_count: eb('fetch_count', '+', 1) }))
+      .where('id', '=', feedId)
+      .execute();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Push sync (DESIGN.md, "Push sync"). Every query over pending rows repeats PENDING literally
+  // so that the database can use the partial index sync_targets_due.
+
+  async getConnection(connectionId: string): Promise<Connection | null> {
+    const row = await this.db.selectFrom('connections').selectAll().where('id', '=', connectionId).executeTakeFirst();
+    return row === undefined ? null : toConnection(row);
+  }
+
+  async listConnections(providerId: string): Promise<Connection[]> {
+    const rows = await this.db
+      .selectFrom('connections')
+      .selectAll()
+      .where('provider_id', '=', providerId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toConnection);
+  }
+
+  async listAllConnections(statuses?: readonly ConnectionStatus[]): Promise<Connection[]> {
+    if (statuses !== undefined && statuses.length === 0) return [];
+    let q = this.db.selectFrom('connections').selectAll();
+    if (statuses !== undefined) q = q.where('status', 'in', statuses);
+    return (await q.orderBy('id').execute()).map(toConnection);
+  }
+
+  async putConnection(connection: Connection): Promise<void> {
+    await this.db
+      .insertInto('connections')
+      .values(fromConnection(connection))
+      .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(CONNECTION_COLUMNS, ['id'])))
+      .execute();
+  }
+
+  async getTarget(targetId: string): Promise<SyncTarget | null> {
+    const row = await this.db.selectFrom('sync_targets').selectAll().where('id', '=', targetId).executeTakeFirst();
+    return row === undefined ? null : toTarget(row);
+  }
+
+  async listTargets(connectionId: string): Promise<SyncTarget[]> {
+    const rows = await this.db
+      .selectFrom('sync_targets')
+      .selectAll()
+      .where('connection_id', '=', connectionId)
+      .orderBy('session_id')
+      .orderBy('id')
+      .execute();
+    return rows.map(toTarget);
+  }
+
+  async deleteTargets(connectionId: string): Promise<void> {
+    await this.db.deleteFrom('sync_targets').where('connection_id', '=', connectionId).execute();
+  }
+
+  // Connections that still want their provider's changes: needs_reauth ones collect them while
+  // paused, so nothing is lost once the grant is renewed.
+  async markSessionsDirty(providerId: string, sessionIds: readonly string[], at: string): Promise<number> {
+    return this.#markDirty(sql`c.provider_id = ${providerId} AND c.status IN ('active', 'needs_reauth')`, sessionIds, at);
+  }
+
+  async markConnectionTargetsDirty(connectionId: string, sessionIds: readonly string[], at: string): Promise<number> {
+    return this.#markDirty(sql`c.id = ${connectionId}`, sessionIds, at);
+  }
+
+  /**
+   * One set-based upsert for every (matching connection, session) pair: creates missing targets
+   * (ids made by the database), bumps the generation of existing ones, makes them due at `at` and
+   * un-dead. One statement however many sessions, since on PostgreSQL each is a round trip made
+   * while the transaction holds its locks.
+   */
+  async #markDirty(connections: ReturnType<typeof sql>, sessionIds: readonly string[], at: string): Promise<number> {
+    // A session named twice is one change, not two generations.
+    const unique = [...new Set(sessionIds)];
+    if (unique.length === 0) return 0;
+    const result = await sql`
+      INSERT INTO sync_targets (id, connection_id, provider_id, session_id, generation, synced_generation, attempts,
+                                next_attempt_at, created_at, updated_at)
+      SELECT ${this.dialect.newUuid()}, c.id, c.provider_id, s.value, 1, 0, 0, ${at}, ${at}, ${at}
+      FROM connections c CROSS JOIN ${this.dialect.textValues(unique, 's')}
+      WHERE ${connections}
+      ON CONFLICT (connection_id, provider_id, session_id) DO UPDATE SET
+        generation = sync_targets.generation + 1, next_attempt_at = excluded.next_attempt_at, attempts = 0,
+        dead_at = NULL, updated_at = excluded.updated_at`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0n);
+  }
+
+  async recordTargetSynced(connectionId: string, providerId: string, sessionId: string, result: RecordedSync): Promise<void> {
+    const { greatest, least } = this.dialect;
+    await this.db
+      .insertInto('sync_targets')
+      .values({
+        id: randomUUID(),
+        connection_id: connectionId,
+        provider_id: providerId,
+        session_id: sessionId,
+        generation: 1,
+        synced_generation: 1,
+        external_id: result.externalId,
+        synced_revision: result.syncedRevision,
+        attempts: 0,
+        next_attempt_at: result.at,
+        lease_owner: null,
+        lease_until: null,
+        last_error_code: null,
+        dead_at: null,
+        created_at: result.at,
+        updated_at: result.at,
+      })
+      .onConflict((oc) =>
+        oc.columns(['connection_id', 'provider_id', 'session_id']).doUpdateSet({
+          // MIN(generation) keeps a caller from marking a generation synced it cannot have seen.
+          synced_generation: greatest(sql<number>`sync_targets.synced_generation`, least(sql<number>`sync_targets.generation`, sql<number>`${result.generation}`)),
+          external_id: sql.ref<never>('excluded.external_id'),
+          synced_revision: sql.ref<never>('excluded.synced_revision'),
+          attempts: 0,
+          dead_at: null,
+          last_error_code: null,
+          updated_at: sql.ref<never>('excluded.updated_at'),
+        }),
+      )
+      .execute();
+  }
+
+  // A target that is not pending gets a new generation, so that the retry has something to do.
+  async retryTarget(targetId: string, at: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sync_targets')
+      .set({
+        dead_at: null,
+        attempts: 0,
+        next_attempt_at: at,
+        updated_at: at,
+        generation: sql<number>`CASE WHEN generation > synced_generation THEN generation ELSE synced_generation + 1 END`,
+      })
+      .where('id', '=', targetId)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  // One statement, so one implicit transaction: the rows it picks are leased before any other
+  // claim can read them (SQLite has one writer; PostgreSQL's SKIP LOCKED lets concurrent claims
+  // pass each other's rows by).
+  async claimTargets({ owner, now, leaseUntil, limit }: ClaimOptions): Promise<SyncTarget[]> {
+    const result = await sql<TargetRow>`
+      UPDATE sync_targets SET lease_owner = ${owner}, lease_until = ${leaseUntil}
+      WHERE id IN (
+        SELECT t.id FROM sync_targets t ${this.dialect.claimJoin} connections c ON c.id = t.connection_id
+        WHERE ${PENDING} AND t.next_attempt_at <= ${now} AND (t.lease_until IS NULL OR t.lease_until < ${now})
+          AND c.status = 'active'
+        ORDER BY t.next_attempt_at, t.id
+        LIMIT ${limit}
+        ${this.dialect.skipLocked('t')}
+      )
+      RETURNING *`.execute(this.db);
+    // RETURNING gives rows in no promised order.
+    return result.rows.map(toTarget).sort((a, b) => compareText(a.nextAttemptAt, b.nextAttemptAt) || compareText(a.id, b.id));
+  }
+
+  // Runs inside a transaction of the caller's: the completion and lastSyncedAt land together.
+  async completeTarget(targetId: string, owner: string, result: TargetSyncedResult): Promise<boolean> {
+    const { greatest, least } = this.dialect;
+    const row = await this.db
+      .updateTable('sync_targets')
+      .set({
+        synced_generation: greatest(sql<number>`synced_generation`, least(sql<number>`${result.generation}`, sql<number>`generation`)),
+        external_id: result.externalId,
+        synced_revision: result.syncedRevision,
+        attempts: 0,
+        last_error_code: null,
+        lease_owner: null,
+        lease_until: null,
+        updated_at: result.at,
+      })
+      .where('id', '=', targetId)
+      .where('lease_owner', '=', owner)
+      .returning('connection_id')
+      .executeTakeFirst();
+    if (row === undefined) return false;
+    await this.db.updateTable('connections').set({ last_synced_at: result.at }).where('id', '=', row.connection_id).execute();
+    return true;
+  }
+
+  async failTarget(targetId: string, owner: string, result: TargetFailedResult): Promise<boolean> {
+    const updated = await this.db
+      .updateTable('sync_targets')
+      .set((eb) => ({
+        attempts: eb('attempts', '+', 1),
+        last_error_code: result.errorCode,
+        next_attempt_at: result.nextAttemptAt,
+        ...(result.dead ? { dead_at: result.at } : {}),
+        lease_owner: null,
+        lease_until: null,
+        updated_at: result.at,
+      }))
+      .where('id', '=', targetId)
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    return updated.numUpdatedRows > 0n;
+  }
+
+  async releaseTarget(targetId: string, owner: string, nextAttemptAt: string): Promise<void> {
+    await this.db
+      .updateTable('sync_targets')
+      .set({ lease_owner: null, lease_until: null, next_attempt_at: nextAttemptAt })
+      .where('id', '=', targetId)
+      .where('lease_owner', '=', owner)
+      .execute();
+  }
+
+  // A target leased by another worker becomes claimable when its lease ends, not before: waking
+  // at its nextAttemptAt would only find it taken (and spin while the lease lasts).
+  async nextDueAt(): Promise<string | null> {
+    const due = this.dialect.greatest(sql<string>`t.next_attempt_at`, sql<string>`COALESCE(t.lease_until, t.next_attempt_at)`);
+    const result = await sql<{ due: string | null }>`
+      SELECT MIN(${due}) AS due
+      FROM sync_targets t ${this.dialect.claimJoin} connections c ON c.id = t.connection_id
+      WHERE ${PENDING} AND c.status = 'active'`.execute(this.db);
+    return result.rows[0]?.due ?? null;
+  }
+
+  async targetCounts(connectionId: string): Promise<{ pending: number; dead: number }> {
+    const result = await sql<{ pending: unknown; dead: unknown }>`
+      SELECT count(*) FILTER (WHERE ${PENDING}) AS pending, count(*) FILTER (WHERE t.dead_at IS NOT NULL) AS dead
+      FROM sync_targets t WHERE t.connection_id = ${connectionId}`.execute(this.db);
+    const row = result.rows[0];
+    return { pending: toCount(row?.pending), dead: toCount(row?.dead) };
+  }
+
+  // The counts describe the rows as they are; `now` is not needed by this adapter.
+  async syncHealth(_now: string): Promise<SyncHealth> {
+    const totals = await sql<Record<'pending' | 'retrying' | 'dead' | 'synced', unknown>>`
+      SELECT
+        count(*) FILTER (WHERE ${PENDING} AND t.attempts = 0) AS pending,
+        count(*) FILTER (WHERE ${PENDING} AND t.attempts > 0) AS retrying,
+        count(*) FILTER (WHERE t.dead_at IS NOT NULL) AS dead,
+        count(*) FILTER (WHERE t.generation <= t.synced_generation AND t.dead_at IS NULL) AS synced
+      FROM sync_targets t`.execute(this.db);
+    const oldest = await sql<{ since: string | null }>`SELECT MIN(t.updated_at) AS since FROM sync_targets t WHERE ${PENDING}`.execute(this.db);
+    const reauth = await this.db
+      .selectFrom('connections')
+      .select(['id', 'provider_id', 'kind'])
+      .where('status', '=', 'needs_reauth')
+      .orderBy('id')
+      .execute();
+    const dead = await this.db
+      .selectFrom('sync_targets')
+      .select(['id', 'connection_id', 'session_id', 'last_error_code', 'dead_at'])
+      .where('dead_at', 'is not', null)
+      .orderBy('dead_at', 'desc')
+      .orderBy('id')
+      .limit(DEAD_TARGETS_LISTED)
+      .execute();
+    const t = totals.rows[0];
+    return {
+      targets: { pending: toCount(t?.pending), synced: toCount(t?.synced), dead: toCount(t?.dead), retrying: toCount(t?.retrying) },
+      connectionsNeedingReauth: reauth.map((row) => ({ id: row.id, providerId: row.provider_id, kind: row.kind })),
+      oldestPendingSince: oldest.rows[0]?.since ?? null,
+      deadTargets: dead.map((row) => ({
+        id: row.id,
+        connectionId: row.connection_id,
+        sessionId: row.session_id,
+        lastErrorCode: row.last_error_code,
+        deadAt: row.dead_at ?? '',
+      })),
+    };
+  }
+
+  async getJob(jobId: string): Promise<ResyncJob | null> {
+    const row = await this.db.selectFrom('resync_jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
+    return row === undefined ? null : toJob(row);
+  }
+
+  async putJob(job: ResyncJob): Promise<void> {
+    await this.db
+      .insertInto('resync_jobs')
+      .values(fromJob(job))
+      .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(JOB_COLUMNS, ['id'])))
+      .execute();
+  }
+
+  // A queued job is leased too: between claimJob and the runner marking it running, a second
+  // runner must not take it.
+  async claimJob({ owner, now, leaseUntil }: Omit<ClaimOptions, 'limit'>): Promise<ResyncJob | null> {
+    const result = await sql<Parameters<typeof toJob>[0]>`
+      UPDATE resync_jobs SET lease_owner = ${owner}, lease_until = ${leaseUntil}
+      WHERE id = (
+        SELECT j.id FROM resync_jobs j
+        WHERE j.status IN ('queued', 'running') AND (j.lease_until IS NULL OR j.lease_until < ${now})
+        ORDER BY j.created_at, j.id
+        LIMIT 1
+        ${this.dialect.skipLocked('j')}
+      )
+      RETURNING *`.execute(this.db);
+    const row = result.rows[0];
+    return row === undefined ? null : toJob(row);
+  }
+
+  async appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<void> {
+    await this.db
+      .insertInto('audit_log')
+      .values({ at: entry.at, actor: entry.actor, action: entry.action, target: entry.target, details: JSON.stringify(entry.details) })
+      .execute();
+  }
+
+  async listAudit({ limit, beforeId }: AuditQuery): Promise<AuditEntry[]> {
+    let q = this.db.selectFrom('audit_log').selectAll();
+    if (beforeId !== undefined) q = q.where('id', '<', beforeId);
+    return (await q.orderBy('id', 'desc').limit(limit).execute()).map(toAudit);
+  }
+}
+
+/** count(*) comes back as a number from SQLite and as int8 text from pg. */
+function toCount(value: unknown): number {
+  return value === undefined || value === null ? 0 : Number(value);
+}
+
+/** Code-unit order, the same as SQLite's BINARY and PostgreSQL's "C" collation (localeCompare is not). */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function truncateUserAgent(userAgent: string | null): string | null {
+  if (userAgent === null || userAgent.length <= MAX_USER_AGENT_LENGTH) return userAgent;
+  const cut = userAgent.slice(0, MAX_USER_AGENT_LENGTH);
+  // Never keep half of a surrogate pair: it is not valid UTF-8 once stored.
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
+}

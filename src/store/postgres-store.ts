@@ -1,0 +1,76 @@
+// The Store on PostgreSQL (pg), for many API and worker processes on one database.
+// Transactions run SERIALIZABLE: the read-check-writes of the services (the overlap guard, a
+// location still in use) stay race-free across processes without explicit locks, and a
+// serialization failure or deadlock (40001, 40P01) is retried a bounded number of times, so a
+// transaction's fn may run more than once and must do nothing but database work.
+import { setTimeout as delay } from 'node:timers/promises';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Store } from '../domain/index.js';
+import { postgresDialect } from './dialect.js';
+import { KyselyStore, type TransactionRunner } from './kysely-store.js';
+import { migratePostgres, pendingPostgresMigrations } from './migrate.js';
+import type { Database } from './rows.js';
+
+export interface PostgresStoreOptions {
+  /** postgres://user:password@host:port/database */
+  url: string;
+  /** Apply pending migrations on open (default true); when false, pending ones make open fail. */
+  migrate?: boolean;
+  /** Connections in this process's pool (default 10). */
+  poolSize?: number;
+  /** Schema to work in (default: the server's search_path, normally "public"); tests use one each. */
+  schema?: string;
+}
+
+/** Attempts of one transaction before a serialization failure reaches the caller. */
+export const MAX_TRANSACTION_ATTEMPTS = 6;
+const RETRYABLE = new Set(['40001', '40P01']);
+
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    ...(options.schema !== undefined ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
+  });
+  // An idle client whose server went away emits 'error' on the pool; unhandled, it would end the
+  // process. The next query checks out a fresh connection.
+  pool.on('error', () => undefined);
+  try {
+    if (options.migrate ?? true) {
+      await migratePostgres(pool);
+    } else {
+      const pending = await pendingPostgresMigrations(pool);
+      if (pending.length > 0) {
+        throw new Error(`The database needs migrations ${pending.join(', ')}; run "npm run migrate" first.`);
+      }
+    }
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new KyselyStore({ db, dialect: postgresDialect, transaction: serializableWithRetry });
+}
+
+const serializableWithRetry: TransactionRunner = async (db, fn) => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().setIsolationLevel('serializable').execute(fn);
+    } catch (error) {
+      if (attempt >= MAX_TRANSACTION_ATTEMPTS || !RETRYABLE.has(pgCode(error))) throw error;
+      // Jittered, growing pause so that the transactions that collided do not collide again.
+      await delay(Math.random() * 5 * 2 ** attempt);
+    }
+  }
+};
+
+function pgCode(error: unknown): string {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : '';
+}
+
+function quoteIdentifier(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)) throw new Error(`Not a plain schema name: ${name}`);
+  return name;
+}

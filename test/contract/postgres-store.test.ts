@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import type { Store } from '../../src/domain/index.js';
+import { aConnection, aProvider, aSession } from '../support/builders.js';
+import { createSharedPostgresStores, createTestPostgresStore, describePostgres } from '../support/postgres.js';
+import { seedProvider } from '../support/seed.js';
+import { createTestApp } from '../support/test-app.js';
+import { describeStoreContract } from './store.contract.js';
+import { describeSyncStoreContract } from './sync-store.contract.js';
+
+describePostgres('PostgresStore', (url) => {
+  describeStoreContract('postgres', () => createTestPostgresStore(url));
+  describeSyncStoreContract('postgres', () => createTestPostgresStore(url));
+
+  describe('two processes on one database', () => {
+    let stores: Store[];
+    afterEach(async () => {
+      await stores[0]?.close();
+    });
+
+    it('when two API processes race overlapping sessions onto one link, then each time exactly one is stored and the other is 409', async () => {
+      stores = await createSharedPostgresStores(url, 2);
+      const [a, b] = await Promise.all(stores.map((store) => createTestApp({ store })));
+      await seedProvider(a!);
+      for (let round = 0; round < 8; round++) {
+        const start = `2026-12-0${1 + (round % 8)}T1${round % 10}:00:00Z`;
+        const [first, second] = await Promise.all([
+          a!.platform.put(`/api/v1/providers/p1/sessions/r${round}-a`, { start, durationMinutes: 50 }),
+          b!.platform.put(`/api/v1/providers/p1/sessions/r${round}-b`, { start, durationMinutes: 50 }),
+        ]);
+        assert.deepEqual([first.status, second.status].sort(), [201, 409], `round ${round}: ${first.status} ${second.status}`);
+        const loser = first.status === 409 ? first : second;
+        assert.equal(loser.body.error.code, 'SESSION_OVERLAP');
+      }
+      const stored = await stores[0]!.listSessions('p1');
+      assert.equal(stored.length, 8);
+    });
+
+    it('when two transactions read and then write the same row, then one is retried and both changes land, in order', async () => {
+      stores = await createSharedPostgresStores(url, 2);
+      await stores[0]!.transaction((tx) => tx.putProvider(aProvider({ name: 'N' })));
+      let release: () => void = () => undefined;
+      const bothRead = new Promise<void>((resolve) => (release = resolve));
+      let reads = 0;
+      const attempts: number[] = [0, 0];
+      const append = (i: number, suffix: string) =>
+        stores[i]!.transaction(async (tx) => {
+          attempts[i]! += 1;
+          const provider = (await tx.getProvider('prov-1'))!;
+          if (attempts[i] === 1 && ++reads === 2) release();
+          if (attempts[i] === 1) await bothRead;
+          await tx.putProvider({ ...provider, name: provider.name + suffix });
+        });
+      await Promise.all([append(0, 'a'), append(1, 'b')]);
+      const name = (await stores[0]!.getProvider('prov-1'))!.name;
+      assert.ok(name === 'Nab' || name === 'Nba', name);
+      assert.equal(attempts[0]! + attempts[1]!, 3, `attempts ${attempts.join(', ')}`);
+    });
+
+    it('when two workers claim due targets at once, then no target is leased twice and together they take all', async () => {
+      stores = await createSharedPostgresStores(url, 2);
+      const [s0, s1] = stores as [Store, Store];
+      const at = '2026-11-02T15:00:00.000Z';
+      await s0.transaction(async (tx) => {
+        await tx.putProvider(aProvider());
+        await tx.putConnection(aConnection({ status: 'active' }));
+        for (let i = 0; i < 60; i++) await tx.putSession(aSession({ id: `s${i}`, uid: `s${i}@test` }));
+        await tx.markSessionsDirty('prov-1', Array.from({ length: 60 }, (_, i) => `s${i}`), at);
+      });
+      const claimAll = async (store: Store, owner: string) => {
+        const ids: string[] = [];
+        for (;;) {
+          const claimed = await store.claimTargets({ owner, now: at, leaseUntil: '2026-11-02T15:05:00.000Z', limit: 7 });
+          if (claimed.length === 0) return ids;
+          ids.push(...claimed.map((t) => t.id));
+        }
+      };
+      const [x, y] = await Promise.all([claimAll(s0, 'worker-x'), claimAll(s1, 'worker-y')]);
+      assert.equal(new Set([...x, ...y]).size, 60);
+      assert.equal(x.length + y.length, 60);
+    });
+  });
+});
