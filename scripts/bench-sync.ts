@@ -12,7 +12,7 @@ import { eventTagKey, idempotencyKeyFor } from '../src/domain/index.js';
 import type { CalendarConnector } from '../src/domain/index.js';
 import { createLogger } from '../src/logger.js';
 import { createSqliteStore } from '../src/store/index.js';
-import { ResyncRunner, SyncWorker } from '../src/sync/index.js';
+import { SyncWorker } from '../src/sync/index.js';
 import { toCalendarEvent } from '../src/domain/calendar-event.js';
 import { googleVendor } from '../test/support/sync-harness.js';
 import { aProvider, aSession, aVirtualLocation } from '../test/support/builders.js';
@@ -50,7 +50,6 @@ const connectors = new Map([['google' as const, timed]]);
 // Pacing off: this measures the engine; in production each connection is paced (DEFAULT_RATE_LIMITS).
 const unpaced = { perSecond: 1e9, burst: 1e9 };
 const worker = new SyncWorker({ store, connectors, secrets, clock, logger, pastDays: 60, batchSize: 50, perConnectionConcurrency: 4, rateLimits: { google: unpaced } });
-const resync = new ResyncRunner({ store, connectors, secrets, clock, logger, pastDays: 60 });
 const app = createApp({
   store,
   clock,
@@ -59,7 +58,7 @@ const app = createApp({
   publicBaseUrl: 'http://localhost',
   uidDomain: 'bench.example',
   feed: { pastDays: 60, futureDays: 365, cacheEntries: 10 },
-  sync: { secrets, oauth: new Map([['google' as const, oauth]]), connectors, notifySync: () => worker.notify(), notifyJobs: () => resync.notify() },
+  sync: { secrets, oauth: new Map([['google' as const, oauth]]), connectors },
 });
 const api = supertest(app);
 const auth = { Authorization: `Bearer ${TOKEN}` };

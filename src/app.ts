@@ -28,9 +28,6 @@ export interface AppDeps {
     secrets: SecretBox;
     oauth: ReadonlyMap<ConnectionKind, OAuthProvider>;
     connectors: ReadonlyMap<ConnectionKind, CalendarConnector>;
-    /** Wake the sync worker / resync runner (no-ops when they run in another process). */
-    notifySync: () => void;
-    notifyJobs: () => void;
   };
 }
 
@@ -51,15 +48,14 @@ function requestLog(logger: Logger): RequestHandler {
 export function createApp(deps: AppDeps): Express {
   const { store, clock, logger } = deps;
   const feeds = new FeedService({ store, clock, publicBaseUrl: deps.publicBaseUrl, ...deps.feed });
-  const { notifySync } = deps.sync;
   const services = {
-    providers: new ProviderService({ store, clock, notifySync }),
-    locations: new LocationService({ store, clock, notifySync }),
-    sessions: new SessionService({ store, clock, uidDomain: deps.uidDomain, notifySync }),
+    providers: new ProviderService({ store, clock }),
+    locations: new LocationService({ store, clock }),
+    sessions: new SessionService({ store, clock, uidDomain: deps.uidDomain }),
     feeds,
   };
   const connections = new ConnectionService({ store, clock, logger, pastDays: deps.feed.pastDays, ...deps.sync });
-  const admin = new AdminService({ store, clock, notifySync, notifyJobs: deps.sync.notifyJobs });
+  const admin = new AdminService({ store, clock });
 
   const app = express();
   app.disable('x-powered-by');

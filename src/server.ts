@@ -74,13 +74,7 @@ async function main(): Promise<void> {
     publicBaseUrl: config.publicBaseUrl,
     uidDomain: config.uidDomain,
     feed: config.feed,
-    sync: {
-      secrets,
-      oauth,
-      connectors,
-      notifySync: () => worker?.notify(),
-      notifyJobs: () => resync?.notify(),
-    },
+    sync: { secrets, oauth, connectors },
   });
   worker?.start();
   resync?.start();

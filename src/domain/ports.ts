@@ -53,12 +53,24 @@ export interface StoreWriter extends SyncStoreWriter {
 
 export interface StoreTx extends StoreReader, StoreWriter {}
 
+/** Work a background runner waits for: push targets made due, or resync jobs queued. */
+export type WorkKind = 'sync' | 'jobs';
+
 export interface Store extends StoreReader, SyncStoreLeases {
   /**
-   * Runs fn in one serialisable transaction: all its writes land or none do. Transactions on the
-   * same store never interleave their writes, so a read-check-write inside fn is race-free.
+   * Runs fn in one serialisable transaction: all its writes land or none do, and a read-check-write
+   * inside fn is race-free. On SQLite transactions never interleave; on PostgreSQL they run
+   * SERIALIZABLE and one that loses a conflict is retried, so fn may run more than once and must
+   * do nothing but work through its tx.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * Calls listener after a committed transaction queued work of this kind (targets marked dirty or
+   * retried: 'sync'; a job queued: 'jobs'), in this process or, on PostgreSQL, in any process on
+   * the database. Calls may be spurious (after a reconnect, every kind is signalled once); returns
+   * the unsubscribe function.
+   */
+  onWork(kind: WorkKind, listener: () => void): () => void;
   /** Best-effort fetch bookkeeping, outside any transaction; never affects the feed revision. */
   recordFeedFetch(feedId: string, at: string, userAgent: string | null): Promise<void>;
   /** Resolves when the database answers a trivial query. */

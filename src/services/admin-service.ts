@@ -3,14 +3,12 @@ import { ErrorCode, notFound } from '../domain/index.js';
 import type { AuditEntry, Clock, ResyncJob, Store, SyncHealth } from '../domain/index.js';
 
 // Admin operations on push sync: resync jobs, sync health, dead-letter retries and the audit log.
-// Every action is written to the audit log in the same transaction as its effect (ids only).
+// Every action is written to the audit log in the same transaction as its effect (ids only). The
+// store wakes the resync runner and the sync worker when a job or a retry commits.
 
 export interface AdminServiceDeps {
   store: Store;
   clock: Clock;
-  /** Wakes the resync runner / sync worker after a job or retry was queued. */
-  notifyJobs: () => void;
-  notifySync: () => void;
 }
 
 export class AdminService {
@@ -47,7 +45,6 @@ export class AdminService {
         },
       });
     });
-    this.deps.notifyJobs();
     return job;
   }
 
@@ -71,7 +68,6 @@ export class AdminService {
       if (!(await tx.retryTarget(targetId, now))) throw notFound(ErrorCode.TARGET_NOT_FOUND, `Target ${targetId} does not exist.`);
       await tx.appendAudit({ at: now, actor, action: 'target.retry', target: `target:${targetId}`, details: {} });
     });
-    this.deps.notifySync();
   }
 
   audit(options: { limit: number; beforeId?: number }): Promise<AuditEntry[]> {

@@ -20,8 +20,6 @@ export interface ConnectionServiceDeps {
   oauth: ReadonlyMap<ConnectionKind, OAuthProvider>;
   connectors: ReadonlyMap<ConnectionKind, CalendarConnector>;
   pastDays: number;
-  /** Wakes the sync worker after targets were marked dirty. */
-  notifySync: () => void;
 }
 
 export interface ConnectionView {
@@ -181,8 +179,8 @@ export class ConnectionService {
       }
       return next;
     });
+    // The store wakes the sync worker: the connection is active again, and may have work.
     this.log.info({ connectionId: activated.id, providerId: activated.providerId, kind }, 'calendar connected');
-    this.deps.notifySync();
     return activated;
   }
 

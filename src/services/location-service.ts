@@ -39,7 +39,7 @@ async function assertProvider(tx: StoreTx, providerId: string) {
 }
 
 export class LocationService {
-  constructor(private readonly deps: { store: Store; clock: Clock; notifySync?: () => void }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock }) {}
 
   async put(providerId: string, locationId: string, input: LocationInput): Promise<LocationResult> {
     const now = this.deps.clock.now().toISOString();
@@ -64,8 +64,7 @@ export class LocationService {
       build = (common) => ({ ...fields, ...common });
     }
 
-    let pushed = 0;
-    const result = await this.deps.store.transaction(async (tx): Promise<LocationResult> => {
+    return this.deps.store.transaction(async (tx): Promise<LocationResult> => {
       const provider = await assertProvider(tx, providerId);
       const all = await tx.listLocations(providerId);
       const existing = all.find((l) => l.id === locationId) ?? null;
@@ -90,13 +89,11 @@ export class LocationService {
         const changed = await refreshSessionEvents(tx, provider, users, now);
         if (changed.length > 0) {
           await tx.bumpFeedRevision(providerId, now);
-          pushed = await tx.markSessionsDirty(providerId, changed, now);
+          await tx.markSessionsDirty(providerId, changed, now);
         }
       }
       return { value: location, created: existing === null, warnings };
     });
-    if (pushed > 0) this.deps.notifySync?.();
-    return result;
   }
 
   async list(providerId: string): Promise<Location[]> {
@@ -108,7 +105,7 @@ export class LocationService {
   /** Refused while an upcoming scheduled session uses it; past sessions are detached. */
   async delete(providerId: string, locationId: string): Promise<void> {
     const now = this.deps.clock.now().toISOString();
-    const pushed = await this.deps.store.transaction(async (tx) => {
+    await this.deps.store.transaction(async (tx) => {
       const provider = await assertProvider(tx, providerId);
       const location = await tx.getLocation(providerId, locationId);
       if (location === null) throw notFound(ErrorCode.LOCATION_NOT_FOUND, `Location ${locationId} does not exist.`);
@@ -125,10 +122,9 @@ export class LocationService {
       await tx.deleteLocation(providerId, locationId);
       const detached = users.map((s) => ({ ...s, locationId: null }));
       const changed = await refreshSessionEvents(tx, provider, detached, now);
-      if (changed.length === 0) return 0;
+      if (changed.length === 0) return;
       await tx.bumpFeedRevision(providerId, now);
-      return tx.markSessionsDirty(providerId, changed, now);
+      await tx.markSessionsDirty(providerId, changed, now);
     });
-    if (pushed > 0) this.deps.notifySync?.();
   }
 }

@@ -29,13 +29,12 @@ function sameProvider(a: Provider, input: ProviderInput): boolean {
 }
 
 export class ProviderService {
-  constructor(private readonly deps: { store: Store; clock: Clock; notifySync?: () => void }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock }) {}
 
   /** Idempotent upsert: the same input twice leaves the row, its events and the feed untouched. */
   async put(providerId: string, input: ProviderInput): Promise<UpsertResult<Provider>> {
     const now = this.deps.clock.now().toISOString();
-    let pushed = 0;
-    const result = await this.deps.store.transaction(async (tx) => {
+    return this.deps.store.transaction(async (tx) => {
       const existing = await tx.getProvider(providerId);
       if (existing !== null && sameProvider(existing, input)) return { value: existing, created: false };
 
@@ -50,13 +49,11 @@ export class ProviderService {
       if (existing !== null) {
         // Name, zone and privacy mode change every event's title or TZID.
         const changed = await refreshSessionEvents(tx, provider, await tx.listSessions(providerId), now);
-        pushed = await tx.markSessionsDirty(providerId, changed, now);
+        await tx.markSessionsDirty(providerId, changed, now);
       }
       const feedRevision = await tx.bumpFeedRevision(providerId, now);
       return { value: { ...provider, feedRevision }, created: existing === null };
     });
-    if (pushed > 0) this.deps.notifySync?.();
-    return result;
   }
 
   async get(providerId: string): Promise<Provider> {

@@ -113,14 +113,9 @@ function sameStoredFields(a: Session, b: Session): boolean {
 }
 
 export class SessionService {
-  constructor(private readonly deps: { store: Store; clock: Clock; uidDomain: string; notifySync?: () => void }) {}
-
-  /** Commits fn; wakes the sync worker when it marked push targets dirty. */
-  private async write<T>(fn: (tx: StoreTx) => Promise<{ result: T; pushed: number }>): Promise<T> {
-    const { result, pushed } = await this.deps.store.transaction(fn);
-    if (pushed > 0) this.deps.notifySync?.();
-    return result;
-  }
+  // Writes that mark push targets dirty need not wake the sync worker: the store signals it when
+  // the transaction commits, in whichever process it runs.
+  constructor(private readonly deps: { store: Store; clock: Clock; uidDomain: string }) {}
 
   private async loadProvider(tx: StoreTx, providerId: string): Promise<{ provider: Provider; locations: Map<string, Location> }> {
     const provider = await tx.getProvider(providerId);
@@ -144,7 +139,7 @@ export class SessionService {
 
   async put(providerId: string, sessionId: string, input: SessionInput): Promise<SessionResult> {
     const now = this.deps.clock.now().toISOString();
-    return this.write(async (tx) => {
+    return this.deps.store.transaction(async (tx) => {
       const { provider, locations } = await this.loadProvider(tx, providerId);
       const placement = place(locations, input.locationId, input.telehealthUrl);
       const existing = await tx.getSession(providerId, sessionId);
@@ -165,12 +160,11 @@ export class SessionService {
       );
       await assertNoLinkConflicts(tx, providerId, [next], locations);
       const { session, feedChanged } = await this.save(tx, provider, locations, existing, next, now);
-      let pushed = 0;
       if (feedChanged) {
         await tx.bumpFeedRevision(providerId, now);
-        pushed = await tx.markSessionsDirty(providerId, [sessionId], now);
+        await tx.markSessionsDirty(providerId, [sessionId], now);
       }
-      return { result: { value: session, created: existing === null, warnings: placement.warnings }, pushed };
+      return { value: session, created: existing === null, warnings: placement.warnings };
     });
   }
 
@@ -192,12 +186,12 @@ export class SessionService {
 
   async delete(providerId: string, sessionId: string): Promise<void> {
     const now = this.deps.clock.now().toISOString();
-    await this.write(async (tx) => {
+    await this.deps.store.transaction(async (tx) => {
       if ((await tx.getProvider(providerId)) === null) throw providerNotFound(providerId);
       if (!(await tx.deleteSession(providerId, sessionId))) throw sessionNotFound(sessionId);
       await tx.bumpFeedRevision(providerId, now);
       // The target outlives the session so that the worker can delete its external event.
-      return { result: undefined, pushed: await tx.markSessionsDirty(providerId, [sessionId], now) };
+      await tx.markSessionsDirty(providerId, [sessionId], now);
     });
   }
 
@@ -208,7 +202,7 @@ export class SessionService {
    */
   async putSeries(providerId: string, input: SeriesInput): Promise<SeriesResult> {
     const now = this.deps.clock.now().toISOString();
-    return this.write(async (tx) => {
+    return this.deps.store.transaction(async (tx) => {
       const { provider, locations } = await this.loadProvider(tx, providerId);
       const expansion = expandSeries({
         firstStart: input.firstStart,
@@ -264,9 +258,10 @@ export class SessionService {
         if (saved.feedChanged) changed.push(session.id);
         result.cancelled.push(session.id);
       }
-      if (changed.length === 0) return { result, pushed: 0 };
+      if (changed.length === 0) return result;
       await tx.bumpFeedRevision(providerId, now);
-      return { result, pushed: await tx.markSessionsDirty(providerId, changed, now) };
+      await tx.markSessionsDirty(providerId, changed, now);
+      return result;
     });
   }
 }

@@ -1,6 +1,15 @@
 // Everything the store writes differently for SQLite and PostgreSQL, and nothing else: the SQL of
 // both lives once in kysely-store.ts, with these fragments where the two databases disagree.
 import { sql, type RawBuilder } from 'kysely';
+import type { WorkKind } from '../domain/index.js';
+
+/**
+ * The PostgreSQL channel work signals travel on (the payload is the WorkKind): one per schema, so
+ * that deployments sharing a database in separate schemas never wake each other.
+ */
+export function workChannel(schema: string | undefined): string {
+  return schema === undefined ? 'sessionsync_work' : `sessionsync_work_${schema}`;
+}
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -23,6 +32,11 @@ export interface StoreDialect {
    * waiting; SQLite has one writer at a time, so nothing is needed there.
    */
   skipLocked(alias: string): RawBuilder<unknown>;
+  /**
+   * A statement that tells other processes, when the transaction it runs in commits, that work of
+   * this kind was queued; null where the store is one process's alone (SQLite).
+   */
+  notifyWork(kind: WorkKind): RawBuilder<unknown> | null;
 }
 
 export const sqliteDialect: StoreDialect = {
@@ -37,9 +51,10 @@ export const sqliteDialect: StoreDialect = {
       || '-' || lower(hex(randomblob(6))))`,
   claimJoin: sql`CROSS JOIN`,
   skipLocked: () => sql``,
+  notifyWork: () => null,
 };
 
-export const postgresDialect: StoreDialect = {
+export const postgresDialect = (channel: string): StoreDialect => ({
   name: 'postgres',
   greatest: (a, b) => sql`GREATEST(${a}, ${b})`,
   least: (a, b) => sql`LEAST(${a}, ${b})`,
@@ -47,4 +62,5 @@ export const postgresDialect: StoreDialect = {
   newUuid: () => sql<string>`gen_random_uuid()::text`,
   claimJoin: sql`JOIN`,
   skipLocked: (alias) => sql`FOR UPDATE OF ${sql.ref(alias)} SKIP LOCKED`,
-};
+  notifyWork: (kind) => sql`SELECT pg_notify(${channel}, ${kind})`,
+});

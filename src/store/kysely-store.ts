@@ -21,6 +21,7 @@ import type {
   StoreTx,
   SyncHealth,
   SyncTarget,
+  WorkKind,
 } from '../domain/index.js';
 import { ErrorCode, notFound } from '../domain/index.js';
 import type { StoreDialect } from './dialect.js';
@@ -62,10 +63,18 @@ const DEAD_TARGETS_LISTED = 100;
  */
 export type TransactionRunner = <T>(db: Kysely<Database>, fn: (trx: Transaction<Database>) => Promise<T>) => Promise<T>;
 
+/**
+ * Work signals from other processes: starts listening and calls `signal` for each kind another
+ * process queued (and for every kind after a reconnect); resolves to a function that stops it.
+ */
+export type WorkListener = (signal: (kind: WorkKind) => void) => () => Promise<void>;
+
 export interface KyselyStoreOptions {
   db: Kysely<Database>;
   dialect: StoreDialect;
   transaction: TransactionRunner;
+  /** Cross-process wake-ups (PostgreSQL LISTEN); absent, signals stay in this process (SQLite). */
+  listen?: WorkListener;
 }
 
 type TargetSyncedResult = Parameters<Store['completeTarget']>[2];
@@ -75,6 +84,8 @@ type AuditQuery = Parameters<Store['listAudit']>[0];
 
 interface TxScope {
   open: boolean;
+  /** Kinds of work this transaction queued, signalled once it commits. */
+  queued: Set<WorkKind>;
 }
 
 export class KyselyStore implements Store {
@@ -82,6 +93,9 @@ export class KyselyStore implements Store {
   readonly #ops: Operations;
   readonly #runTransaction: TransactionRunner;
   readonly #dialect: StoreDialect;
+  readonly #listeners: Record<WorkKind, Set<() => void>> = { sync: new Set(), jobs: new Set() };
+  readonly #listen: WorkListener | undefined;
+  #stopListening: (() => Promise<void>) | undefined;
   // Marks the async context of a running fn so that a call to the store from inside it fails
   // fast: on SQLite it would wait for the one connection its own transaction holds, forever; on
   // PostgreSQL it would quietly run outside the transaction.
@@ -92,7 +106,21 @@ export class KyselyStore implements Store {
     this.#db = options.db;
     this.#dialect = options.dialect;
     this.#runTransaction = options.transaction;
+    this.#listen = options.listen;
     this.#ops = new Operations(options.db, options.dialect);
+  }
+
+  onWork(kind: WorkKind, listener: () => void): () => void {
+    // Only a process that waits for work listens to other processes' signals.
+    if (this.#listen !== undefined && this.#stopListening === undefined && this.#closing === undefined) {
+      this.#stopListening = this.#listen((k) => this.#signal(k));
+    }
+    this.#listeners[kind].add(listener);
+    return () => this.#listeners[kind].delete(listener);
+  }
+
+  #signal(kind: WorkKind): void {
+    for (const listener of this.#listeners[kind]) listener();
   }
 
   getProvider = this.#outside('getProvider', (id: string) => this.#ops.getProvider(id));
@@ -136,20 +164,35 @@ export class KyselyStore implements Store {
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     this.#assertOutsideTransaction('transaction');
-    return this.#runTransaction(this.#db, async (trx) => {
-      const scope: TxScope = { open: true };
+    let queued = new Set<WorkKind>();
+    const result = await this.#runTransaction(this.#db, async (trx) => {
+      // A fresh scope per attempt: a retried fn must not inherit a failed attempt's signals.
+      const scope: TxScope = { open: true, queued: new Set() };
       try {
-        return await this.#txScope.run(scope, () => fn(makeTx(new Operations(trx, this.#dialect), scope)));
+        const value = await this.#txScope.run(scope, () => fn(makeTx(new Operations(trx, this.#dialect), scope)));
+        scope.open = false;
+        // Inside the transaction, so other processes hear of the work exactly when it commits.
+        for (const kind of scope.queued) {
+          const notify = this.#dialect.notifyWork(kind);
+          if (notify !== null) await notify.execute(trx);
+        }
+        queued = scope.queued;
+        return value;
       } finally {
         scope.open = false;
       }
     });
+    for (const kind of queued) this.#signal(kind);
+    return result;
   }
 
   async close(): Promise<void> {
     this.#assertOutsideTransaction('close');
     // Lets running and queued work finish first; later calls fail on the destroyed pool.
-    this.#closing ??= this.#db.destroy();
+    this.#closing ??= (async () => {
+      await this.#stopListening?.();
+      await this.#db.destroy();
+    })();
     return this.#closing;
   }
 
@@ -206,15 +249,34 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     listAudit: live((options) => ops.listAudit(options)),
     syncHealth: live((now) => ops.syncHealth(now)),
     targetCounts: live((connectionId) => ops.targetCounts(connectionId)),
-    putConnection: live((connection) => ops.putConnection(connection)),
-    markSessionsDirty: live((providerId, sessionIds, at) => ops.markSessionsDirty(providerId, sessionIds, at)),
-    markConnectionTargetsDirty: live((connectionId, sessionIds, at) => ops.markConnectionTargetsDirty(connectionId, sessionIds, at)),
+    putConnection: live(async (connection) => {
+      await ops.putConnection(connection);
+      // An (again) active connection may have pending targets that waited for it.
+      if (connection.status === 'active') scope.queued.add('sync');
+    }),
+    markSessionsDirty: live(async (providerId, sessionIds, at) => queues(scope, 'sync', await ops.markSessionsDirty(providerId, sessionIds, at))),
+    markConnectionTargetsDirty: live(async (connectionId, sessionIds, at) =>
+      queues(scope, 'sync', await ops.markConnectionTargetsDirty(connectionId, sessionIds, at)),
+    ),
     deleteTargets: live((connectionId) => ops.deleteTargets(connectionId)),
     recordTargetSynced: live((connectionId, providerId, sessionId, result) => ops.recordTargetSynced(connectionId, providerId, sessionId, result)),
-    putJob: live((job) => ops.putJob(job)),
+    putJob: live(async (job) => {
+      await ops.putJob(job);
+      if (job.status === 'queued') scope.queued.add('jobs');
+    }),
     appendAudit: live((entry) => ops.appendAudit(entry)),
-    retryTarget: live((targetId, at) => ops.retryTarget(targetId, at)),
+    retryTarget: live(async (targetId, at) => {
+      const retried = await ops.retryTarget(targetId, at);
+      if (retried) scope.queued.add('sync');
+      return retried;
+    }),
   };
+}
+
+/** Notes that the transaction queued work of `kind` when `count` rows were touched; returns count. */
+function queues(scope: TxScope, kind: WorkKind, count: number): number {
+  if (count > 0) scope.queued.add(kind);
+  return count;
 }
 
 /** `col = excluded.col` for every non-key column: the update half of an upsert. */

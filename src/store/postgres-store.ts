@@ -7,8 +7,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Store } from '../domain/index.js';
-import { postgresDialect } from './dialect.js';
-import { KyselyStore, type TransactionRunner } from './kysely-store.js';
+import { postgresDialect, workChannel } from './dialect.js';
+import { KyselyStore, type TransactionRunner, type WorkListener } from './kysely-store.js';
 import { migratePostgres, pendingPostgresMigrations } from './migrate.js';
 import type { Database } from './rows.js';
 
@@ -50,7 +50,78 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     throw error;
   }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return new KyselyStore({ db, dialect: postgresDialect, transaction: serializableWithRetry });
+  const channel = workChannel(options.schema);
+  return new KyselyStore({ db, dialect: postgresDialect(channel), transaction: serializableWithRetry, listen: listenForWork(options.url, channel) });
+}
+
+/** Reconnect delays after the LISTEN connection is lost: quick at first, then at most 5 s. */
+const RECONNECT_MS = [100, 250, 500, 1000, 2000, 5000];
+
+/**
+ * LISTEN on a dedicated connection (a pooled one would be handed to queries and lose it), which
+ * reconnects by itself. Notifications sent while it was away are lost, so after every reconnect
+ * each kind is signalled once and the runners look for work.
+ */
+function listenForWork(url: string, channel: string): WorkListener {
+  return (signal) => {
+    let stopped = false;
+    let client: pg.Client | null = null;
+    let timer: NodeJS.Timeout | undefined;
+    let failures = 0;
+
+    const reconnectLater = () => {
+      if (stopped || timer !== undefined) return;
+      const wait = RECONNECT_MS[Math.min(failures, RECONNECT_MS.length - 1)] ?? 5000;
+      failures += 1;
+      timer = setTimeout(() => {
+        timer = undefined;
+        void connect();
+      }, wait);
+      timer.unref();
+    };
+
+    const connect = async () => {
+      const next = new pg.Client({ connectionString: url });
+      next.on('error', () => {
+        void next.end().catch(() => undefined);
+        if (client === next) client = null;
+        reconnectLater();
+      });
+      next.on('end', () => {
+        if (client === next) client = null;
+        reconnectLater();
+      });
+      next.on('notification', (message) => {
+        if (message.channel === channel && (message.payload === 'sync' || message.payload === 'jobs')) signal(message.payload);
+      });
+      try {
+        await next.connect();
+        // The channel name is ours (letters, digits and _ only), so quoting it is enough.
+        await next.query(`LISTEN "${channel}"`);
+        if (stopped) {
+          await next.end();
+          return;
+        }
+        client = next;
+        if (failures > 0) {
+          signal('sync');
+          signal('jobs');
+        }
+        failures = 0;
+      } catch {
+        await next.end().catch(() => undefined);
+        reconnectLater();
+      }
+    };
+
+    void connect();
+    return async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await client?.end().catch(() => undefined);
+      client = null;
+    };
+  };
 }
 
 const serializableWithRetry: TransactionRunner = async (db, fn) => {

@@ -58,7 +58,7 @@ export class ResyncRunner extends BackgroundRunner {
   private readonly log: Logger;
 
   constructor(private readonly options: ResyncRunnerOptions) {
-    super();
+    super({ store: options.store, kind: 'jobs' });
     this.owner = options.owner ?? `resync-${randomUUID()}`;
     this.leaseMs = options.leaseMs ?? 5 * 60_000;
     this.log = options.logger.child({ module: 'resync' });

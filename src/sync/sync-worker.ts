@@ -55,7 +55,7 @@ export class SyncWorker extends BackgroundRunner {
   private readonly limiters: Record<ConnectionKind, RateLimiter>;
 
   constructor(private readonly options: SyncWorkerOptions) {
-    super();
+    super({ store: options.store, kind: 'sync' });
     this.owner = options.owner ?? `worker-${randomUUID()}`;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.batchSize = options.batchSize ?? 50;

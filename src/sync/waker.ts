@@ -1,3 +1,5 @@
+import type { Store, WorkKind } from '../domain/index.js';
+
 // Sleep that a notify() cuts short. A notify() that arrives while the loop is busy is remembered,
 // so the next sleep returns at once and no wake-up is lost between "nothing to do" and "sleep".
 
@@ -71,7 +73,8 @@ export class WorkLoop {
 
 /**
  * A runner with a background loop: subclasses say what one step is and how long to idle; this
- * gives them notify/start/stop. Both the sync worker and the resync runner are one.
+ * gives them notify/start/stop. Both the sync worker and the resync runner are one. While
+ * started, the store's work signals of `wakeOn` wake it, from this process or another.
  */
 export abstract class BackgroundRunner {
   private readonly loop = new WorkLoop(
@@ -79,6 +82,9 @@ export abstract class BackgroundRunner {
     () => this.idleMs(),
     (err) => this.onLoopError(err),
   );
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(private readonly wakeOn?: { store: Pick<Store, 'onWork'>; kind: WorkKind }) {}
 
   /** Does one unit of work; true when it found some (the loop then runs again at once). */
   protected abstract step(): Promise<boolean>;
@@ -92,10 +98,13 @@ export abstract class BackgroundRunner {
   }
 
   start(): void {
+    if (this.wakeOn !== undefined && this.unsubscribe === null) this.unsubscribe = this.wakeOn.store.onWork(this.wakeOn.kind, () => this.notify());
     this.loop.start();
   }
 
   stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     return this.loop.stop();
   }
 }

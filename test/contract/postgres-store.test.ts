@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import type { Store } from '../../src/domain/index.js';
-import { aConnection, aProvider, aSession } from '../support/builders.js';
+import { aConnection, aProvider, aResyncJob, aSession } from '../support/builders.js';
 import { createSharedPostgresStores, createTestPostgresStore, describePostgres } from '../support/postgres.js';
 import { seedProvider } from '../support/seed.js';
 import { createTestApp } from '../support/test-app.js';
@@ -54,6 +55,44 @@ describePostgres('PostgresStore', (url) => {
       const name = (await stores[0]!.getProvider('prov-1'))!.name;
       assert.ok(name === 'Nab' || name === 'Nba', name);
       assert.equal(attempts[0]! + attempts[1]!, 3, `attempts ${attempts.join(', ')}`);
+    });
+
+    it('when one process commits work, then a listener in another process hears it, also after its connection was cut', async () => {
+      stores = await createSharedPostgresStores(url, 2);
+      const [writer, listener] = stores as [Store, Store];
+      await writer.transaction(async (tx) => {
+        await tx.putProvider(aProvider());
+        await tx.putConnection(aConnection({ status: 'active' }));
+      });
+      const heard: string[] = [];
+      let onHeard: () => void = () => undefined;
+      const next = (kind: string) => new Promise<void>((resolve) => (onHeard = () => heard.at(-1) === kind && resolve()));
+      const hear = (kind: string) => () => {
+        heard.push(kind);
+        onHeard();
+      };
+      listener.onWork('sync', hear('sync'));
+      listener.onWork('jobs', hear('jobs'));
+      // The LISTEN connection is up once a signal sent after it started arrives; send until one does.
+      const first = next('sync');
+      const ping = setInterval(() => void writer.transaction((tx) => tx.markConnectionTargetsDirty('conn-1', ['s0'], '2026-11-02T15:00:00.000Z')), 50);
+      await first;
+      clearInterval(ping);
+
+      const job = next('jobs');
+      await writer.transaction((tx) => tx.putJob(aResyncJob({ status: 'queued' })));
+      await job;
+
+      // Cut the listener's connection as a restarted server would; it reconnects and says so.
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const reconnected = next('jobs');
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()");
+      await admin.end();
+      await reconnected;
+      const afterCut = next('sync');
+      await writer.transaction((tx) => tx.markConnectionTargetsDirty('conn-1', ['s1'], '2026-11-02T15:00:00.000Z'));
+      await afterCut;
     });
 
     it('when two workers claim due targets at once, then no target is leased twice and together they take all', async () => {

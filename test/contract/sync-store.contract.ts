@@ -69,6 +69,63 @@ export function describeSyncStoreContract(adapterName: string, makeStore: () => 
       return targetOf(connectionId, sessionId);
     }
 
+    describe('work signals', () => {
+      /** Counts of each kind's signals, from now on. */
+      function listen(): { sync: number; jobs: number; stop: () => void } {
+        const heard = { sync: 0, jobs: 0, stop: () => undefined as void };
+        const stopSync = store.onWork('sync', () => (heard.sync += 1));
+        const stopJobs = store.onWork('jobs', () => (heard.jobs += 1));
+        heard.stop = () => {
+          stopSync();
+          stopJobs();
+        };
+        return heard;
+      }
+
+      it('when a transaction marks targets dirty, then sync is signalled once it has committed, not before', async () => {
+        await seedActive();
+        const heard = listen();
+        await store.transaction(async (tx) => {
+          await tx.markConnectionTargetsDirty('conn-1', ['sess-1', 'sess-2'], T0);
+          assert.equal(heard.sync, 0, 'not while the transaction is open');
+        });
+        assert.ok(heard.sync >= 1);
+        assert.equal(heard.jobs, 0);
+        heard.stop();
+      });
+
+      it('when the transaction rolls back, or marks nothing, then nothing is signalled', async () => {
+        await seedActive();
+        const heard = listen();
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.markConnectionTargetsDirty('conn-1', ['sess-1'], T0);
+            throw new Error('changed my mind');
+          }),
+          /changed my mind/,
+        );
+        await store.transaction((tx) => tx.markConnectionTargetsDirty('conn-404', ['sess-1'], T0));
+        await store.transaction((tx) => tx.markSessionsDirty('prov-1', [], T0));
+        assert.deepEqual([heard.sync, heard.jobs], [0, 0]);
+        heard.stop();
+      });
+
+      it('when a job is queued or a dead target retried, then jobs and sync are signalled; an unsubscribed listener hears nothing', async () => {
+        await seedActive();
+        await dirty('conn-1', ['sess-1'], T0);
+        const [target] = await store.listTargets('conn-1');
+        const heard = listen();
+        await store.transaction((tx) => tx.putJob(aResyncJob({ status: 'queued' })));
+        assert.ok(heard.jobs >= 1);
+        await store.transaction((tx) => tx.retryTarget(target!.id, T0));
+        assert.ok(heard.sync >= 1);
+        heard.stop();
+        const before = { ...heard };
+        await store.transaction((tx) => tx.putJob(aResyncJob({ id: 'job-2', status: 'queued' })));
+        assert.deepEqual([heard.sync, heard.jobs], [before.sync, before.jobs]);
+      });
+    });
+
     describe('connections', () => {
       it('when connections are put, then getConnection returns each one exactly, pendingAuth null or set', async () => {
         const active = aConnection({ id: 'conn-1', lastSyncedAt: T0, lastErrorCode: 'HTTP_503', updatedAt: at(5) });

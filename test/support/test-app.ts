@@ -20,7 +20,7 @@ export interface TestApp {
   secrets: SecretBox;
   /** The app's logger (writes into logs/rawLogs), for workers the test builds beside the app. */
   logger: Logger;
-  /** How often the app asked to wake the sync worker / resync runner. */
+  /** How often the store signalled work for the sync worker / resync runner after a commit. */
   notified: { sync: number; jobs: number };
   /** Every log line the app wrote, parsed; lets tests assert what never reaches the logs. */
   logs: Record<string, unknown>[];
@@ -72,15 +72,16 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       secrets,
       oauth: options.oauth ?? new Map(),
       connectors: options.connectors ?? new Map(),
-      notifySync: () => {
-        notified.sync += 1;
-        options.onNotifySync?.();
-      },
-      notifyJobs: () => {
-        notified.jobs += 1;
-        options.onNotifyJobs?.();
-      },
     },
+  });
+  // What the store signalled after commits: the wake-ups a worker or resync runner would get.
+  store.onWork('sync', () => {
+    notified.sync += 1;
+    options.onNotifySync?.();
+  });
+  store.onWork('jobs', () => {
+    notified.jobs += 1;
+    options.onNotifyJobs?.();
   });
   const request = supertest(app);
   const auth = (token: string) => `Bearer ${token}`;
