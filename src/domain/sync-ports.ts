@@ -52,15 +52,23 @@ export interface ClaimOptions {
   now: string;
   leaseUntil: string;
   limit: number;
+  /** Most calendar accounts (connections) one claim newly leases (default 4), so workers share them. */
+  connectionLimit?: number;
 }
 
 /** Lease-based work claiming, each call its own short transaction. */
 export interface SyncStoreLeases {
   /**
-   * Leases up to `limit` due targets (pending or retrying, nextAttemptAt <= now, not dead, lease
-   * free or expired) of active connections, oldest due first. Two workers never get the same one.
+   * Leases up to `connectionLimit` active connections with due work whose lease is free, expired
+   * or already the owner's (renewing it), then up to `limit` due targets (pending or retrying,
+   * nextAttemptAt <= now, not dead, lease free or expired) of the connections the owner holds,
+   * oldest due first. Two workers never get the same target, and never work one account at once.
    */
   claimTargets(options: ClaimOptions): Promise<SyncTarget[]>;
+  /** Extends every unexpired lease of this owner (connections and targets) to leaseUntil. */
+  renewLeases(owner: string, now: string, leaseUntil: string): Promise<void>;
+  /** Gives back every lease of this owner, untouched otherwise (a worker that stops). */
+  releaseLeases(owner: string): Promise<void>;
   /**
    * Records a successful write done under a lease: syncedGeneration = generation seen, externalId
    * and revision stored, attempts reset, the connection's lastSyncedAt set. False (and nothing
@@ -75,8 +83,12 @@ export interface SyncStoreLeases {
   failTarget(targetId: string, owner: string, result: { errorCode: string; nextAttemptAt: string; dead: boolean; at: string }): Promise<boolean>;
   /** Gives a lease back untouched (e.g. the connection needs reauth): due again at `nextAttemptAt`. */
   releaseTarget(targetId: string, owner: string, nextAttemptAt: string): Promise<void>;
-  /** Earliest nextAttemptAt among claimable targets, or null when none is pending. */
-  nextDueAt(): Promise<string | null>;
+  /**
+   * When the next pending target of an active connection becomes claimable (its nextAttemptAt,
+   * or its lease's end), or null when none is pending. With an owner, targets of accounts another
+   * worker holds count from the end of that lease: this owner cannot claim them before.
+   */
+  nextDueAt(owner?: string): Promise<string | null>;
   /** Leases the oldest queued job, or a running one whose lease expired (a crashed worker's). */
   claimJob(options: Omit<ClaimOptions, 'limit'>): Promise<ResyncJob | null>;
 }

@@ -147,9 +147,17 @@ export class KyselyStore implements Store {
   syncHealth = this.#outside('syncHealth', (now: string) => this.#ops.syncHealth(now));
   targetCounts = this.#outside('targetCounts', (connectionId: string) => this.#ops.targetCounts(connectionId));
 
-  // Leases: each is one statement (its own implicit transaction, READ COMMITTED on PostgreSQL,
-  // where SKIP LOCKED keeps concurrent claimers apart) or one short transaction.
-  claimTargets = this.#outside('claimTargets', (options: ClaimOptions) => this.#ops.claimTargets(options));
+  // Leases: each is one statement or one short transaction of its own (READ COMMITTED on
+  // PostgreSQL, where SKIP LOCKED keeps concurrent claimers apart).
+  claimTargets = this.#outside('claimTargets', (options: ClaimOptions) =>
+    this.#db.transaction().execute((trx) => new Operations(trx, this.#dialect).claimTargets(options)),
+  );
+  renewLeases = this.#outside('renewLeases', (owner: string, now: string, leaseUntil: string) =>
+    this.#db.transaction().execute((trx) => new Operations(trx, this.#dialect).renewLeases(owner, now, leaseUntil)),
+  );
+  releaseLeases = this.#outside('releaseLeases', (owner: string) =>
+    this.#db.transaction().execute((trx) => new Operations(trx, this.#dialect).releaseLeases(owner)),
+  );
   completeTarget = this.#outside('completeTarget', (targetId: string, owner: string, result: TargetSyncedResult) =>
     this.#db.transaction().execute((trx) => new Operations(trx, this.#dialect).completeTarget(targetId, owner, result)),
   );
@@ -159,7 +167,7 @@ export class KyselyStore implements Store {
   releaseTarget = this.#outside('releaseTarget', (targetId: string, owner: string, nextAttemptAt: string) =>
     this.#ops.releaseTarget(targetId, owner, nextAttemptAt),
   );
-  nextDueAt = this.#outside('nextDueAt', () => this.#ops.nextDueAt());
+  nextDueAt = this.#outside('nextDueAt', (owner?: string) => this.#ops.nextDueAt(owner));
   claimJob = this.#outside('claimJob', (options: Omit<ClaimOptions, 'limit'>) => this.#ops.claimJob(options));
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
@@ -585,16 +593,35 @@ class Operations {
     return result.numUpdatedRows > 0n;
   }
 
-  // One statement, so one implicit transaction: the rows it picks are leased before any other
-  // claim can read them (SQLite has one writer; PostgreSQL's SKIP LOCKED lets concurrent claims
-  // pass each other's rows by).
-  async claimTargets({ owner, now, leaseUntil, limit }: ClaimOptions): Promise<SyncTarget[]> {
+  /**
+   * Runs inside a transaction of the caller's, in two steps. First the connections: up to
+   * connectionLimit active ones with due work whose lease is free, expired or the owner's
+   * (renewed), the owner's first; SKIP LOCKED lets concurrent claimers on PostgreSQL pass each
+   * other's rows by, so they split the accounts between them. Then the targets, only of accounts
+   * the owner holds: another worker's account is never worked twice at once, which keeps pacing
+   * and token refresh in one process.
+   */
+  async claimTargets({ owner, now, leaseUntil, limit, connectionLimit = 4 }: ClaimOptions): Promise<SyncTarget[]> {
+    await sql`
+      UPDATE connections SET lease_owner = ${owner}, lease_until = ${leaseUntil}
+      WHERE id IN (
+        SELECT c.id FROM connections c
+        WHERE c.status = 'active' AND (c.lease_owner IS NULL OR c.lease_until < ${now} OR c.lease_owner = ${owner})
+          AND EXISTS (
+            SELECT 1 FROM sync_targets t
+            WHERE t.connection_id = c.id AND ${PENDING} AND t.next_attempt_at <= ${now}
+              AND (t.lease_until IS NULL OR t.lease_until < ${now})
+          )
+        ORDER BY CASE WHEN c.lease_owner = ${owner} THEN 0 ELSE 1 END, c.id
+        LIMIT ${connectionLimit}
+        ${this.dialect.skipLocked('c')}
+      )`.execute(this.db);
     const result = await sql<TargetRow>`
       UPDATE sync_targets SET lease_owner = ${owner}, lease_until = ${leaseUntil}
       WHERE id IN (
         SELECT t.id FROM sync_targets t ${this.dialect.claimJoin} connections c ON c.id = t.connection_id
         WHERE ${PENDING} AND t.next_attempt_at <= ${now} AND (t.lease_until IS NULL OR t.lease_until < ${now})
-          AND c.status = 'active'
+          AND c.status = 'active' AND c.lease_owner = ${owner} AND c.lease_until >= ${now}
         ORDER BY t.next_attempt_at, t.id
         LIMIT ${limit}
         ${this.dialect.skipLocked('t')}
@@ -602,6 +629,16 @@ class Operations {
       RETURNING *`.execute(this.db);
     // RETURNING gives rows in no promised order.
     return result.rows.map(toTarget).sort((a, b) => compareText(a.nextAttemptAt, b.nextAttemptAt) || compareText(a.id, b.id));
+  }
+
+  async renewLeases(owner: string, now: string, leaseUntil: string): Promise<void> {
+    await this.db.updateTable('connections').set({ lease_until: leaseUntil }).where('lease_owner', '=', owner).where('lease_until', '>=', now).execute();
+    await this.db.updateTable('sync_targets').set({ lease_until: leaseUntil }).where('lease_owner', '=', owner).where('lease_until', '>=', now).execute();
+  }
+
+  async releaseLeases(owner: string): Promise<void> {
+    await this.db.updateTable('connections').set({ lease_owner: null, lease_until: null }).where('lease_owner', '=', owner).execute();
+    await this.db.updateTable('sync_targets').set({ lease_owner: null, lease_until: null }).where('lease_owner', '=', owner).execute();
   }
 
   // Runs inside a transaction of the caller's: the completion and lastSyncedAt land together.
@@ -656,9 +693,15 @@ class Operations {
   }
 
   // A target leased by another worker becomes claimable when its lease ends, not before: waking
-  // at its nextAttemptAt would only find it taken (and spin while the lease lasts).
-  async nextDueAt(): Promise<string | null> {
-    const due = this.dialect.greatest(sql<string>`t.next_attempt_at`, sql<string>`COALESCE(t.lease_until, t.next_attempt_at)`);
+  // at its nextAttemptAt would only find it taken (and spin while the lease lasts). The same holds
+  // for an account another owner holds.
+  async nextDueAt(owner?: string): Promise<string | null> {
+    const { greatest } = this.dialect;
+    const targetDue = greatest(sql<string>`t.next_attempt_at`, sql<string>`COALESCE(t.lease_until, t.next_attempt_at)`);
+    const due =
+      owner === undefined
+        ? targetDue
+        : greatest(targetDue, sql<string>`CASE WHEN c.lease_owner IS NOT NULL AND c.lease_owner <> ${owner} THEN COALESCE(c.lease_until, t.next_attempt_at) ELSE t.next_attempt_at END`);
     const result = await sql<{ due: string | null }>`
       SELECT MIN(${due}) AS due
       FROM sync_targets t ${this.dialect.claimJoin} connections c ON c.id = t.connection_id

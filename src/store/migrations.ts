@@ -353,4 +353,17 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: 3,
+    name: 'connection leases: one worker at a time per calendar account',
+    // Held by the worker that works the account (pacing and token refresh stay in one process);
+    // renewed while it works, free again when it stops or once it expires.
+    sqlite: `
+      ALTER TABLE connections ADD COLUMN lease_owner TEXT;
+      ALTER TABLE connections ADD COLUMN lease_until TEXT;
+    `,
+    postgres: `
+      ALTER TABLE connections ADD COLUMN lease_owner ${T}, ADD COLUMN lease_until ${T};
+    `,
+  },
 ];

@@ -29,7 +29,7 @@ export interface Database {
   locations: LocationRow;
   sessions: SessionRow;
   feed_tokens: FeedRow;
-  connections: ConnectionRow;
+  connections: ConnectionTable;
   sync_targets: TargetRow;
   resync_jobs: JobRow;
   audit_log: AuditTable;
@@ -345,6 +345,9 @@ export interface ConnectionRow {
   created_at: string;
   updated_at: string;
 }
+
+/** The table adds the worker lease, which no domain value carries (claims manage it). */
+export type ConnectionTable = ConnectionRow & { lease_owner: string | null; lease_until: string | null };
 
 export const CONNECTION_COLUMNS = columnsOf<ConnectionRow>({
   id: true,

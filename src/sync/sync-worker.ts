@@ -23,8 +23,14 @@ export interface SyncWorkerOptions {
   /** Sessions that ended more than this many days ago are not pushed (the feed window). */
   pastDays: number;
   owner?: string;
+  /**
+   * How long a claim holds its targets and accounts (default 15 s), renewed every third of it
+   * while the batch runs: a worker killed mid-batch holds up its work for at most this long.
+   */
   leaseMs?: number;
   batchSize?: number;
+  /** Calendar accounts one claim may newly take (default 4), so that workers share them. */
+  connectionsPerClaim?: number;
   /** Requests in flight per connection (Graph allows few per mailbox; Google rate-limits per user). */
   perConnectionConcurrency?: number;
   /** Pace per connection, by vendor (defaults: DEFAULT_RATE_LIMITS). */
@@ -49,6 +55,7 @@ export class SyncWorker extends BackgroundRunner {
   readonly owner: string;
   private readonly leaseMs: number;
   private readonly batchSize: number;
+  private readonly connectionsPerClaim: number;
   private readonly perConnection: number;
   private readonly random: () => number;
   private readonly log: Logger;
@@ -57,8 +64,9 @@ export class SyncWorker extends BackgroundRunner {
   constructor(private readonly options: SyncWorkerOptions) {
     super({ store: options.store, kind: 'sync' });
     this.owner = options.owner ?? `worker-${randomUUID()}`;
-    this.leaseMs = options.leaseMs ?? 60_000;
+    this.leaseMs = options.leaseMs ?? 15_000;
     this.batchSize = options.batchSize ?? 50;
+    this.connectionsPerClaim = options.connectionsPerClaim ?? 4;
     this.perConnection = options.perConnectionConcurrency ?? 2;
     this.random = options.random ?? Math.random;
     this.limiters = {
@@ -76,9 +84,28 @@ export class SyncWorker extends BackgroundRunner {
       now: now.toISOString(),
       leaseUntil: new Date(now.getTime() + this.leaseMs).toISOString(),
       limit: this.batchSize,
+      connectionLimit: this.connectionsPerClaim,
     });
     if (targets.length === 0) return [];
+    const heartbeat = setInterval(() => void this.renewLeases(), this.leaseMs / 3);
+    heartbeat.unref();
+    try {
+      return await this.processBatch(targets);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
 
+  private async renewLeases(): Promise<void> {
+    const now = this.options.clock.now();
+    try {
+      await this.options.store.renewLeases(this.owner, now.toISOString(), new Date(now.getTime() + this.leaseMs).toISOString());
+    } catch (err) {
+      this.log.warn({ err }, 'could not renew leases');
+    }
+  }
+
+  private async processBatch(targets: SyncTarget[]): Promise<TargetOutcome[]> {
     // One lane per connection, at most `perConnection` calls in flight in each lane.
     const lanes = new Map<string, SyncTarget[]>();
     for (const target of targets) lanes.set(target.connectionId, [...(lanes.get(target.connectionId) ?? []), target]);
@@ -195,9 +222,15 @@ export class SyncWorker extends BackgroundRunner {
     this.log.error({ err }, 'sync loop iteration failed');
   }
 
-  /** Sleeps until the next due time; the notify() after a write that marked targets dirty cuts it short. */
+  /** Stops the loop, then gives back every lease so another worker takes over at once. */
+  override async stop(): Promise<void> {
+    await super.stop();
+    await this.options.store.releaseLeases(this.owner);
+  }
+
+  /** Sleeps until the next due time; the store's signal after a write that marked targets dirty cuts it short. */
   protected async idleMs(): Promise<number> {
-    const due = await this.options.store.nextDueAt();
+    const due = await this.options.store.nextDueAt(this.owner);
     const wait = due === null ? 60_000 : Math.max(0, Date.parse(due) - this.options.clock.now().getTime());
     // Even a far due time is re-checked every minute: another process may have added work.
     return Math.min(wait, 60_000);

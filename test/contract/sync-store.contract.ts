@@ -66,6 +66,8 @@ export function describeSyncStoreContract(adapterName: string, makeStore: () => 
       assert.ok(claimed.some((t) => t.id === id));
       for (const other of claimed.filter((t) => t.id !== id)) await store.releaseTarget(other.id, 'w-dead', other.nextAttemptAt);
       assert.equal(await store.failTarget(id, 'w-dead', { errorCode: 'HTTP_400', nextAttemptAt: when, dead: true, at: when }), true);
+      // The claim leased the connection too; the tests' own workers must be able to take it.
+      await store.releaseLeases('w-dead');
       return targetOf(connectionId, sessionId);
     }
 
@@ -303,10 +305,10 @@ export function describeSyncStoreContract(adapterName: string, makeStore: () => 
       it('when claiming, then only due, live, unleased targets of active connections come back, oldest due first, up to the limit', async () => {
         await seed({
           providers: [aProvider()],
-          connections: [aConnection({ id: 'conn-1' }), aConnection({ id: 'conn-paused', status: 'needs_reauth' })],
+          connections: [aConnection({ id: 'conn-1' }), aConnection({ id: 'conn-2' }), aConnection({ id: 'conn-paused', status: 'needs_reauth' })],
         });
         await deadTarget('conn-1', 's-dead', at(0));
-        await dirty('conn-1', ['s-leased'], at(0));
+        await dirty('conn-2', ['s-leased'], at(0));
         assert.deepStrictEqual(sessionsOf(await claim('other', at(0), FAR)), ['s-leased']);
         await dirty('conn-1', ['s-mid'], at(2));
         await dirty('conn-1', ['s-early'], at(1));
@@ -329,18 +331,66 @@ export function describeSyncStoreContract(adapterName: string, makeStore: () => 
         }
       });
 
-      it('when two workers claim at the same time, then no target is given to both', async () => {
-        await seedActive();
-        const sessions = ['s-1', 's-2', 's-3', 's-4', 's-5'];
-        await dirty('conn-1', sessions, at(1));
+      it('when two workers claim at the same time, then no target is given to both, and no account is worked by both', async () => {
+        await seed({ providers: [aProvider()], connections: [aConnection({ id: 'conn-1' }), aConnection({ id: 'conn-2' })] });
+        await dirty('conn-1', ['s-1', 's-2', 's-3'], at(1));
+        await dirty('conn-2', ['s-4', 's-5'], at(1));
 
-        const [a, b] = await Promise.all([claim('w-a', at(2), at(10), 3), claim('w-b', at(2), at(10), 3)]);
+        const claimAll = async (owner: string) => {
+          const all: SyncTarget[] = [];
+          for (let got = await claim(owner, at(2), at(10), 2); got.length > 0; got = await claim(owner, at(2), at(10), 2)) all.push(...got);
+          return all;
+        };
+        const [a, b] = await Promise.all([claimAll('w-a'), claimAll('w-b')]);
 
         const ids = [...a, ...b].map((t) => t.id);
         assert.equal(new Set(ids).size, ids.length);
-        assert.deepStrictEqual(sessionsOf([...a, ...b]).sort(), sessions);
+        assert.deepStrictEqual(sessionsOf([...a, ...b]).sort(), ['s-1', 's-2', 's-3', 's-4', 's-5']);
         for (const t of a) assert.equal((await store.getTarget(t.id))?.leaseOwner, 'w-a');
         for (const t of b) assert.equal((await store.getTarget(t.id))?.leaseOwner, 'w-b');
+        const accountsOf = (targets: SyncTarget[]) => new Set(targets.map((t) => t.connectionId));
+        for (const account of accountsOf(a)) assert.ok(!accountsOf(b).has(account), `${account} worked by both`);
+      });
+
+      it('when a worker holds an account, then another gets none of its targets until that lease expires or is given back', async () => {
+        await seedActive();
+        await dirty('conn-1', ['s-1'], at(1));
+        assert.deepStrictEqual(sessionsOf(await claim('w-a', at(1), at(10))), ['s-1']);
+        await dirty('conn-1', ['s-2'], at(2));
+
+        assert.deepStrictEqual(await claim('w-b', at(3), at(13)), [], 'the account is w-a\'s');
+        assert.deepStrictEqual(sessionsOf(await claim('w-a', at(3), at(13))), ['s-2'], 'its holder claims and renews it');
+        await dirty('conn-1', ['s-3'], at(4));
+        assert.deepStrictEqual(await claim('w-b', at(11), at(21)), [], 'renewed to at(13)');
+        // w-a stopped (crashed): its account and the targets it never finished are w-b's now.
+        assert.deepStrictEqual(sessionsOf(await claim('w-b', at(14), at(24))).sort(), ['s-1', 's-2', 's-3'], 'expired');
+      });
+
+      it('when an owner renews its leases, then its accounts and targets stay its own; when it releases them, another claims at once', async () => {
+        await seedActive();
+        await dirty('conn-1', ['s-1', 's-2'], at(1));
+        const [first] = await claim('w-a', at(1), at(10), 1);
+        assert.ok(first);
+
+        await store.renewLeases('w-a', at(9), at(30));
+        assert.equal((await store.getTarget(first.id))?.leaseUntil, at(30));
+        assert.deepStrictEqual(await claim('w-b', at(20), at(40)), []);
+
+        await store.releaseLeases('w-a');
+        assert.equal((await store.getTarget(first.id))?.leaseOwner, null);
+        assert.deepStrictEqual(sessionsOf(await claim('w-b', at(20), at(40))).sort(), ['s-1', 's-2']);
+      });
+
+      it('when more accounts have due work than one claim may lease, then the next worker gets the others', async () => {
+        const ids = ['c-1', 'c-2', 'c-3', 'c-4', 'c-5', 'c-6'];
+        await seed({ providers: [aProvider()], connections: ids.map((id) => aConnection({ id })) });
+        for (const id of ids) await dirty(id, [`s-${id}`], at(1));
+
+        const a = await store.claimTargets({ owner: 'w-a', now: at(2), leaseUntil: at(10), limit: 50, connectionLimit: 4 });
+        const b = await store.claimTargets({ owner: 'w-b', now: at(2), leaseUntil: at(10), limit: 50, connectionLimit: 4 });
+
+        assert.equal(a.length, 4);
+        assert.deepStrictEqual([...a, ...b].map((t) => t.connectionId).sort(), ids);
       });
 
       it('when a lease has expired, then another worker can claim the target, and not before', async () => {
@@ -417,7 +467,7 @@ export function describeSyncStoreContract(adapterName: string, makeStore: () => 
         assert.equal(target.syncedGeneration, 1);
         assert.equal(target.externalId, 'ev-1');
         assert.deepStrictEqual(await store.targetCounts('conn-1'), { pending: 1, dead: 0 });
-        assert.deepStrictEqual(sessionsOf(await claim('w2', at(3), at(13))), ['sess-1']);
+        assert.deepStrictEqual(sessionsOf(await claim('w1', at(3), at(13))), ['sess-1']);
       });
 
       it('when an attempt fails without dead-lettering, then attempts grow and the target is due again only at nextAttemptAt', async () => {
@@ -529,6 +579,17 @@ export function describeSyncStoreContract(adapterName: string, makeStore: () => 
 
         assert.deepStrictEqual(sessionsOf(await claim('w1', at(5), at(40), 1)), ['s-later']);
         assert.equal(await store.nextDueAt(), at(40));
+      });
+
+      it('when another worker holds the account, then for this owner the work is due when that lease ends', async () => {
+        await seedActive();
+        await dirty('conn-1', ['s-1'], at(1));
+        await claim('w1', at(1), at(10), 1);
+        await dirty('conn-1', ['s-2'], at(2));
+
+        assert.equal(await store.nextDueAt('w1'), at(2));
+        assert.equal(await store.nextDueAt('w2'), at(10));
+        assert.equal(await store.nextDueAt(), at(2));
       });
     });
 
