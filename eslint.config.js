@@ -30,6 +30,12 @@ export default tseslint.config(
     },
   },
   {
+    // The Node version preflight must run on old Node: CommonJS, ES2015.
+    files: ['scripts/**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', ecmaVersion: 2015, globals: { require: 'readonly', process: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off', 'no-var': 'off' },
+  },
+  {
     files: ['test/**/*.ts', 'scripts/**/*.ts'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-unused-expressions': 'off' },
   },

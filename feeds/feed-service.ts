@@ -14,6 +14,8 @@ export interface FeedServiceOptions {
   futureDays: number;
   /** Rendered bodies kept in memory, one per provider (0 disables the cache). */
   cacheEntries: number;
+  /** Told of every render (with its time) and cache hit. */
+  metrics?: { feedRendered(seconds: number): void; feedCacheHit(): void };
 }
 
 export interface RenderedFeed {
@@ -52,6 +54,9 @@ export function feedCalendarMeta(provider: Provider): CalendarMeta {
 export class FeedService {
   // Map iteration order is insertion order, so re-inserting on a hit makes this an LRU.
   private readonly cache = new Map<string, CacheEntry>();
+  // Renders under way, by provider and cache key: concurrent polls of a just-changed feed share
+  // one render (on PostgreSQL every store call is a real wait, so each poll would render again).
+  private readonly rendering = new Map<string, Promise<CacheEntry>>();
 
   constructor(private readonly options: FeedServiceOptions) {}
 
@@ -135,9 +140,9 @@ export class FeedService {
     let entry = this.cache.get(provider.id);
     if (entry?.key === key) {
       this.cache.delete(provider.id);
+      this.options.metrics?.feedCacheHit();
     } else {
-      const body = await this.renderBody(provider, window.from, window.to);
-      entry = { key, body, etag: strongEtag(body), gzip: null };
+      entry = await this.renderOnce(provider, key, window);
     }
     if (this.options.cacheEntries > 0) {
       this.cache.set(provider.id, entry);
@@ -154,6 +159,22 @@ export class FeedService {
       etag: cached.etag,
       gzipped: () => (cached.gzip ??= gzipSync(cached.body)),
     };
+  }
+
+  private renderOnce(provider: Provider, key: string, window: { from: string; to: string }): Promise<CacheEntry> {
+    const flight = `${provider.id}|${key}`;
+    let pending = this.rendering.get(flight);
+    if (pending === undefined) {
+      const started = process.hrtime.bigint();
+      pending = this.renderBody(provider, window.from, window.to)
+        .then((body): CacheEntry => {
+          this.options.metrics?.feedRendered(Number(process.hrtime.bigint() - started) / 1e9);
+          return { key, body, etag: strongEtag(body), gzip: null };
+        })
+        .finally(() => this.rendering.delete(flight));
+      this.rendering.set(flight, pending);
+    }
+    return pending;
   }
 
   /** Best-effort bookkeeping of a poll; runs after the response is sent. */

@@ -29,7 +29,7 @@ const envSchema = z.object({
     .string()
     .refine((v) => parseEncryptionKey(v) !== null, 'must be 32 bytes as 64 hex characters or 43 base64url characters')
     .optional(),
-  SYNC_WORKER: z.enum(['on', 'off']).default('on'),
+  ROLE: z.enum(['all', 'api', 'worker'], { error: 'must be all, api or worker' }).default('all'),
   GOOGLE_CLIENT_ID: z.string().min(1).optional(),
   GOOGLE_CLIENT_SECRET: z.string().min(1).optional(),
   GOOGLE_AUTH_URL: z.url().default('https://accounts.google.com/o/oauth2/v2/auth'),
@@ -43,6 +43,7 @@ const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+export type Role = Env['ROLE'];
 
 export type DatabaseConfig = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
 
@@ -62,7 +63,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   /** Undefined in development until server.ts generates one into dataDir. */
   encryptionKey: Buffer | undefined;
-  syncWorker: boolean;
+  /** api: HTTP only; worker: the sync worker and resync runner, serving only /healthz, /readyz and /metrics; all: both. */
+  role: Role;
   google: OAuthAppConfig | null;
   microsoft: (OAuthAppConfig & { tenant: string }) | null;
 }
@@ -139,7 +141,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     uidDomain: env.UID_DOMAIN ?? new URL(publicBaseUrl).hostname,
     logLevel: env.LOG_LEVEL,
     encryptionKey: env.ENCRYPTION_KEY === undefined ? undefined : (parseEncryptionKey(env.ENCRYPTION_KEY) ?? undefined),
-    syncWorker: env.SYNC_WORKER === 'on',
+    role: env.ROLE,
     google:
       env.GOOGLE_CLIENT_ID !== undefined && env.GOOGLE_CLIENT_SECRET !== undefined
         ? {

@@ -6,6 +6,8 @@ import { loadOrCreateDevSecret } from './dev-secrets.js';
 import type { CalendarConnector, ConnectionKind, OAuthProvider } from './domain/index.js';
 import { ResyncRunner, SyncWorker } from './sync/index.js';
 import { createApp } from './app.js';
+import { createOpsApp } from './http/ops-routes.js';
+import { createMetrics } from './metrics.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createStore } from './store/index.js';
@@ -62,20 +64,27 @@ async function main(): Promise<void> {
   const secrets = createSecretBox(encryptionKey);
 
   const store = await createStore(config.database);
+  const metrics = createMetrics({ store, clock: systemClock, role: config.role });
   const { oauth, connectors } = vendorAdapters(config);
-  const syncOptions = { store, connectors, secrets, clock: systemClock, logger, pastDays: config.feed.pastDays };
-  const worker = config.syncWorker ? new SyncWorker(syncOptions) : null;
-  const resync = config.syncWorker ? new ResyncRunner(syncOptions) : null;
-  const app = createApp({
-    store,
-    clock: systemClock,
-    logger,
-    tokens: { admin: adminToken, platform: config.platformApiToken },
-    publicBaseUrl: config.publicBaseUrl,
-    uidDomain: config.uidDomain,
-    feed: config.feed,
-    sync: { secrets, oauth, connectors },
-  });
+  const runsWorkers = config.role !== 'api';
+  const syncOptions = { store, connectors, secrets, clock: systemClock, logger, pastDays: config.feed.pastDays, metrics };
+  const worker = runsWorkers ? new SyncWorker(syncOptions) : null;
+  const resync = runsWorkers ? new ResyncRunner(syncOptions) : null;
+  const tokens = { admin: adminToken, platform: config.platformApiToken };
+  const app =
+    config.role === 'worker'
+      ? createOpsApp({ store, logger, metrics, tokens })
+      : createApp({
+          store,
+          clock: systemClock,
+          logger,
+          metrics,
+          tokens,
+          publicBaseUrl: config.publicBaseUrl,
+          uidDomain: config.uidDomain,
+          feed: config.feed,
+          sync: { secrets, oauth, connectors },
+        });
   worker?.start();
   resync?.start();
 
@@ -83,22 +92,32 @@ async function main(): Promise<void> {
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     logger.info(
-      { port, database: config.database.kind, publicBaseUrl: config.publicBaseUrl, connectors: [...connectors.keys()], syncWorker: config.syncWorker },
+      { port, role: config.role, database: config.database.kind, publicBaseUrl: config.publicBaseUrl, connectors: [...connectors.keys()] },
       'sessionsync listening',
     );
   });
 
+  // SIGTERM: stop taking requests and claims, let running work finish and give its leases back,
+  // close the database, exit 0; whatever is still running after 10 s is cut off (exit 1), and its
+  // leases expire by themselves.
+  let stopping = false;
   const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'shutting down');
-    server.close(() => {
-      Promise.all([worker?.stop(), resync?.stop()])
-        .then(() => store.close())
-        .then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-    });
     setTimeout(() => process.exit(1), 10_000).unref();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Keep-alive connections of idle clients would hold server.close() open until they time out.
+    server.closeIdleConnections();
+    Promise.all([closed, worker?.stop(), resync?.stop()])
+      .then(() => store.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

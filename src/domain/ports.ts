@@ -53,6 +53,12 @@ export interface StoreWriter extends SyncStoreWriter {
 
 export interface StoreTx extends StoreReader, StoreWriter {}
 
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
 /** Work a background runner waits for: push targets made due, or resync jobs queued. */
 export type WorkKind = 'sync' | 'jobs';
 
@@ -75,5 +81,7 @@ export interface Store extends StoreReader, SyncStoreLeases {
   recordFeedFetch(feedId: string, at: string, userAgent: string | null): Promise<void>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
+  /** This process's database connections: total, idle, and callers waiting for one. */
+  poolStats(): PoolStats;
   close(): Promise<void>;
 }

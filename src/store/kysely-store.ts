@@ -20,6 +20,7 @@ import type {
   Store,
   StoreTx,
   SyncHealth,
+  PoolStats,
   SyncTarget,
   WorkKind,
 } from '../domain/index.js';
@@ -75,6 +76,8 @@ export interface KyselyStoreOptions {
   transaction: TransactionRunner;
   /** Cross-process wake-ups (PostgreSQL LISTEN); absent, signals stay in this process (SQLite). */
   listen?: WorkListener;
+  /** The pool's figures (PostgreSQL); absent, the store has one connection and counts its users. */
+  poolStats?: () => PoolStats;
 }
 
 type TargetSyncedResult = Parameters<Store['completeTarget']>[2];
@@ -96,6 +99,9 @@ export class KyselyStore implements Store {
   readonly #listeners: Record<WorkKind, Set<() => void>> = { sync: new Set(), jobs: new Set() };
   readonly #listen: WorkListener | undefined;
   #stopListening: (() => Promise<void>) | undefined;
+  readonly #poolStats: (() => PoolStats) | undefined;
+  /** Store calls and transactions under way, for the one-connection store's poolStats. */
+  #active = 0;
   // Marks the async context of a running fn so that a call to the store from inside it fails
   // fast: on SQLite it would wait for the one connection its own transaction holds, forever; on
   // PostgreSQL it would quietly run outside the transaction.
@@ -107,7 +113,13 @@ export class KyselyStore implements Store {
     this.#dialect = options.dialect;
     this.#runTransaction = options.transaction;
     this.#listen = options.listen;
+    this.#poolStats = options.poolStats;
     this.#ops = new Operations(options.db, options.dialect);
+  }
+
+  poolStats(): PoolStats {
+    if (this.#poolStats !== undefined) return this.#poolStats();
+    return { total: 1, idle: this.#active === 0 ? 1 : 0, waiting: Math.max(0, this.#active - 1) };
   }
 
   onWork(kind: WorkKind, listener: () => void): () => void {
@@ -173,6 +185,7 @@ export class KyselyStore implements Store {
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     this.#assertOutsideTransaction('transaction');
     let queued = new Set<WorkKind>();
+    this.#active += 1;
     const result = await this.#runTransaction(this.#db, async (trx) => {
       // A fresh scope per attempt: a retried fn must not inherit a failed attempt's signals.
       const scope: TxScope = { open: true, queued: new Set() };
@@ -189,7 +202,7 @@ export class KyselyStore implements Store {
       } finally {
         scope.open = false;
       }
-    });
+    }).finally(() => (this.#active -= 1));
     for (const kind of queued) this.#signal(kind);
     return result;
   }
@@ -208,7 +221,12 @@ export class KyselyStore implements Store {
     return async (...args: A): Promise<R> => {
       this.#assertOutsideTransaction(name);
       if (this.#closing !== undefined) throw new Error('The store is closed.');
-      return op(...args);
+      this.#active += 1;
+      try {
+        return await op(...args);
+      } finally {
+        this.#active -= 1;
+      }
     };
   }
 

@@ -51,7 +51,13 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const channel = workChannel(options.schema);
-  return new KyselyStore({ db, dialect: postgresDialect(channel), transaction: serializableWithRetry, listen: listenForWork(options.url, channel) });
+  return new KyselyStore({
+    db,
+    dialect: postgresDialect(channel),
+    transaction: serializableWithRetry,
+    listen: listenForWork(options.url, channel),
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+  });
 }
 
 /** Reconnect delays after the LISTEN connection is lost: quick at first, then at most 5 s. */

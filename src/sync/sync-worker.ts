@@ -36,6 +36,8 @@ export interface SyncWorkerOptions {
   /** Pace per connection, by vendor (defaults: DEFAULT_RATE_LIMITS). */
   rateLimits?: Partial<Record<ConnectionKind, RateLimit>>;
   random?: () => number;
+  /** Told of every attempt's outcome, by connector. */
+  metrics?: { syncOperation(connector: ConnectionKind, outcome: TargetOutcome): void };
 }
 
 export type TargetOutcome = 'synced' | 'retry' | 'dead' | 'paused' | 'paced' | 'lost-lease';
@@ -134,9 +136,15 @@ export class SyncWorker extends BackgroundRunner {
   }
 
   private async process(target: SyncTarget): Promise<TargetOutcome> {
-    const { store, clock } = this.options;
     const log = this.log.child({ targetId: target.id, connectionId: target.connectionId, sessionId: target.sessionId });
-    const connection = await store.getConnection(target.connectionId);
+    const connection = await this.options.store.getConnection(target.connectionId);
+    const outcome = await this.attempt(target, connection, log);
+    if (connection !== null) this.options.metrics?.syncOperation(connection.kind, outcome);
+    return outcome;
+  }
+
+  private async attempt(target: SyncTarget, connection: Connection | null, log: Logger): Promise<TargetOutcome> {
+    const { store, clock } = this.options;
     const connector = connection === null ? undefined : this.options.connectors.get(connection.kind);
     const tokens = connection === null ? null : await this.readTokens(connection, log);
     if (connection === null || connection.status !== 'active' || connector === undefined || tokens === null) {

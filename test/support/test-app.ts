@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createSecretBox, type SecretBox } from '../../src/crypto/secret-box.js';
 import type { CalendarConnector, ConnectionKind, OAuthProvider, Store } from '../../src/domain/index.js';
 import { createLogger, type Logger } from '../../src/logger.js';
+import type { Metrics } from '../../src/metrics.js';
 import { createSqliteStore } from '../../src/store/index.js';
 import { FakeClock } from './fake-clock.js';
 
@@ -45,6 +46,7 @@ export interface TestAppOptions {
   connectors?: ReadonlyMap<ConnectionKind, CalendarConnector>;
   onNotifySync?: () => void;
   onNotifyJobs?: () => void;
+  metrics?: Metrics;
 }
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -62,6 +64,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const logger = createLogger('debug', sink);
   const app = createApp({
     store,
+    ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
     clock,
     logger,
     tokens: { admin: ADMIN_TOKEN, platform: PLATFORM_TOKEN },
