@@ -56,6 +56,8 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
       log.error({ err: loggableError(err), method: req.method, route }, 'unhandled error');
     }
     res.setHeader('Cache-Control', 'no-store');
+    // The database is back within seconds after a restart or failover, and the store reconnects.
+    if (error.status === 503) res.setHeader('Retry-After', '2');
     res.status(error.status).json({
       error: {
         code: error.code,

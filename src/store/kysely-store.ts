@@ -24,7 +24,7 @@ import type {
   SyncTarget,
   WorkKind,
 } from '../domain/index.js';
-import { ErrorCode, notFound } from '../domain/index.js';
+import { AppError, ErrorCode, notFound } from '../domain/index.js';
 import type { StoreDialect } from './dialect.js';
 import {
   CONNECTION_COLUMNS,
@@ -78,6 +78,8 @@ export interface KyselyStoreOptions {
   listen?: WorkListener;
   /** The pool's figures (PostgreSQL); absent, the store has one connection and counts its users. */
   poolStats?: () => PoolStats;
+  /** Whether an error means the database is out of reach for now (answered 503, not 500). */
+  isUnavailable?: (error: unknown) => boolean;
 }
 
 type TargetSyncedResult = Parameters<Store['completeTarget']>[2];
@@ -100,6 +102,7 @@ export class KyselyStore implements Store {
   readonly #listen: WorkListener | undefined;
   #stopListening: (() => Promise<void>) | undefined;
   readonly #poolStats: (() => PoolStats) | undefined;
+  readonly #isUnavailable: (error: unknown) => boolean;
   /** Store calls and transactions under way, for the one-connection store's poolStats. */
   #active = 0;
   // Marks the async context of a running fn so that a call to the store from inside it fails
@@ -114,6 +117,7 @@ export class KyselyStore implements Store {
     this.#runTransaction = options.transaction;
     this.#listen = options.listen;
     this.#poolStats = options.poolStats;
+    this.#isUnavailable = options.isUnavailable ?? (() => false);
     this.#ops = new Operations(options.db, options.dialect);
   }
 
@@ -202,7 +206,9 @@ export class KyselyStore implements Store {
       } finally {
         scope.open = false;
       }
-    }).finally(() => (this.#active -= 1));
+    })
+      .catch((error: unknown) => this.#rethrow(error))
+      .finally(() => (this.#active -= 1));
     for (const kind of queued) this.#signal(kind);
     return result;
   }
@@ -224,10 +230,20 @@ export class KyselyStore implements Store {
       this.#active += 1;
       try {
         return await op(...args);
+      } catch (error) {
+        return this.#rethrow(error);
       } finally {
         this.#active -= 1;
       }
     };
+  }
+
+  /** A lost database becomes SERVICE_UNAVAILABLE (503, retryable); anything else as it was. */
+  #rethrow(error: unknown): never {
+    if (!(error instanceof AppError) && this.#isUnavailable(error)) {
+      throw new AppError({ code: ErrorCode.SERVICE_UNAVAILABLE, status: 503, message: 'The database does not answer; try again shortly.', cause: error, retryable: true });
+    }
+    throw error;
   }
 
   #assertOutsideTransaction(name: string): void {

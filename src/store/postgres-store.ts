@@ -21,6 +21,8 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Schema to work in (default: the server's search_path, normally "public"); tests use one each. */
   schema?: string;
+  /** application_name of every connection (default "sessionsync"), as pg_stat_activity shows it. */
+  applicationName?: string;
 }
 
 /** Attempts of one transaction before a serialization failure reaches the caller. */
@@ -28,8 +30,10 @@ export const MAX_TRANSACTION_ATTEMPTS = 6;
 const RETRYABLE = new Set(['40001', '40P01']);
 
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const applicationName = options.applicationName ?? 'sessionsync';
   const pool = new pg.Pool({
     connectionString: options.url,
+    application_name: applicationName,
     max: options.poolSize ?? 10,
     ...(options.schema !== undefined ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
   });
@@ -55,7 +59,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     db,
     dialect: postgresDialect(channel),
     transaction: serializableWithRetry,
-    listen: listenForWork(options.url, channel),
+    listen: listenForWork(options.url, channel, applicationName),
+    isUnavailable,
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
   });
 }
@@ -68,7 +73,7 @@ const RECONNECT_MS = [100, 250, 500, 1000, 2000, 5000];
  * reconnects by itself. Notifications sent while it was away are lost, so after every reconnect
  * each kind is signalled once and the runners look for work.
  */
-function listenForWork(url: string, channel: string): WorkListener {
+function listenForWork(url: string, channel: string, applicationName: string): WorkListener {
   return (signal) => {
     let stopped = false;
     let client: pg.Client | null = null;
@@ -87,7 +92,7 @@ function listenForWork(url: string, channel: string): WorkListener {
     };
 
     const connect = async () => {
-      const next = new pg.Client({ connectionString: url });
+      const next = new pg.Client({ connectionString: url, application_name: applicationName });
       next.on('error', () => {
         void next.end().catch(() => undefined);
         if (client === next) client = null;
@@ -141,6 +146,19 @@ const serializableWithRetry: TransactionRunner = async (db, fn) => {
     }
   }
 };
+
+// The database went away (restart, failover, a terminated backend, no route): the request may be
+// retried, so callers answer 503 rather than 500. SQLSTATE class 08 is connection exceptions; 57P01-3
+// are administrator and crash shutdowns; the node codes are sockets that failed.
+const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+function isUnavailable(error: unknown): boolean {
+  const code = pgCode(error);
+  if (UNAVAILABLE_CODES.has(code) || code.startsWith('08')) return true;
+  // pg rejects the queries of a connection that closed under them with these plain Errors.
+  const message = error instanceof Error ? error.message : '';
+  return /^Connection terminated|^Client has encountered a connection error|timeout exceeded when trying to connect/.test(message);
+}
 
 function pgCode(error: unknown): string {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import type { Store } from '../../src/domain/index.js';
 import { aConnection, aProvider, aResyncJob, aSession } from '../support/builders.js';
-import { createSharedPostgresStores, createTestPostgresStore, describePostgres } from '../support/postgres.js';
+import supertest from 'supertest';
+import { createSchema, createSharedPostgresStores, createTestPostgresStore, describePostgres, dropSchema, startTcpProxy, terminateBackends } from '../support/postgres.js';
+import { createSyncHarness, googleVendor } from '../support/sync-harness.js';
 import { seedProvider } from '../support/seed.js';
-import { createTestApp } from '../support/test-app.js';
+import { PLATFORM_TOKEN, createTestApp } from '../support/test-app.js';
 import { describeStoreContract } from './store.contract.js';
 import { describeSyncStoreContract } from './sync-store.contract.js';
 
@@ -118,4 +120,75 @@ describePostgres('PostgresStore', (url) => {
       assert.equal(x.length + y.length, 60);
     });
   });
+
+  describe('when the database drops every connection', () => {
+    it('then the store reconnects by itself: a write that fails answers 503, later ones land, and the worker converges', async function () {
+      this.timeout(30_000);
+      const schema = await createSchema(url);
+      const h = await createSyncHarness([googleVendor], { store: await createTestPostgresStore(url, { schema }) });
+      try {
+        await seedProvider(h.t);
+        await h.connect(h.vendors[0]!);
+        const put = (id: string, day: number) =>
+          h.t.platform.put(`/api/v1/providers/p1/sessions/${id}`, { start: `2026-11-${String(day).padStart(2, '0')}T15:00:00Z`, durationMinutes: 50 });
+        for (let i = 0; i < 5; i++) assert.equal((await put(`a${i}`, 10 + i)).status, 201);
+        await h.settle();
+
+        assert.ok((await terminateBackends(url, schema)) > 0, 'backends were cut');
+        const statuses: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          for (let attempt = 0; ; attempt++) {
+            const res = await put(`b${i}`, 20 + i);
+            statuses.push(res.status);
+            if (res.status === 201) break;
+            assert.equal(res.status, 503, JSON.stringify(res.body));
+            assert.equal(res.body.error.code, 'SERVICE_UNAVAILABLE');
+            assert.ok(attempt < 3, 'the store reconnects within a few requests');
+          }
+        }
+        assert.equal((await supertest(h.t.app).get('/readyz')).status, 200);
+        await h.settle();
+        assert.equal(h.live(h.vendors[0]!).length, 10);
+      } finally {
+        await h.close();
+        await dropSchema(url, schema);
+      }
+    });
+  });
+
+  describe('when the database is away for a while and comes back', () => {
+    it('then writes and /readyz answer 503 meanwhile, and afterwards everything works again and the worker converges', async function () {
+      this.timeout(30_000);
+      const proxy = await startTcpProxy(url);
+      const schema = await createSchema(url);
+      const h = await createSyncHarness([googleVendor], { store: await createTestPostgresStore(proxy.url, { schema }) });
+      try {
+        await seedProvider(h.t);
+        await h.connect(h.vendors[0]!);
+        const put = (id: string, day: number) =>
+          h.t.platform.put(`/api/v1/providers/p1/sessions/${id}`, { start: `2026-11-${String(day).padStart(2, '0')}T15:00:00Z`, durationMinutes: 50 });
+        assert.equal((await put('before', 10)).status, 201);
+
+        await proxy.cut();
+        const down = await put('during', 11);
+        assert.equal(down.status, 503, JSON.stringify(down.body));
+        assert.equal(down.body.error.code, 'SERVICE_UNAVAILABLE');
+        assert.equal(down.headers['retry-after'], '2');
+        assert.equal((await supertest(h.t.app).get('/readyz')).status, 503);
+        assert.equal((await supertest(h.t.app).get('/api/v1/providers/p1').set('Authorization', `Bearer ${PLATFORM_TOKEN}`)).status, 503);
+
+        await proxy.restore();
+        assert.equal((await supertest(h.t.app).get('/readyz')).status, 200);
+        assert.equal((await put('during', 11)).status, 201);
+        assert.equal((await put('after', 12)).status, 201);
+        await h.settle();
+        assert.deepEqual(h.live(h.vendors[0]!).map((e) => e.tag?.key).sort(), ['p1/after', 'p1/before', 'p1/during']);
+      } finally {
+        await h.close();
+        await dropSchema(url, schema);
+        await proxy.close();
+      }
+    });
+  });
 });
+
