@@ -43,6 +43,8 @@ export interface StoreWriter extends SyncStoreWriter {
   putLocation(location: Location): Promise<void>;
   deleteLocation(providerId: string, locationId: string): Promise<boolean>;
   putSession(session: Session): Promise<void>;
+  /** putSession for many at once: a few set-based statements rather than one per session. */
+  putSessions(sessions: readonly Session[]): Promise<void>;
   deleteSession(providerId: string, sessionId: string): Promise<boolean>;
   putFeed(feed: FeedToken): Promise<void>;
   /** Sets revokedAt on an unrevoked feed of this provider; false when none matched. */

@@ -31,14 +31,12 @@ export async function refreshSessionEvents(
 ): Promise<string[]> {
   if (sessions.length === 0) return [];
   const locations = new Map((await tx.listLocations(provider.id)).map((l) => [l.id, l]));
-  const changed: string[] = [];
+  const refreshed: Session[] = [];
   for (const session of sessions) {
     const location = session.locationId === null ? null : (locations.get(session.locationId) ?? null);
     const next = withRefreshedEvent(session, provider, location, nowIso);
-    if (next !== null) {
-      await tx.putSession(next);
-      changed.push(session.id);
-    }
+    if (next !== null) refreshed.push(next);
   }
-  return changed;
+  await tx.putSessions(refreshed);
+  return refreshed.map((s) => s.id);
 }

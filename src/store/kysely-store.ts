@@ -54,6 +54,9 @@ import {
 /** Longest user agent kept by recordFeedFetch: the header is client-controlled and unbounded. */
 export const MAX_USER_AGENT_LENGTH = 512;
 
+/** Rows per multi-row session upsert. */
+const SESSION_CHUNK = 500;
+
 /** At most this many dead targets are listed by syncHealth, newest first. */
 const DEAD_TARGETS_LISTED = 100;
 
@@ -277,6 +280,7 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     putLocation: live((location) => ops.putLocation(location)),
     deleteLocation: live((providerId, locationId) => ops.deleteLocation(providerId, locationId)),
     putSession: live((session) => ops.putSession(session)),
+    putSessions: live((sessions) => ops.putSessions(sessions)),
     deleteSession: live((providerId, sessionId) => ops.deleteSession(providerId, sessionId)),
     putFeed: live((feed) => ops.putFeed(feed)),
     revokeFeed: live((providerId, feedId, at) => ops.revokeFeed(providerId, feedId, at)),
@@ -436,6 +440,18 @@ class Operations {
       .values(fromSession(session))
       .onConflict((oc) => oc.columns(['provider_id', 'id']).doUpdateSet(excludedSet(SESSION_COLUMNS, ['provider_id', 'id'])))
       .execute();
+  }
+
+  // A multi-row upsert per chunk: on PostgreSQL each statement is a round trip made while the
+  // transaction holds its locks. 500 rows x 17 columns stays under both databases' parameter limits.
+  async putSessions(sessions: readonly Session[]): Promise<void> {
+    for (let i = 0; i < sessions.length; i += SESSION_CHUNK) {
+      await this.db
+        .insertInto('sessions')
+        .values(sessions.slice(i, i + SESSION_CHUNK).map(fromSession))
+        .onConflict((oc) => oc.columns(['provider_id', 'id']).doUpdateSet(excludedSet(SESSION_COLUMNS, ['provider_id', 'id'])))
+        .execute();
+    }
   }
 
   async deleteSession(providerId: string, sessionId: string): Promise<boolean> {

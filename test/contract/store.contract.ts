@@ -372,6 +372,31 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         assert.deepStrictEqual(await store.listSessions('prov-1'), [kept]);
       });
 
+      it('when 1,200 sessions are put at once, new and replaced, then each is stored exactly', async () => {
+        const existing = aSession({ id: 's-0000', uid: 's-0000@sessionsync.test', sequence: 0 });
+        await seed({ providers: [aProvider()], sessions: [existing] });
+        const many = Array.from({ length: 1200 }, (_, i) => {
+          const id = `s-${String(i).padStart(4, '0')}`;
+          return aSession({ id, uid: `${id}@sessionsync.test`, sequence: i === 0 ? 1 : 0, eventFingerprint: `fp-${i}` });
+        });
+
+        await store.transaction((tx) => tx.putSessions(many));
+
+        const stored = await store.listSessions('prov-1');
+        assert.equal(stored.length, 1200);
+        assert.deepStrictEqual(await store.getSession('prov-1', 's-0000'), many[0]);
+        assert.deepStrictEqual(await store.getSession('prov-1', 's-1199'), many[1199]);
+      });
+
+      it('when one of many sessions put at once takes another\'s uid, then none of them lands', async () => {
+        await seed({ providers: [aProvider()], sessions: [aSession({ id: 'taken', uid: 'taken@sessionsync.test' })] });
+        const batch = [aSession({ id: 'n-1', uid: 'n-1@sessionsync.test' }), aSession({ id: 'n-2', uid: 'taken@sessionsync.test' })];
+
+        await assert.rejects(store.transaction((tx) => tx.putSessions(batch)));
+
+        assert.deepStrictEqual((await store.listSessions('prov-1')).map((s) => s.id), ['taken']);
+      });
+
       it('when another provider\'s session reuses a uid, then the write rejects and the first session stays', async () => {
         const original = aSession({ providerId: 'prov-1', id: 'sess-1', uid: 'shared@sessionsync.test' });
         await seed({ providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })], sessions: [original] });
