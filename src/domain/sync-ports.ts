@@ -69,6 +69,13 @@ export interface SyncStoreLeases {
   renewLeases(owner: string, now: string, leaseUntil: string): Promise<void>;
   /** Gives back every lease of this owner, untouched otherwise (a worker that stops). */
   releaseLeases(owner: string): Promise<void>;
+  /** Gives back this owner's accounts that have nothing pending (a worker that went idle). */
+  releaseIdleConnections(owner: string): Promise<void>;
+  /**
+   * Leases one account for work outside claims (a resync): true when it was free, expired or the
+   * owner's already; false while another owner holds it.
+   */
+  leaseConnection(connectionId: string, owner: string, now: string, leaseUntil: string): Promise<boolean>;
   /**
    * Records a successful write done under a lease: syncedGeneration = generation seen, externalId
    * and revision stored, attempts reset, the connection's lastSyncedAt set. False (and nothing

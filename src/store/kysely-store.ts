@@ -174,6 +174,10 @@ export class KyselyStore implements Store {
   renewLeases = this.#outside('renewLeases', (owner: string, now: string, leaseUntil: string) =>
     this.#db.transaction().execute((trx) => new Operations(trx, this.#dialect).renewLeases(owner, now, leaseUntil)),
   );
+  releaseIdleConnections = this.#outside('releaseIdleConnections', (owner: string) => this.#ops.releaseIdleConnections(owner));
+  leaseConnection = this.#outside('leaseConnection', (connectionId: string, owner: string, now: string, leaseUntil: string) =>
+    this.#ops.leaseConnection(connectionId, owner, now, leaseUntil),
+  );
   releaseLeases = this.#outside('releaseLeases', (owner: string) =>
     this.#db.transaction().execute((trx) => new Operations(trx, this.#dialect).releaseLeases(owner)),
   );
@@ -684,6 +688,23 @@ class Operations {
   async renewLeases(owner: string, now: string, leaseUntil: string): Promise<void> {
     await this.db.updateTable('connections').set({ lease_until: leaseUntil }).where('lease_owner', '=', owner).where('lease_until', '>=', now).execute();
     await this.db.updateTable('sync_targets').set({ lease_until: leaseUntil }).where('lease_owner', '=', owner).where('lease_until', '>=', now).execute();
+  }
+
+  async releaseIdleConnections(owner: string): Promise<void> {
+    await sql`
+      UPDATE connections SET lease_owner = NULL, lease_until = NULL
+      WHERE lease_owner = ${owner}
+        AND NOT EXISTS (SELECT 1 FROM sync_targets t WHERE t.connection_id = connections.id AND ${PENDING})`.execute(this.db);
+  }
+
+  async leaseConnection(connectionId: string, owner: string, now: string, leaseUntil: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('connections')
+      .set({ lease_owner: owner, lease_until: leaseUntil })
+      .where('id', '=', connectionId)
+      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_until', '<', now), eb('lease_owner', '=', owner)]))
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   async releaseLeases(owner: string): Promise<void> {

@@ -32,7 +32,15 @@ export interface ResyncRunnerOptions {
   pastDays: number;
   owner?: string;
   leaseMs?: number;
+  /** Waits between attempts to take an account a sync worker holds (default: real time). */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** Account leases of a resync: short, renewed while it works, as the sync worker's. */
+const ACCOUNT_LEASE_MS = 15_000;
+/** How long a resync waits for a worker to give an account back before the job fails. */
+const ACCOUNT_WAIT_MS = 60_000;
+const ACCOUNT_POLL_MS = 250;
 
 interface PlannedWrite extends ResyncPlanItem {
   desired: { event: CalendarEvent; tag: EventTag } | null;
@@ -128,7 +136,7 @@ export class ResyncRunner extends BackgroundRunner {
   private async execute(job: ResyncJob): Promise<void> {
     const plans: { connection: Connection; writes: PlannedWrite[]; unchanged: number }[] = [];
     for (const connection of await this.connectionsFor(job)) {
-      plans.push({ connection, ...(await this.plan(connection)) });
+      plans.push({ connection, ...(await this.holdingAccount(connection, () => this.plan(connection))) });
     }
     job.progress.total = plans.reduce((n, p) => n + p.writes.length + p.unchanged, 0);
     job.progress.unchanged = plans.reduce((n, p) => n + p.unchanged, 0);
@@ -138,7 +146,32 @@ export class ResyncRunner extends BackgroundRunner {
     if (job.request.dryRun) return;
 
     for (const { connection, writes } of plans) {
-      await this.apply(job, connection, writes);
+      if (writes.length > 0) await this.holdingAccount(connection, () => this.apply(job, connection, writes));
+    }
+  }
+
+  /**
+   * Runs fn holding the account's lease, as a sync worker would: a resync and a worker (of this
+   * process or another) never call one account's vendor API, or refresh its tokens, at once.
+   * Waits up to a minute for a busy account, then fails the job (an admin can run it again).
+   */
+  private async holdingAccount<T>(connection: Connection, fn: () => Promise<T>): Promise<T> {
+    const { store, clock } = this.options;
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const until = () => new Date(clock.now().getTime() + ACCOUNT_LEASE_MS).toISOString();
+    for (let waited = 0; !(await store.leaseConnection(connection.id, this.owner, clock.now().toISOString(), until())); waited += ACCOUNT_POLL_MS) {
+      if (waited >= ACCOUNT_WAIT_MS) throw new SyncError({ kind: 'retryable', code: 'ACCOUNT_BUSY', message: 'a sync worker kept the account' });
+      await sleep(ACCOUNT_POLL_MS);
+    }
+    const heartbeat = setInterval(() => {
+      store.renewLeases(this.owner, clock.now().toISOString(), until()).catch((err: unknown) => this.log.warn({ err }, 'could not renew the account lease'));
+    }, ACCOUNT_LEASE_MS / 3);
+    heartbeat.unref();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(heartbeat);
+      await store.releaseLeases(this.owner);
     }
   }
 

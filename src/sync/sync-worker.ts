@@ -88,7 +88,12 @@ export class SyncWorker extends BackgroundRunner {
       limit: this.batchSize,
       connectionLimit: this.connectionsPerClaim,
     });
-    if (targets.length === 0) return [];
+    if (targets.length === 0) {
+      // Nothing due: accounts with nothing pending go back, so a resync (or another worker) may
+      // take them; accounts with retries or paced work stay, so their pacing stays here.
+      await this.options.store.releaseIdleConnections(this.owner);
+      return [];
+    }
     const heartbeat = setInterval(() => void this.renewLeases(), this.leaseMs / 3);
     heartbeat.unref();
     try {
