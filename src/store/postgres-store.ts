@@ -6,6 +6,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { AppError, ErrorCode } from '../domain/index.js';
 import type { Store } from '../domain/index.js';
 import { postgresDialect, workChannel } from './dialect.js';
 import { KyselyStore, type TransactionRunner, type WorkListener } from './kysely-store.js';
@@ -140,7 +141,11 @@ const serializableWithRetry: TransactionRunner = async (db, fn) => {
     try {
       return await db.transaction().setIsolationLevel('serializable').execute(fn);
     } catch (error) {
-      if (attempt >= MAX_TRANSACTION_ATTEMPTS || !RETRYABLE.has(pgCode(error))) throw error;
+      if (!RETRYABLE.has(pgCode(error))) throw error;
+      if (attempt >= MAX_TRANSACTION_ATTEMPTS) {
+        // Still colliding after every retry: the caller may try again, so 503 rather than 500.
+        throw new AppError({ code: ErrorCode.SERVICE_UNAVAILABLE, status: 503, message: 'The database is busy; try again shortly.', cause: error, retryable: true });
+      }
       // Jittered, growing pause so that the transactions that collided do not collide again.
       await delay(Math.random() * 5 * 2 ** attempt);
     }
