@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { AppError } from '../../src/domain/index.js';
 import type { Store } from '../../src/domain/index.js';
+import { MAX_TRANSACTION_ATTEMPTS } from '../../src/store/index.js';
 import { aConnection, aProvider, aResyncJob, aSession } from '../support/builders.js';
 import supertest from 'supertest';
 import { createSchema, createSharedPostgresStores, createTestPostgresStore, describePostgres, dropSchema, startTcpProxy, terminateBackends } from '../support/postgres.js';
@@ -95,6 +97,19 @@ describePostgres('PostgresStore', (url) => {
       const afterCut = next('sync');
       await writer.transaction((tx) => tx.markConnectionTargetsDirty('conn-1', ['s1'], '2026-11-02T15:00:00.000Z'));
       await afterCut;
+    });
+
+    it('when a transaction keeps losing serialization conflicts, then it runs six times and fails as 503 SERVICE_UNAVAILABLE', async () => {
+      stores = await createSharedPostgresStores(url, 1);
+      let attempts = 0;
+      await assert.rejects(
+        stores[0]!.transaction(async () => {
+          attempts += 1;
+          throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+        }),
+        (err: unknown) => err instanceof AppError && err.code === 'SERVICE_UNAVAILABLE' && err.status === 503,
+      );
+      assert.equal(attempts, MAX_TRANSACTION_ATTEMPTS);
     });
 
     it('when two workers claim due targets at once, then no target is leased twice and together they take all', async () => {
