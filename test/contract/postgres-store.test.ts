@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { AppError } from '../../src/domain/index.js';
 import type { Store } from '../../src/domain/index.js';
+import { noMetrics } from '../../src/metrics.js';
 import { MAX_TRANSACTION_ATTEMPTS } from '../../src/store/index.js';
 import { aConnection, aProvider, aResyncJob, aSession } from '../support/builders.js';
 import supertest from 'supertest';
@@ -38,6 +39,28 @@ describePostgres('PostgresStore', (url) => {
       }
       const stored = await stores[0]!.listSessions('p1');
       assert.equal(stored.length, 8);
+    });
+
+    it('when a change is written through one API process, then the very next poll of another process has it, and concurrent polls render once', async () => {
+      stores = await createSharedPostgresStores(url, 2);
+      const renders: number[] = [0, 0];
+      const metrics = (i: number) => ({ ...noMetrics(), feedRendered: () => void (renders[i]! += 1) });
+      const [a, b] = await Promise.all(stores.map((store, i) => createTestApp({ store, metrics: metrics(i) })));
+      await seedProvider(a!);
+      const feed = await a!.platform.post('/api/v1/providers/p1/feeds', {});
+      const path = new URL(String(feed.body.url)).pathname;
+      const first = await supertest(b!.app).get(path);
+      assert.equal(first.status, 200);
+      assert.ok(!first.text.includes('20261110T100000'));
+
+      await a!.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 });
+      renders[1] = 0;
+      const polls = await Promise.all(Array.from({ length: 8 }, () => supertest(b!.app).get(path)));
+      for (const poll of polls) {
+        assert.equal(poll.status, 200);
+        assert.ok(poll.text.includes('DTSTART;TZID=America/New_York:20261110T100000'), 'the change is in the next poll');
+      }
+      assert.equal(renders[1], 1, 'eight concurrent polls of the changed feed, one render');
     });
 
     it('when two transactions read and then write the same row, then one is retried and both changes land, in order', async () => {
