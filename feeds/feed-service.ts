@@ -84,7 +84,10 @@ export class FeedService {
       lastUserAgent: null,
       fetchCount: 0,
     };
-    await this.options.store.transaction((tx) => tx.putFeed(feed));
+    await this.options.store.transaction(async (tx) => {
+      await tx.lockProvider(providerId);
+      await tx.putFeed(feed);
+    });
     const url = this.feedUrl(token);
     return { feed, url, webcalUrl: url.replace(/^https?:/, 'webcal:') };
   }

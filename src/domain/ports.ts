@@ -36,6 +36,14 @@ export interface StoreReader extends SyncStoreReader {
 
 /** Writes; only reachable inside Store.transaction so that related rows change together. */
 export interface StoreWriter extends SyncStoreWriter {
+  /**
+   * Serialises this transaction with every other that locks the same provider, until it ends.
+   * Take it first in every transaction that reads a provider's rows to decide what to write
+   * (the overlap guard, a location still in use, an idempotent upsert).
+   */
+  lockProvider(providerId: string): Promise<void>;
+  /** The same for one calendar connection (OAuth state, tokens, status changes). */
+  lockConnection(connectionId: string): Promise<void>;
   /** Insert or replace by id (feedRevision is written as given). */
   putProvider(provider: Provider): Promise<void>;
   /** Removes the provider with its locations, sessions and feeds; false when it did not exist. */
@@ -66,10 +74,11 @@ export type WorkKind = 'sync' | 'jobs';
 
 export interface Store extends StoreReader, SyncStoreLeases {
   /**
-   * Runs fn in one serialisable transaction: all its writes land or none do, and a read-check-write
-   * inside fn is race-free. On SQLite transactions never interleave; on PostgreSQL they run
-   * SERIALIZABLE and one that loses a conflict is retried, so fn may run more than once and must
-   * do nothing but work through its tx.
+   * Runs fn in one transaction: all its writes land or none do. On SQLite transactions never
+   * interleave. On PostgreSQL they run READ COMMITTED: a read-check-write is race-free for what
+   * fn locked first (tx.lockProvider, tx.lockConnection), and every statement sees what others
+   * committed before it. A deadlock or serialization failure is retried (a few times, then 503
+   * SERVICE_UNAVAILABLE), so fn may run more than once and must do nothing but work through its tx.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /**

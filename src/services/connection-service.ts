@@ -103,6 +103,7 @@ export class ConnectionService {
     };
     const started = this.beginAuthorization(fresh, now);
     await this.deps.store.transaction(async (tx) => {
+      await tx.lockProvider(providerId);
       if ((await tx.getProvider(providerId)) === null) throw providerNotFound(providerId);
       await tx.putConnection(started.connection);
     });
@@ -113,6 +114,7 @@ export class ConnectionService {
   async reauthorize(providerId: string, connectionId: string): Promise<{ connection: Connection; authorizeUrl: string }> {
     const now = this.deps.clock.now();
     return this.deps.store.transaction(async (tx) => {
+      await tx.lockConnection(connectionId);
       const connection = await tx.getConnection(connectionId);
       if (connection === null || connection.providerId !== providerId || connection.status === 'disconnected') {
         throw notFound(ErrorCode.CONNECTION_NOT_FOUND, `Connection ${connectionId} does not exist.`);
@@ -140,6 +142,7 @@ export class ConnectionService {
 
     if (params.error !== null || params.code === null) {
       await this.deps.store.transaction(async (tx) => {
+        await tx.lockConnection(connection.id);
         const current = await tx.getConnection(connection.id);
         if (current?.pendingAuth?.nonce !== state.n) return;
         await tx.putConnection({ ...current, pendingAuth: null, lastErrorCode: 'CONSENT_DENIED', updatedAt: now.toISOString() });
@@ -159,6 +162,7 @@ export class ConnectionService {
 
     const from = new Date(now.getTime() - this.deps.pastDays * DAY_MS).toISOString();
     const activated = await this.deps.store.transaction(async (tx) => {
+      await tx.lockConnection(connection.id);
       const current = await tx.getConnection(connection.id);
       // Re-checked inside the transaction: two callbacks racing with one state, only one wins.
       if (current?.pendingAuth?.nonce !== state.n) throw badState('The authorization state was already used or replaced.');
@@ -223,6 +227,7 @@ export class ConnectionService {
     }
     const now = this.deps.clock.now().toISOString();
     await this.deps.store.transaction(async (tx) => {
+      await tx.lockConnection(connectionId);
       const current = await tx.getConnection(connectionId);
       if (current === null) return;
       await tx.putConnection({ ...current, status: 'disconnected', sealedTokens: null, pendingAuth: null, updatedAt: now });

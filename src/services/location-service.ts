@@ -65,6 +65,7 @@ export class LocationService {
     }
 
     return this.deps.store.transaction(async (tx): Promise<LocationResult> => {
+      await tx.lockProvider(providerId);
       const provider = await assertProvider(tx, providerId);
       const all = await tx.listLocations(providerId);
       const existing = all.find((l) => l.id === locationId) ?? null;
@@ -106,6 +107,7 @@ export class LocationService {
   async delete(providerId: string, locationId: string): Promise<void> {
     const now = this.deps.clock.now().toISOString();
     await this.deps.store.transaction(async (tx) => {
+      await tx.lockProvider(providerId);
       const provider = await assertProvider(tx, providerId);
       const location = await tx.getLocation(providerId, locationId);
       if (location === null) throw notFound(ErrorCode.LOCATION_NOT_FOUND, `Location ${locationId} does not exist.`);

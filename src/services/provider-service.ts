@@ -35,6 +35,7 @@ export class ProviderService {
   async put(providerId: string, input: ProviderInput): Promise<UpsertResult<Provider>> {
     const now = this.deps.clock.now().toISOString();
     return this.deps.store.transaction(async (tx) => {
+      await tx.lockProvider(providerId);
       const existing = await tx.getProvider(providerId);
       if (existing !== null && sameProvider(existing, input)) return { value: existing, created: false };
 
@@ -63,7 +64,10 @@ export class ProviderService {
   }
 
   async delete(providerId: string): Promise<void> {
-    const deleted = await this.deps.store.transaction((tx) => tx.deleteProvider(providerId));
+    const deleted = await this.deps.store.transaction(async (tx) => {
+      await tx.lockProvider(providerId);
+      return tx.deleteProvider(providerId);
+    });
     if (!deleted) throw providerNotFound(providerId);
   }
 }

@@ -117,7 +117,9 @@ export class SessionService {
   // the transaction commits, in whichever process it runs.
   constructor(private readonly deps: { store: Store; clock: Clock; uidDomain: string }) {}
 
+  /** Locks the provider (the overlap guard reads its sessions to decide), then reads it. */
   private async loadProvider(tx: StoreTx, providerId: string): Promise<{ provider: Provider; locations: Map<string, Location> }> {
+    await tx.lockProvider(providerId);
     const provider = await tx.getProvider(providerId);
     if (provider === null) throw providerNotFound(providerId);
     const locations = new Map((await tx.listLocations(providerId)).map((l) => [l.id, l] as const));
@@ -187,6 +189,7 @@ export class SessionService {
   async delete(providerId: string, sessionId: string): Promise<void> {
     const now = this.deps.clock.now().toISOString();
     await this.deps.store.transaction(async (tx) => {
+      await tx.lockProvider(providerId);
       if ((await tx.getProvider(providerId)) === null) throw providerNotFound(providerId);
       if (!(await tx.deleteSession(providerId, sessionId))) throw sessionNotFound(sessionId);
       await tx.bumpFeedRevision(providerId, now);

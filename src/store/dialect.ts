@@ -37,6 +37,11 @@ export interface StoreDialect {
    * this kind was queued; null where the store is one process's alone (SQLite).
    */
   notifyWork(kind: WorkKind): RawBuilder<unknown> | null;
+  /**
+   * A statement that holds `key` until the transaction ends, serialising the transactions that take
+   * the same key; null where transactions are serial anyway (SQLite's BEGIN IMMEDIATE).
+   */
+  lock(key: string): RawBuilder<unknown> | null;
 }
 
 export const sqliteDialect: StoreDialect = {
@@ -52,6 +57,7 @@ export const sqliteDialect: StoreDialect = {
   claimJoin: sql`CROSS JOIN`,
   skipLocked: () => sql``,
   notifyWork: () => null,
+  lock: () => null,
 };
 
 export const postgresDialect = (channel: string): StoreDialect => ({
@@ -63,4 +69,6 @@ export const postgresDialect = (channel: string): StoreDialect => ({
   claimJoin: sql`JOIN`,
   skipLocked: (alias) => sql`FOR UPDATE OF ${sql.ref(alias)} SKIP LOCKED`,
   notifyWork: (kind) => sql`SELECT pg_notify(${channel}, ${kind})`,
+  // A 64-bit hash of the key: collisions only serialise two unrelated transactions a little.
+  lock: (key) => sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`,
 });

@@ -279,6 +279,8 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     listSessions: live((providerId, query) => ops.listSessions(providerId, query)),
     listFeeds: live((providerId) => ops.listFeeds(providerId)),
     findActiveFeed: live((tokenHash) => ops.findActiveFeed(tokenHash)),
+    lockProvider: live((providerId) => ops.lock(`provider:${providerId}`)),
+    lockConnection: live((connectionId) => ops.lock(`connection:${connectionId}`)),
     putProvider: live((provider) => ops.putProvider(provider)),
     deleteProvider: live((providerId) => ops.deleteProvider(providerId)),
     putLocation: live((location) => ops.putLocation(location)),
@@ -345,6 +347,11 @@ class Operations {
     private readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
   ) {}
+
+  async lock(key: string): Promise<void> {
+    const statement = this.dialect.lock(key);
+    if (statement !== null) await statement.execute(this.db);
+  }
 
   async getProvider(id: string): Promise<Provider | null> {
     const row = await this.db.selectFrom('providers').selectAll().where('id', '=', id).executeTakeFirst();

@@ -26,6 +26,7 @@ export function connectorSession(deps: { store: Store; secrets: SecretBox; clock
     async onTokens(next) {
       const sealedTokens = sealTokens(deps.secrets, connection.id, next);
       await deps.store.transaction(async (tx) => {
+        await tx.lockConnection(connection.id);
         const current = await tx.getConnection(connection.id);
         // A disconnect in the meantime wins: never resurrect forgotten tokens.
         if (current === null || current.sealedTokens === null) return;
@@ -38,6 +39,7 @@ export function connectorSession(deps: { store: Store; secrets: SecretBox; clock
 /** The grant is gone: pause the connection (its targets stay pending) until it is re-authorised. */
 export async function markNeedsReauth(store: Store, connectionId: string, errorCode: string, at: string): Promise<void> {
   await store.transaction(async (tx) => {
+    await tx.lockConnection(connectionId);
     const current = await tx.getConnection(connectionId);
     if (current?.status === 'active') await tx.putConnection({ ...current, status: 'needs_reauth', lastErrorCode: errorCode, updatedAt: at });
   });

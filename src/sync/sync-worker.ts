@@ -197,6 +197,7 @@ export class SyncWorker extends BackgroundRunner {
     } catch {
       log.error('stored tokens cannot be opened; the connection needs re-authorisation');
       await this.options.store.transaction(async (tx) => {
+        await tx.lockConnection(connection.id);
         const current = await tx.getConnection(connection.id);
         if (current?.status === 'active') {
           await tx.putConnection({ ...current, status: 'error', lastErrorCode: 'TOKENS_UNREADABLE', updatedAt: this.options.clock.now().toISOString() });

@@ -63,25 +63,44 @@ describePostgres('PostgresStore', (url) => {
       assert.equal(renders[1], 1, 'eight concurrent polls of the changed feed, one render');
     });
 
-    it('when two transactions read and then write the same row, then one is retried and both changes land, in order', async () => {
+    it('when two transactions lock one provider, read it and write it, then the second waits for the first and no change is lost', async () => {
       stores = await createSharedPostgresStores(url, 2);
       await stores[0]!.transaction((tx) => tx.putProvider(aProvider({ name: 'N' })));
-      let release: () => void = () => undefined;
-      const bothRead = new Promise<void>((resolve) => (release = resolve));
-      let reads = 0;
-      const attempts: number[] = [0, 0];
-      const append = (i: number, suffix: string) =>
+      let releaseFirst: () => void = () => undefined;
+      const firstMayCommit = new Promise<void>((resolve) => (releaseFirst = resolve));
+      let firstHolds: () => void = () => undefined;
+      const firstHoldsLock = new Promise<void>((resolve) => (firstHolds = resolve));
+      const attempts = [0, 0];
+      const append = (i: number, suffix: string, hold: boolean) =>
         stores[i]!.transaction(async (tx) => {
           attempts[i]! += 1;
+          await tx.lockProvider('prov-1');
           const provider = (await tx.getProvider('prov-1'))!;
-          if (attempts[i] === 1 && ++reads === 2) release();
-          if (attempts[i] === 1) await bothRead;
+          if (hold) {
+            firstHolds();
+            await firstMayCommit;
+          }
           await tx.putProvider({ ...provider, name: provider.name + suffix });
         });
-      await Promise.all([append(0, 'a'), append(1, 'b')]);
-      const name = (await stores[0]!.getProvider('prov-1'))!.name;
-      assert.ok(name === 'Nab' || name === 'Nba', name);
-      assert.equal(attempts[0]! + attempts[1]!, 3, `attempts ${attempts.join(', ')}`);
+      const first = append(0, 'a', true);
+      await firstHoldsLock;
+      const second = append(1, 'b', false);
+      // The second transaction is seen waiting on the lock before the first may commit.
+      const probe = new pg.Client({ connectionString: url });
+      await probe.connect();
+      try {
+        for (let polls = 0; ; polls++) {
+          const waiting = await probe.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND datname = current_database()");
+          if (waiting.rowCount === 1) break;
+          assert.ok(polls < 5000, 'the second transaction never waited for the lock');
+        }
+      } finally {
+        await probe.end();
+        releaseFirst();
+      }
+      await Promise.all([first, second]);
+      assert.equal((await stores[0]!.getProvider('prov-1'))!.name, 'Nab');
+      assert.deepEqual(attempts, [1, 1], 'no retry: the lock ordered them');
     });
 
     it('when one process commits work, then a listener in another process hears it, also after its connection was cut', async () => {
