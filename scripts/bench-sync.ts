@@ -39,6 +39,7 @@ const timed: CalendarConnector = {
     return google.upsert(session, target, externalId, event, tag);
   },
   remove: (session, id) => google.remove(session, id),
+  removeByKey: (session, target, key) => google.removeByKey(session, target, key),
   listTagged: (session, range) => google.listTagged(session, range),
 };
 

@@ -148,6 +148,26 @@ export function createGoogleConnector(config: GoogleConfig, deps: GoogleConnecto
       });
     },
 
+    async removeByKey(session, target, key) {
+      await withCalendar(session, 'remove', async (api) => {
+        const { calendarId, idempotencyKey: eventId } = target;
+        let existing;
+        try {
+          ({ data: existing } = await api.events.get({ calendarId, eventId }));
+        } catch (error) {
+          if (isGone(error)) return;
+          throw error;
+        }
+        // Our id held by an event that is not ours (see upsert's 409), or already deleted.
+        if (tagOf(existing)?.key !== key || existing.status === 'cancelled') return;
+        try {
+          await api.events.delete({ calendarId, eventId, sendUpdates: 'none' });
+        } catch (error) {
+          if (!isGone(error)) throw error;
+        }
+      });
+    },
+
     async listTagged(session, range) {
       return withCalendar(session, 'list', async (api) => {
         const found: RemoteEvent[] = [];

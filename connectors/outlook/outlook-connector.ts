@@ -383,6 +383,17 @@ export function createOutlookConnector(config: MicrosoftConfig, deps: OutlookCon
       await deleteEvent(session, calendarPath(session.calendarId), externalId);
     },
 
+    async removeByKey(session: ConnectorSession, target: ConnectorTarget, key: string) {
+      const calendar = calendarPath(target.calendarId);
+      let found: GraphEventRead[];
+      try {
+        found = await findByKey(session, calendar, key);
+      } catch (error) {
+        throw fail(error);
+      }
+      for (const event of found) if (event.id !== undefined) await deleteEvent(session, calendar, event.id);
+    },
+
     async listTagged(session: ConnectorSession, range: { from: string }): Promise<RemoteEvent[]> {
       const calendar = calendarPath(session.calendarId);
       const from = Date.parse(range.from);

@@ -95,6 +95,12 @@ export interface CalendarConnector {
   upsert(session: ConnectorSession, target: ConnectorTarget, externalId: string | null, event: CalendarEvent, tag: EventTag): Promise<{ externalId: string }>;
   /** Deletes one of our events; an event already gone (404/410) counts as deleted. */
   remove(session: ConnectorSession, externalId: string): Promise<void>;
+  /**
+   * Deletes our event for this target when its id was never recorded (a create whose worker died
+   * before recording it): Google by our own event id, Graph by our tag. Finding none is success;
+   * an event that is not ours is never touched.
+   */
+  removeByKey(session: ConnectorSession, target: ConnectorTarget, key: string): Promise<void>;
   /** Our tagged events that end after `from` (cancelled ones included where the vendor keeps them). */
   listTagged(session: ConnectorSession, range: { from: string }): Promise<RemoteEvent[]>;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto/secret-box.js';
-import { SyncError, idempotencyKeyFor } from '../domain/index.js';
+import { SyncError, eventTagKey, idempotencyKeyFor } from '../domain/index.js';
 import type { CalendarConnector, Clock, Connection, ConnectionKind, Store, SyncTarget } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 import { connectorSession, markNeedsReauth, openTokens } from './connection-tokens.js';
@@ -173,6 +173,11 @@ export class SyncWorker extends BackgroundRunner {
       } else if (externalId !== null) {
         await connector.remove(session, externalId);
         externalId = null;
+      } else {
+        // No id recorded, yet an earlier attempt may have created the event and died before
+        // recording it: remove whatever carries our key, or the cancelled session stays live.
+        const key = idempotencyKeyFor(connection.id, target.providerId, target.sessionId);
+        await connector.removeByKey(session, { connectionId: connection.id, calendarId: connection.calendarId, idempotencyKey: key }, eventTagKey(target.providerId, target.sessionId));
       }
       const recorded = await store.completeTarget(target.id, this.owner, {
         generation: target.generation,

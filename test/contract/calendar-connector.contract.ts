@@ -165,6 +165,30 @@ export function describeCalendarConnectorContract(name: string, makeHarness: () 
       });
     });
 
+    describe('removeByKey', () => {
+      it('when an event was created but its id never recorded, then removeByKey deletes it, and a second call finds nothing', async () => {
+        const p = planFor(h);
+        await create(p);
+
+        await h.connector.removeByKey(h.session, p.target, p.tag.key);
+        await h.connector.removeByKey(h.session, p.target, p.tag.key);
+
+        assert.deepEqual(liveEvents(h, p.tag.key), []);
+      });
+
+      it('when no event of ours carries the key, then it succeeds and another session\'s event and a person\'s own stay', async () => {
+        const mine = planFor(h);
+        await create(mine);
+        const own = h.fake.addUntaggedEvent(h.calendarId, 'Dentist', '2026-11-10T18:00:00.000Z', '2026-11-10T19:00:00.000Z');
+        const other = idempotencyKeyFor(h.session.connectionId, 'prov-1', 'never-synced');
+
+        await h.connector.removeByKey(h.session, { ...mine.target, idempotencyKey: other }, 'prov-1/never-synced');
+
+        assert.equal(liveEvents(h, mine.tag.key).length, 1);
+        assert.ok(h.fake.events(h.calendarId).some((e) => e.id === own && !e.cancelled));
+      });
+    });
+
     describe('listTagged', () => {
       it('when the calendar holds our events and a person\'s own event, then only ours come back, with their tags and UTC times', async () => {
         const a = planFor(h, { id: 'sess-a' });

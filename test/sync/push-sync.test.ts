@@ -340,6 +340,29 @@ for (const [name, factory] of vendorFactories) {
       assert.equal((await h.t.platform.get('/api/v1/providers/p1/connections')).body.connections[0].pending, 0);
     });
 
+    it('when the worker dies after creating an event but before recording it, and the session is then cancelled, then the restarted worker removes the event', async () => {
+      await h.connect(vendor);
+      await put('s', session('2026-11-10T15:00:00Z'));
+      const { SyncWorker } = await import('../../src/sync/index.js');
+      const { createLogger } = await import('../../src/logger.js');
+      const crashed = new Error('process killed');
+      const dyingStore = new Proxy(h.t.store, {
+        get(target, prop, receiver) {
+          if (prop === 'completeTarget' || prop === 'failTarget' || prop === 'releaseTarget') return () => Promise.reject(crashed);
+          const value: unknown = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const options = { connectors: new Map([[vendor.kind, vendor.connector]]), secrets: h.t.secrets, clock: h.t.clock, logger: createLogger('silent'), pastDays: 60, leaseMs: 30_000 };
+      await assert.rejects(new SyncWorker({ ...options, store: dyingStore, owner: 'dying' }).runOnce(), /process killed/);
+      assert.equal(h.live(vendor).length, 1, 'the event was created, its id never recorded');
+
+      await put('s', session('2026-11-10T15:00:00Z', { status: 'cancelled' }));
+      h.t.clock.advance(31_000);
+      assert.deepEqual(await new SyncWorker({ ...options, store: h.t.store, owner: 'restarted' }).drain(), ['synced']);
+      assert.deepEqual(h.live(vendor), [], 'no live event for a cancelled session');
+    });
+
     it('when faults are injected at random over many sessions, then every scheduled session ends with exactly one correct event and a resync writes nothing', async function () {
       this.timeout(60_000);
       await h.connect(vendor);

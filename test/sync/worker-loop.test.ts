@@ -29,6 +29,7 @@ describe(`SyncWorker loop (${database})`, () => {
             return result;
           },
           remove: (...args) => inner.remove(...args),
+          removeByKey: (...args) => inner.removeByKey(...args),
           listTagged: (...args) => inner.listTagged(...args),
         };
         return { ...rig, connector: spy };
