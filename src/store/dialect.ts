@@ -8,7 +8,9 @@ import type { WorkKind } from '../domain/index.js';
  * that deployments sharing a database in separate schemas never wake each other.
  */
 export function workChannel(schema: string | undefined): string {
-  return schema === undefined ? 'sessionsync_work' : `sessionsync_work_${schema}`;
+  // LISTEN takes an identifier: keep the schema's plain characters, within 63 bytes.
+  const safe = (schema ?? '').replace(/[^A-Za-z0-9_]/g, '_').slice(0, 40);
+  return safe === '' ? 'sessionsync_work' : `sessionsync_work_${safe}`;
 }
 
 export type DialectName = 'sqlite' | 'postgres';

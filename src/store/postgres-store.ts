@@ -58,7 +58,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     throw error;
   }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const channel = workChannel(options.schema);
+  // The schema the connections really work in, however it was chosen (option, DATABASE_URL's
+  // options=-c search_path=..., the role's default): deployments in different schemas of one
+  // database then never wake each other.
+  const schema = options.schema ?? (await pool.query<{ schema: string }>('SELECT current_schema() AS schema')).rows[0]?.schema;
+  const channel = workChannel(schema);
   return new KyselyStore({
     db,
     dialect: postgresDialect(channel),
