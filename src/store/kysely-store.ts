@@ -62,8 +62,8 @@ const DEAD_TARGETS_LISTED = 100;
 
 /**
  * Runs fn in one database transaction, as the database's factory decides: SQLite takes the write
- * lock up front (BEGIN IMMEDIATE); PostgreSQL runs SERIALIZABLE and retries serialization
- * failures, so fn may run more than once.
+ * lock up front (BEGIN IMMEDIATE); PostgreSQL runs READ COMMITTED and retries deadlocks and
+ * serialization failures, so fn may run more than once.
  */
 export type TransactionRunner = <T>(db: Kysely<Database>, fn: (trx: Transaction<Database>) => Promise<T>) => Promise<T>;
 
