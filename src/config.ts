@@ -30,6 +30,7 @@ const envSchema = z.object({
     .refine((v) => parseEncryptionKey(v) !== null, 'must be 32 bytes as 64 hex characters or 43 base64url characters')
     .optional(),
   ROLE: z.enum(['all', 'api', 'worker'], { error: 'must be all, api or worker' }).default('all'),
+  SYNC_PACING: z.enum(['on', 'off']).default('on'),
   GOOGLE_CLIENT_ID: z.string().min(1).optional(),
   GOOGLE_CLIENT_SECRET: z.string().min(1).optional(),
   GOOGLE_AUTH_URL: z.url().default('https://accounts.google.com/o/oauth2/v2/auth'),
@@ -65,6 +66,8 @@ export interface Config {
   encryptionKey: Buffer | undefined;
   /** api: HTTP only; worker: the sync worker and resync runner, serving only /healthz, /readyz and /metrics; all: both. */
   role: Role;
+  /** Off only to measure the engine against fake vendors: real accounts must be paced. */
+  syncPacing: boolean;
   google: OAuthAppConfig | null;
   microsoft: (OAuthAppConfig & { tenant: string }) | null;
 }
@@ -142,6 +145,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     encryptionKey: env.ENCRYPTION_KEY === undefined ? undefined : (parseEncryptionKey(env.ENCRYPTION_KEY) ?? undefined),
     role: env.ROLE,
+    syncPacing: env.SYNC_PACING === 'on',
     google:
       env.GOOGLE_CLIENT_ID !== undefined && env.GOOGLE_CLIENT_SECRET !== undefined
         ? {

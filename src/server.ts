@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   const { oauth, connectors } = vendorAdapters(config);
   const runsWorkers = config.role !== 'api';
   const syncOptions = { store, connectors, secrets, clock: systemClock, logger, pastDays: config.feed.pastDays, metrics };
-  const worker = runsWorkers ? new SyncWorker(syncOptions) : null;
+  const unpaced = { perSecond: 1e9, burst: 1e9 };
+  const worker = runsWorkers ? new SyncWorker({ ...syncOptions, ...(config.syncPacing ? {} : { rateLimits: { google: unpaced, outlook: unpaced } }) }) : null;
   const resync = runsWorkers ? new ResyncRunner(syncOptions) : null;
   const tokens = { admin: adminToken, platform: config.platformApiToken };
   const app =

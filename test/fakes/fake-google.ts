@@ -26,6 +26,8 @@ export interface FakeGoogleOptions {
   /** Account the consent screen "signs in"; goes into the id_token's email claim. */
   accountEmail?: string;
   now?: () => number;
+  /** Called as each request arrives (benchmarks time the pushes they cause with it). */
+  onRequest?: (request: RecordedGoogleRequest) => void;
 }
 
 export interface FakeGoogle extends FakeCalendarServer {
@@ -597,7 +599,9 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
         body = undefined;
       }
     }
-    requests.push({ operation, method, path: url.pathname, query: url.searchParams, body });
+    const recorded = { operation, method, path: url.pathname, query: url.searchParams, body };
+    requests.push(recorded);
+    options.onRequest?.(recorded);
     counts.set(operation, (counts.get(operation) ?? 0) + 1);
 
     let reply: Reply;
