@@ -41,9 +41,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     max: options.poolSize ?? 10,
     ...(options.schema !== undefined ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
   });
-  // An idle client whose server went away emits 'error' on the pool; unhandled, it would end the
-  // process. The next query checks out a fresh connection.
+  // A client whose server went away emits 'error': on the pool while idle, on the client itself
+  // while checked out between two statements of a transaction. Unhandled, either would end the
+  // process; handled, the transaction's next statement fails (503) and the pool drops the client.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     if (options.migrate ?? true) {
       await migratePostgres(pool);

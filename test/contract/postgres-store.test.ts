@@ -213,6 +213,38 @@ describePostgres('PostgresStore', (url) => {
     });
   });
 
+  describe('when the database drops a connection in the middle of a transaction', () => {
+    it('then that transaction fails as 503 (nothing crashes), it wrote nothing, and the next one succeeds', async () => {
+      const schema = await createSchema(url);
+      const store = await createTestPostgresStore(url, { schema });
+      try {
+        await store.transaction((tx) => tx.putProvider(aProvider()));
+        let cut: () => void = () => undefined;
+        const wasCut = new Promise<void>((resolve) => (cut = resolve));
+        let reading: () => void = () => undefined;
+        const hasRead = new Promise<void>((resolve) => (reading = resolve));
+        const broken = store.transaction(async (tx) => {
+          await tx.putProvider(aProvider({ name: 'half-written' }));
+          reading();
+          await wasCut;
+          await tx.putProvider(aProvider({ name: 'never' }));
+        });
+        await hasRead;
+        assert.ok((await terminateBackends(url, schema)) > 0);
+        // Let the dead socket's 'error' reach the client, checked out but idle between statements.
+        await new Promise((resolve) => setImmediate(resolve));
+        cut();
+        await assert.rejects(broken, (err: unknown) => err instanceof AppError && err.code === 'SERVICE_UNAVAILABLE');
+        assert.equal((await store.getProvider('prov-1'))?.name, aProvider().name);
+        await store.transaction((tx) => tx.putProvider(aProvider({ name: 'after' })));
+        assert.equal((await store.getProvider('prov-1'))?.name, 'after');
+      } finally {
+        await store.close();
+        await dropSchema(url, schema);
+      }
+    });
+  });
+
   describe('when the database is away for a while and comes back', () => {
     it('then writes and /readyz answer 503 meanwhile, and afterwards everything works again and the worker converges', async function () {
       this.timeout(30_000);

@@ -620,10 +620,12 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         assert.deepStrictEqual(await store.listFeeds('prov-1'), []);
       });
 
-      it('when two transactions read, yield and write the same row concurrently, then both increments land', async () => {
+      it('when two transactions lock a provider, read, yield and write it concurrently, then both increments land', async () => {
         await seed({ providers: [aProvider({ feedRevision: 1 })] });
         const increment = (): Promise<void> =>
           store.transaction(async (tx) => {
+            // The port's contract: a read-check-write is race-free for what the transaction locked.
+            await tx.lockProvider('prov-1');
             const provider = await tx.getProvider('prov-1');
             assert.ok(provider);
             await nextTick();
