@@ -189,7 +189,7 @@ describePostgres('multi-process push sync (PostgreSQL)', (url) => {
     if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
   });
 
-  it('when 2 API and 2 worker processes share the database and a worker is SIGKILLed mid-sync, then every calendar ends with exactly one correct event per scheduled session, a resync writes nothing, and SIGTERM leaves only the killed worker\'s leases', async function () {
+  it('when 2 API and 2 worker processes share the database and a worker is SIGKILLed mid-sync and every database connection is cut, then every calendar ends with exactly one correct event per scheduled session, a resync writes nothing, and SIGTERM leaves only the killed worker\'s leases', async function () {
     this.timeout(180_000);
     assert.ok(google && graph && schema && pool && tempDir, 'the before hook ran');
     const db = pool;
@@ -378,6 +378,7 @@ describePostgres('multi-process push sync (PostgreSQL)', (url) => {
     let killedAtMs = 0;
     let killedWhile = '';
     let worker2Owner: string | null = null;
+    let backendsCut = 0;
     const pushes: string[] = [];
     const churn = async () => {
       const first = await pollUntil(async () => {
@@ -406,6 +407,14 @@ describePostgres('multi-process push sync (PostgreSQL)', (url) => {
       pushes.push(`${before} (until killed)`);
       assert.equal(exit.signal, 'SIGKILL');
       await startRole('worker-3', 'worker');
+      // Then the database "restarts" as far as the processes can tell: every connection of theirs
+      // is cut at once (their application_name; the test's own pool is not). They must reconnect
+      // by themselves; requests caught in the cut answer 503 and the client retries them.
+      const cut = await pool!.query<{ n: string }>(
+        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'sessionsync'",
+      );
+      backendsCut = Number(cut.rows[0]?.n ?? 0);
+      assert.ok(backendsCut > 0, 'the processes had connections to cut');
     };
     await Promise.all([writeAll(), churn()]);
     const writesDoneMs = performance.now() - writesStarted;
@@ -522,7 +531,7 @@ describePostgres('multi-process push sync (PostgreSQL)', (url) => {
       .all()
       .map((p) => `${p.name} ${p.warnings().length}${p.warnings().length > 0 ? ` (${[...new Set(p.warnings().map((w) => w.msg))].join('; ')})` : ''}`)
       .join(', ');
-    console.log(`      writes: 500 sessions + 150 changes answered in ${Math.round(writesDoneMs)} ms; worker-1 SIGKILLed at ${Math.round(killedAtMs)} ms with ${killedWhile}`);
+    console.log(`      writes: 500 sessions + 150 changes answered in ${Math.round(writesDoneMs)} ms; worker-1 SIGKILLed at ${Math.round(killedAtMs)} ms with ${killedWhile}; then ${backendsCut} database connections of the processes cut`);
     console.log(`      convergence: ${Math.round(convergedMs)} ms from the first write to pending 0 / retrying 0 (lease ${LEASE_MS} ms)`);
     console.log(`      change-to-push, create (PUT answered -> event created in the fake): ${summarise(createLatency)}`);
     console.log(`      change-to-push, reschedule (PUT answered -> event last changed): ${summarise(rescheduleLatency)}`);
