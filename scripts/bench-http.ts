@@ -1,0 +1,136 @@
+// `npm run bench` (first part): a feed poll as a calendar app makes it, over HTTP with a real load
+// generator (autocannon, in a process of its own), side by side with the ceiling of this stack:
+// an Express route that sends the same bytes from memory with the same headers and ETag. Each
+// path runs against sessionsync and its ceiling alternately, and is reported as a ratio.
+// Writes the table as JSON to bench-results/http.json (git-ignored) as well.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { gzipSync } from 'node:zlib';
+import express from 'express';
+import { createApp } from '../src/app.js';
+import { createSecretBox } from '../src/crypto/secret-box.js';
+import { createLogger } from '../src/logger.js';
+import { createSqliteStore } from '../src/store/index.js';
+import { REPO_ROOT } from '../test/support/processes.js';
+
+const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 1000);
+const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 4);
+const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 32);
+const TOKEN = 'bench-admin-token-0123456789abcdef';
+const now = new Date('2026-11-02T12:00:00.000Z');
+
+// sessionsync as `npm start` builds it, at the default log level, on an in-memory SQLite store.
+const store = await createSqliteStore({ filename: ':memory:' });
+const app = createApp({
+  store,
+  clock: { now: () => now },
+  logger: createLogger('info', { write: () => true }),
+  tokens: { admin: TOKEN, platform: undefined },
+  publicBaseUrl: 'http://127.0.0.1',
+  uidDomain: 'bench.example',
+  feed: { pastDays: 60, futureDays: 365, cacheEntries: 100 },
+  sync: { secrets: createSecretBox(Buffer.alloc(32, 7)), oauth: new Map(), connectors: new Map() },
+});
+const server = app.listen(0, '127.0.0.1');
+await new Promise((resolve) => server.once('listening', resolve));
+const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+async function api(method: string, path: string, body: unknown): Promise<unknown> {
+  const res = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+await api('PUT', '/api/v1/providers/p1', { name: 'Dr. Ada Byron', timezone: 'America/New_York', privacy: { mode: 'initials', baaAttested: true } });
+await api('PUT', '/api/v1/providers/p1/locations/video', { kind: 'virtual', name: 'Video', url: 'https://doxy.me/drbyron', instructions: 'Check in a few minutes early.', waitingRoom: true });
+const seriesStart = Date.parse('2026-11-03T14:00:00.000Z');
+for (let i = 0; i < SESSIONS; i++) {
+  const start = new Date(seriesStart + i * 3_600_000 * 7).toISOString();
+  await api('PUT', `/api/v1/providers/p1/sessions/s${i}`, { start, durationMinutes: 50, client: { id: `c${i}`, firstName: 'Client', lastName: `Number${i}` } });
+}
+const { url } = (await api('POST', '/api/v1/providers/p1/feeds', {})) as { url: string };
+const feedPath = new URL(url).pathname;
+
+// The ceiling: the same bytes and headers from memory.
+const first = await fetch(`${base}${feedPath}`, { headers: { 'Accept-Encoding': 'identity' } });
+const bytes = Buffer.from(await first.arrayBuffer());
+const etag = first.headers.get('etag') ?? '"x"';
+const gzipped = gzipSync(bytes);
+const gzipEtag = `${etag.slice(0, -1)}-gzip"`;
+const headers = {
+  'Content-Type': 'text/calendar; charset=utf-8',
+  'Content-Disposition': 'inline; filename="sessions.ics"',
+  'Cache-Control': 'private, no-cache',
+  'X-Robots-Tag': 'noindex, nofollow',
+  'Referrer-Policy': 'no-referrer',
+  Vary: 'Accept-Encoding',
+};
+const ceiling = express();
+ceiling.disable('x-powered-by');
+ceiling.set('etag', false);
+ceiling.get('/identity', (_req, res) => void res.set({ ...headers, ETag: etag }).send(bytes));
+ceiling.get('/gzip', (_req, res) => void res.set({ ...headers, ETag: gzipEtag, 'Content-Encoding': 'gzip' }).send(gzipped));
+ceiling.get('/304', (_req, res) => void res.set({ ...headers, ETag: etag }).status(304).end());
+const ceilingServer = ceiling.listen(0, '127.0.0.1');
+await new Promise((resolve) => ceilingServer.once('listening', resolve));
+const ceilingBase = `http://127.0.0.1:${(ceilingServer.address() as AddressInfo).port}`;
+
+interface Run {
+  requestsPerSecond: number;
+  p99Ms: number;
+  non2xx: number;
+  errors: number;
+}
+
+/** autocannon in a child process (its own core), so that the load generator does not share ours. */
+function load(target: string, requestHeaders: Record<string, string>): Promise<Run> {
+  const args = ['-c', String(CONNECTIONS), '-d', String(SECONDS), '-j'];
+  for (const [name, value] of Object.entries(requestHeaders)) args.push('-H', `${name}=${value}`);
+  args.push(target);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [`${REPO_ROOT}node_modules/autocannon/autocannon.js`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`autocannon exited ${code}`));
+      const result = JSON.parse(out) as { requests: { average: number }; latency: { p99: number }; non2xx: number; errors: number };
+      resolve({ requestsPerSecond: result.requests.average, p99Ms: result.latency.p99, non2xx: result.non2xx, errors: result.errors });
+    });
+  });
+}
+
+interface Target {
+  url: string;
+  headers: Record<string, string>;
+}
+
+const paths: { path: string; ours: Target; top: Target }[] = [
+  { path: '200, identity', ours: { url: `${base}${feedPath}`, headers: { 'Accept-Encoding': 'identity' } }, top: { url: `${ceilingBase}/identity`, headers: {} } },
+  { path: '200, gzip', ours: { url: `${base}${feedPath}`, headers: { 'Accept-Encoding': 'gzip' } }, top: { url: `${ceilingBase}/gzip`, headers: { 'Accept-Encoding': 'gzip' } } },
+  { path: '304, If-None-Match', ours: { url: `${base}${feedPath}`, headers: { 'If-None-Match': etag } }, top: { url: `${ceilingBase}/304`, headers: { 'If-None-Match': etag } } },
+];
+
+console.log(`feed polls over HTTP: ${SESSIONS} sessions (${(bytes.length / 1024).toFixed(0)} KiB, gzip ${(gzipped.length / 1024).toFixed(0)} KiB), autocannon -c ${CONNECTIONS} -d ${SECONDS}, node ${process.version}, ${os.cpus().length} cores`);
+console.log(`${'path'.padEnd(20)} ${'sessionsync'.padStart(12)} ${'ceiling'.padStart(12)} ${'ratio'.padStart(7)} ${'p99 ours'.padStart(9)} ${'p99 top'.padStart(8)}`);
+const rows = [];
+for (const { path, ours, top } of paths) {
+  await load(ours.url, ours.headers); // warm-up: JIT, caches, sockets
+  const a = await load(ours.url, ours.headers);
+  const b = await load(top.url, top.headers);
+  const ratio = a.requestsPerSecond / b.requestsPerSecond;
+  if (a.errors > 0 || b.errors > 0) throw new Error(`${path}: errors (ours ${a.errors}, ceiling ${b.errors})`);
+  rows.push({ path, sessionsync: a, ceiling: b, ratio });
+  console.log(
+    `${path.padEnd(20)} ${`${Math.round(a.requestsPerSecond)} req/s`.padStart(12)} ${`${Math.round(b.requestsPerSecond)} req/s`.padStart(12)} ${`${ratio.toFixed(2)}x`.padStart(7)} ${`${a.p99Ms} ms`.padStart(9)} ${`${b.p99Ms} ms`.padStart(8)}`,
+  );
+}
+mkdirSync(`${REPO_ROOT}bench-results`, { recursive: true });
+writeFileSync(
+  `${REPO_ROOT}bench-results/http.json`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().map((c) => c.model)[0], cores: os.cpus().length, sessions: SESSIONS, bytes: bytes.length, connections: CONNECTIONS, seconds: SECONDS, rows }, null, 2)}\n`,
+);
+server.close();
+ceilingServer.close();
+await store.close();
