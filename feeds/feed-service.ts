@@ -21,7 +21,8 @@ export interface FeedServiceOptions {
 export interface RenderedFeed {
   feedId: string;
   providerId: string;
-  body: string;
+  /** The ICS as UTF-8 bytes: encoded once per render, not once per poll. */
+  body: Buffer;
   etag: string;
   /** gzip of body, made once per render and reused by every poll that asks for it. */
   gzipped(): Buffer;
@@ -35,7 +36,7 @@ export interface CreatedFeed {
 
 interface CacheEntry {
   key: string;
-  body: string;
+  body: Buffer;
   etag: string;
   gzip: Buffer | null;
 }
@@ -43,7 +44,7 @@ interface CacheEntry {
 const DAY_MS = 86_400_000;
 const REFRESH_SECONDS = 3600;
 
-function strongEtag(body: string): string {
+function strongEtag(body: Buffer): string {
   return `"${createHash('sha256').update(body).digest('base64url')}"`;
 }
 
@@ -170,7 +171,8 @@ export class FeedService {
     if (pending === undefined) {
       const started = process.hrtime.bigint();
       pending = this.renderBody(provider, window.from, window.to)
-        .then((body): CacheEntry => {
+        .then((text): CacheEntry => {
+          const body = Buffer.from(text, 'utf8');
           this.options.metrics?.feedRendered(Number(process.hrtime.bigint() - started) / 1e9);
           return { key, body, etag: strongEtag(body), gzip: null };
         })
