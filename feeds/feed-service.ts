@@ -4,6 +4,7 @@ import { toCalendarEvent, toInviteEvent } from '../src/domain/calendar-event.js'
 import { ErrorCode, notFound } from '../src/domain/index.js';
 import type { CalendarMeta, Clock, FeedToken, Location, Provider, Store } from '../src/domain/index.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
+import { FetchLog } from './fetch-log.js';
 import { renderCalendar } from './ics-renderer.js';
 
 export interface FeedServiceOptions {
@@ -16,6 +17,10 @@ export interface FeedServiceOptions {
   cacheEntries: number;
   /** Told of every render (with its time) and cache hit. */
   metrics?: { feedRendered(seconds: number): void; feedCacheHit(): void };
+  /** Fetch bookkeeping is written at most this often per feed (0: every poll, as tests want). */
+  fetchFlushMs?: number;
+  /** Told of a bookkeeping write that failed (it is dropped: best effort). */
+  onFetchLogError?: (err: unknown) => void;
 }
 
 export interface RenderedFeed {
@@ -59,7 +64,11 @@ export class FeedService {
   // one render (on PostgreSQL every store call is a real wait, so each poll would render again).
   private readonly rendering = new Map<string, Promise<CacheEntry>>();
 
-  constructor(private readonly options: FeedServiceOptions) {}
+  private readonly fetchLog: FetchLog;
+
+  constructor(private readonly options: FeedServiceOptions) {
+    this.fetchLog = new FetchLog(options.store, options.fetchFlushMs ?? 0, options.onFetchLogError ?? (() => undefined));
+  }
 
   private async assertProvider(providerId: string): Promise<Provider> {
     const provider = await this.options.store.getProvider(providerId);
@@ -184,7 +193,12 @@ export class FeedService {
 
   /** Best-effort bookkeeping of a poll; runs after the response is sent. */
   recordFetch(feedId: string, userAgent: string | null): Promise<void> {
-    return this.options.store.recordFeedFetch(feedId, this.options.clock.now().toISOString(), userAgent);
+    return this.fetchLog.record(feedId, this.options.clock.now().toISOString(), userAgent);
+  }
+
+  /** Writes the bookkeeping still held in memory; shutdown calls it before closing the store. */
+  flushFetches(): Promise<void> {
+    return this.fetchLog.flush();
   }
 
   /** The one-event file the platform attaches to a client's confirmation and reminders. */

@@ -30,7 +30,8 @@ const app = createApp({
   tokens: { admin: TOKEN, platform: undefined },
   publicBaseUrl: 'http://127.0.0.1',
   uidDomain: 'bench.example',
-  feed: { pastDays: 60, futureDays: 365, cacheEntries: 100 },
+  // As configured by default: fetch bookkeeping coalesced, written every 5 s.
+  feed: { pastDays: 60, futureDays: 365, cacheEntries: 100, fetchFlushMs: 5000 },
   sync: { secrets: createSecretBox(Buffer.alloc(32, 7)), oauth: new Map(), connectors: new Map() },
 });
 const server = app.listen(0, '127.0.0.1');

@@ -24,7 +24,9 @@ export interface AppDeps {
   tokens: AuthTokens;
   publicBaseUrl: string;
   uidDomain: string;
-  feed: { pastDays: number; futureDays: number; cacheEntries: number };
+  feed: { pastDays: number; futureDays: number; cacheEntries: number; fetchFlushMs?: number };
+  /** Registers work to finish at shutdown, before the store closes (the coalesced feed bookkeeping). */
+  onShutdown?: (hook: () => Promise<void>) => void;
   /** Prometheus metrics of this process (default: counted nowhere). */
   metrics?: Metrics;
   sync: {
@@ -37,7 +39,16 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Express {
   const { store, clock, logger } = deps;
   const metrics = deps.metrics ?? noMetrics();
-  const feeds = new FeedService({ store, clock, publicBaseUrl: deps.publicBaseUrl, ...deps.feed, metrics });
+  const feedLog = logger.child({ module: 'feeds' });
+  const feeds = new FeedService({
+    store,
+    clock,
+    publicBaseUrl: deps.publicBaseUrl,
+    ...deps.feed,
+    metrics,
+    onFetchLogError: (err) => feedLog.warn({ err }, 'could not record feed fetches'),
+  });
+  deps.onShutdown?.(() => feeds.flushFetches());
   const services = {
     providers: new ProviderService({ store, clock }),
     locations: new LocationService({ store, clock }),

@@ -72,6 +72,7 @@ async function main(): Promise<void> {
   const worker = runsWorkers ? new SyncWorker({ ...syncOptions, ...(config.syncPacing ? {} : { rateLimits: { google: unpaced, outlook: unpaced } }) }) : null;
   const resync = runsWorkers ? new ResyncRunner(syncOptions) : null;
   const tokens = { admin: adminToken, platform: config.platformApiToken };
+  const shutdownHooks: (() => Promise<void>)[] = [];
   const app =
     config.role === 'worker'
       ? createOpsApp({ store, logger, metrics, tokens })
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
           uidDomain: config.uidDomain,
           feed: config.feed,
           sync: { secrets, oauth, connectors },
+          onShutdown: (hook) => shutdownHooks.push(hook),
         });
   worker?.start();
   resync?.start();
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
   });
 
   // SIGTERM: stop taking requests and claims, let running work finish and give its leases back,
-  // close the database, exit 0; whatever is still running after 10 s is cut off (exit 1), and its
+  // write the feed bookkeeping held in memory, close the database, exit 0; whatever is still running after 10 s is cut off (exit 1), and its
   // leases expire by themselves.
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -111,6 +113,7 @@ async function main(): Promise<void> {
     // Keep-alive connections of idle clients would hold server.close() open until they time out.
     server.closeIdleConnections();
     Promise.all([closed, worker?.stop(), resync?.stop()])
+      .then(() => Promise.all(shutdownHooks.map((hook) => hook())))
       .then(() => store.close())
       .then(
         () => process.exit(0),

@@ -88,8 +88,8 @@ export interface Store extends StoreReader, SyncStoreLeases {
    * the unsubscribe function.
    */
   onWork(kind: WorkKind, listener: () => void): () => void;
-  /** Best-effort fetch bookkeeping, outside any transaction; never affects the feed revision. */
-  recordFeedFetch(feedId: string, at: string, userAgent: string | null): Promise<void>;
+  /** Best-effort fetch bookkeeping of `count` polls (default 1), outside any transaction; never affects the feed revision. */
+  recordFeedFetch(feedId: string, at: string, userAgent: string | null, count?: number): Promise<void>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   /** This process's database connections: total, idle, and callers waiting for one. */

@@ -149,8 +149,8 @@ export class KyselyStore implements Store {
   listSessions = this.#outside('listSessions', (providerId: string, query?: SessionQuery) => this.#ops.listSessions(providerId, query));
   listFeeds = this.#outside('listFeeds', (providerId: string) => this.#ops.listFeeds(providerId));
   findActiveFeed = this.#outside('findActiveFeed', (tokenHash: string) => this.#ops.findActiveFeed(tokenHash));
-  recordFeedFetch = this.#outside('recordFeedFetch', (feedId: string, at: string, userAgent: string | null) =>
-    this.#ops.recordFeedFetch(feedId, at, userAgent),
+  recordFeedFetch = this.#outside('recordFeedFetch', (feedId: string, at: string, userAgent: string | null, count: number = 1) =>
+    this.#ops.recordFeedFetch(feedId, at, userAgent, count),
   );
   ping = this.#outside('ping', async () => {
     await sql`SELECT 1`.execute(this.#db);
@@ -506,10 +506,10 @@ class Operations {
     return result.numUpdatedRows > 0n;
   }
 
-  async recordFeedFetch(feedId: string, at: string, userAgent: string | null): Promise<void> {
+  async recordFeedFetch(feedId: string, at: string, userAgent: string | null, count = 1): Promise<void> {
     await this.db
       .updateTable('feed_tokens')
-      .set((eb) => ({ last_fetched_at: at, last_user_agent: truncateUserAgent(userAgent), fetch_count: eb('fetch_count', '+', 1) }))
+      .set((eb) => ({ last_fetched_at: at, last_user_agent: truncateUserAgent(userAgent), fetch_count: eb('fetch_count', '+', count) }))
       .where('id', '=', feedId)
       .execute();
   }

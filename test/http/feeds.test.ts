@@ -253,4 +253,31 @@ describe('HTTP: feeds', () => {
       assert.equal(res.body.error.code, 'SESSION_NOT_FOUND');
     });
   });
+
+  describe('fetch bookkeeping', () => {
+    it('when polls are coalesced, then they write nothing to the database until the flush, which shutdown runs', async () => {
+      const c = await createTestApp({ now: '2026-11-02T12:00:00.000Z', fetchFlushMs: 60_000 });
+      try {
+        let writes = 0;
+        const counting = c.store.recordFeedFetch.bind(c.store);
+        c.store.recordFeedFetch = (...args) => ((writes += 1), counting(...args));
+        await seedProvider(c);
+        const created = await c.platform.post('/api/v1/providers/p1/feeds', {});
+        const path = new URL(created.body.url).pathname;
+        const first = await supertest(c.app).get(path).set('User-Agent', 'Google-Calendar-Importer');
+        for (let i = 0; i < 4; i++) await supertest(c.app).get(path).set('If-None-Match', String(first.headers['etag'])).set('User-Agent', 'Microsoft Outlook');
+        assert.equal(writes, 0, 'five polls, no write');
+        assert.equal((await c.platform.get('/api/v1/providers/p1/feeds')).body.feeds[0].fetchCount, 0);
+
+        await c.shutdown();
+
+        assert.equal(writes, 1, 'one write for the feed');
+        const [feed] = (await c.platform.get('/api/v1/providers/p1/feeds')).body.feeds;
+        assert.equal(feed.fetchCount, 5);
+        assert.equal(feed.lastUserAgent, 'Microsoft Outlook');
+      } finally {
+        await c.close();
+      }
+    });
+  });
 });

@@ -34,6 +34,8 @@ export interface TestApp {
     delete(path: string): supertest.Test;
   };
   admin: { get(path: string): supertest.Test; post(path: string, body?: unknown): supertest.Test };
+  /** Runs what the app registered for shutdown (the coalesced feed bookkeeping). */
+  shutdown(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,8 @@ export interface TestAppOptions {
   onNotifySync?: () => void;
   onNotifyJobs?: () => void;
   metrics?: Metrics;
+  /** Coalesce feed fetch bookkeeping (default 0: written on every poll). */
+  fetchFlushMs?: number;
 }
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -54,6 +58,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const secrets = options.secrets ?? createSecretBox(randomBytes(32));
   const notified = { sync: 0, jobs: 0 };
   const clock = new FakeClock(options.now ?? '2026-11-02T12:00:00.000Z');
+  const shutdownHooks: (() => Promise<void>)[] = [];
   const rawLogs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -70,7 +75,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     tokens: { admin: ADMIN_TOKEN, platform: PLATFORM_TOKEN },
     publicBaseUrl: PUBLIC_BASE_URL,
     uidDomain: 'sync.example.test',
-    feed: { pastDays: 60, futureDays: 365, cacheEntries: options.cacheEntries ?? 100 },
+    feed: { pastDays: 60, futureDays: 365, cacheEntries: options.cacheEntries ?? 100, fetchFlushMs: options.fetchFlushMs ?? 0 },
+    onShutdown: (hook) => shutdownHooks.push(hook),
     sync: {
       secrets,
       oauth: options.oauth ?? new Map(),
@@ -109,6 +115,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     admin: {
       get: (path) => request.get(path).set('Authorization', auth(ADMIN_TOKEN)),
       post: (path, body) => withBody(request.post(path).set('Authorization', auth(ADMIN_TOKEN)), body),
+    },
+    shutdown: async () => {
+      await Promise.all(shutdownHooks.map((hook) => hook()));
     },
     close: () => store.close(),
   };
