@@ -31,12 +31,23 @@ export const feedClientErrors: ErrorRequestHandler = (err: unknown, _req: Reques
 /** RFC 9110 13.1.2: If-None-Match uses weak comparison, so W/"x" matches "x". */
 function matchesIfNoneMatch(header: string | undefined, etags: readonly string[]): boolean {
   if (header === undefined) return false;
+  // The common case, a calendar app echoing the one ETag it got, needs no parsing.
+  if (etags.includes(header)) return true;
   if (header.trim() === '*') return true;
   return header.split(',').some((raw) => {
     const tag = raw.trim().replace(/^W\//, '');
     return etags.includes(tag);
   });
 }
+
+const FEED_HEADERS: readonly (readonly [string, string])[] = [
+  ['Content-Type', 'text/calendar; charset=utf-8'],
+  ['Content-Disposition', 'inline; filename="sessions.ics"'],
+  ['Cache-Control', 'private, no-cache'],
+  ['X-Robots-Tag', 'noindex, nofollow'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['Vary', 'Accept-Encoding'],
+];
 
 function gzipEtag(etag: string): string {
   return `${etag.slice(0, -1)}-gzip"`;
@@ -52,15 +63,9 @@ export function feedHandler(feeds: FeedService, logger: Logger): RequestHandler 
 
     const gzip = req.acceptsEncodings('gzip', 'identity') === 'gzip';
     const etag = gzip ? gzipEtag(feed.etag) : feed.etag;
-    res.set({
-      'Content-Type': 'text/calendar; charset=utf-8',
-      'Content-Disposition': 'inline; filename="sessions.ics"',
-      'Cache-Control': 'private, no-cache',
-      'X-Robots-Tag': 'noindex, nofollow',
-      'Referrer-Policy': 'no-referrer',
-      Vary: 'Accept-Encoding',
-      ETag: etag,
-    });
+    // setHeader directly: res.set() re-parses the Content-Type of every answer, 304s included.
+    for (const [name, value] of FEED_HEADERS) res.setHeader(name, value);
+    res.setHeader('ETag', etag);
     res.on('finish', () => {
       feeds.recordFetch(feed.feedId, req.get('user-agent') ?? null).catch((err: unknown) => {
         log.warn({ err, feedId: feed.feedId }, 'could not record feed fetch');
@@ -71,7 +76,8 @@ export function feedHandler(feeds: FeedService, logger: Logger): RequestHandler 
       return;
     }
     if (gzip) {
-      res.set('Content-Encoding', 'gzip').status(200).send(feed.gzipped());
+      res.setHeader('Content-Encoding', 'gzip');
+      res.status(200).send(feed.gzipped());
     } else {
       res.status(200).send(feed.body);
     }
