@@ -112,6 +112,14 @@ function sameStoredFields(a: Session, b: Session): boolean {
   return key(a) === key(b);
 }
 
+/** What save() writes for `next` over `existing`: nothing when no stored field changed. */
+function prepareSave(provider: Provider, locations: ReadonlyMap<string, Location>, existing: Session | null, next: Session, now: string) {
+  if (existing !== null && sameStoredFields(existing, next)) return { session: existing, feedChanged: false, write: false };
+  const location = next.locationId === null ? null : (locations.get(next.locationId) ?? null);
+  const refreshed = withRefreshedEvent(next, provider, location, now);
+  return { session: { ...(refreshed ?? next), updatedAt: now }, feedChanged: refreshed !== null, write: true };
+}
+
 export class SessionService {
   // Writes that mark push targets dirty need not wake the sync worker: the store signals it when
   // the transaction commits, in whichever process it runs.
@@ -131,12 +139,9 @@ export class SessionService {
    * event changed). Returns the stored session and whether the feed changed.
    */
   private async save(tx: StoreTx, provider: Provider, locations: ReadonlyMap<string, Location>, existing: Session | null, next: Session, now: string) {
-    if (existing !== null && sameStoredFields(existing, next)) return { session: existing, feedChanged: false };
-    const location = next.locationId === null ? null : (locations.get(next.locationId) ?? null);
-    const refreshed = withRefreshedEvent(next, provider, location, now);
-    const session = { ...(refreshed ?? next), updatedAt: now };
-    await tx.putSession(session);
-    return { session, feedChanged: refreshed !== null };
+    const saved = prepareSave(provider, locations, existing, next, now);
+    if (saved.write) await tx.putSession(saved.session);
+    return saved;
   }
 
   async put(providerId: string, sessionId: string, input: SessionInput): Promise<SessionResult> {
@@ -248,8 +253,11 @@ export class SessionService {
 
       const result: SeriesResult = { sessions: [], created: 0, updated: 0, unchanged: 0, cancelled: [], warnings: placement.warnings };
       const changed: string[] = [];
+      // Up to 104 occurrences and the dropped ones, written in a few set-based upserts.
+      const writes: Session[] = [];
       for (const { existing, next } of planned) {
-        const saved = await this.save(tx, provider, locations, existing, next, now);
+        const saved = prepareSave(provider, locations, existing, next, now);
+        if (saved.write) writes.push(saved.session);
         result.sessions.push(saved.session);
         if (saved.feedChanged) changed.push(next.id);
         if (existing === null) result.created += 1;
@@ -257,10 +265,12 @@ export class SessionService {
         else result.updated += 1;
       }
       for (const session of dropped) {
-        const saved = await this.save(tx, provider, locations, session, { ...session, status: 'cancelled' }, now);
+        const saved = prepareSave(provider, locations, session, { ...session, status: 'cancelled' }, now);
+        if (saved.write) writes.push(saved.session);
         if (saved.feedChanged) changed.push(session.id);
         result.cancelled.push(session.id);
       }
+      await tx.putSessions(writes);
       if (changed.length === 0) return result;
       await tx.bumpFeedRevision(providerId, now);
       await tx.markSessionsDirty(providerId, changed, now);
