@@ -13,8 +13,11 @@ export interface FeedServiceOptions {
   publicBaseUrl: string;
   pastDays: number;
   futureDays: number;
-  /** Rendered bodies kept in memory, one per provider (0 disables the cache). */
-  cacheEntries: number;
+  /**
+   * Most bytes of rendered bodies (and their gzip) kept in memory, one entry per provider, least
+   * recently polled dropped first; 0 disables the cache. Bytes, not entries: one feed can be 2 MB.
+   */
+  cacheMaxBytes: number;
   /** Told of every render (with its time) and cache hit. */
   metrics?: { feedRendered(seconds: number): void; feedCacheHit(): void };
   /** Fetch bookkeeping is written at most this often per feed (0: every poll, as tests want). */
@@ -49,6 +52,10 @@ interface CacheEntry {
 const DAY_MS = 86_400_000;
 const REFRESH_SECONDS = 3600;
 
+function entrySize(entry: CacheEntry): number {
+  return entry.body.length + (entry.gzip?.length ?? 0);
+}
+
 function strongEtag(body: Buffer): string {
   return `"${createHash('sha256').update(body).digest('base64url')}"`;
 }
@@ -60,6 +67,7 @@ export function feedCalendarMeta(provider: Provider): CalendarMeta {
 export class FeedService {
   // Map iteration order is insertion order, so re-inserting on a hit makes this an LRU.
   private readonly cache = new Map<string, CacheEntry>();
+  private cacheBytes = 0;
   // Renders under way, by provider and cache key: concurrent polls of a just-changed feed share
   // one render (on PostgreSQL every store call is a real wait, so each poll would render again).
   private readonly rendering = new Map<string, Promise<CacheEntry>>();
@@ -152,26 +160,57 @@ export class FeedService {
 
     let entry = this.cache.get(provider.id);
     if (entry?.key === key) {
-      this.cache.delete(provider.id);
       this.options.metrics?.feedCacheHit();
     } else {
       entry = await this.renderOnce(provider, key, window);
     }
-    if (this.options.cacheEntries > 0) {
-      this.cache.set(provider.id, entry);
-      if (this.cache.size > this.options.cacheEntries) {
-        const oldest = this.cache.keys().next().value;
-        if (oldest !== undefined) this.cache.delete(oldest);
-      }
-    }
+    this.remember(provider.id, entry);
     const cached = entry;
     return {
       feedId: feed.id,
       providerId: provider.id,
       body: cached.body,
       etag: cached.etag,
-      gzipped: () => (cached.gzip ??= gzipSync(cached.body)),
+      gzipped: () => {
+        if (cached.gzip === null) {
+          cached.gzip = gzipSync(cached.body);
+          // Counted once made, if the entry is still cached.
+          if (this.cache.get(provider.id) === cached) {
+            this.cacheBytes += cached.gzip.length;
+            this.evict();
+          }
+        }
+        return cached.gzip;
+      },
     };
+  }
+
+  /** Makes `entry` the newest cached for the provider, replacing (and uncounting) the one before. */
+  private remember(providerId: string, entry: CacheEntry): void {
+    const previous = this.cache.get(providerId);
+    if (previous !== undefined) {
+      this.cache.delete(providerId);
+      this.cacheBytes -= entrySize(previous);
+    }
+    // An entry larger than the whole budget is served but never kept.
+    if (entrySize(entry) > this.options.cacheMaxBytes) return;
+    this.cache.set(providerId, entry);
+    this.cacheBytes += entrySize(entry);
+    this.evict();
+  }
+
+  /** Drops the least recently polled entries until the cache fits its byte budget. */
+  private evict(): void {
+    for (const [providerId, entry] of this.cache) {
+      if (this.cacheBytes <= this.options.cacheMaxBytes) return;
+      this.cache.delete(providerId);
+      this.cacheBytes -= entrySize(entry);
+    }
+  }
+
+  /** Bytes the rendered-body cache holds now (bodies and their gzip), for tests and metrics. */
+  get cachedBytes(): number {
+    return this.cacheBytes;
   }
 
   private renderOnce(provider: Provider, key: string, window: { from: string; to: string }): Promise<CacheEntry> {

@@ -31,7 +31,7 @@ const app = createApp({
   publicBaseUrl: 'http://127.0.0.1',
   uidDomain: 'bench.example',
   // As configured by default: fetch bookkeeping coalesced, written every 5 s.
-  feed: { pastDays: 60, futureDays: 365, cacheEntries: 100, fetchFlushMs: 5000 },
+  feed: { pastDays: 60, futureDays: 365, cacheMaxBytes: 128 * 1024 * 1024, fetchFlushMs: 5000 },
   sync: { secrets: createSecretBox(Buffer.alloc(32, 7)), oauth: new Map(), connectors: new Map() },
 });
 const server = app.listen(0, '127.0.0.1');

@@ -58,7 +58,7 @@ const app = createApp({
   tokens: { admin: TOKEN, platform: undefined },
   publicBaseUrl: 'http://localhost',
   uidDomain: 'bench.example',
-  feed: { pastDays: 60, futureDays: 365, cacheEntries: 10 },
+  feed: { pastDays: 60, futureDays: 365, cacheMaxBytes: 16 * 1024 * 1024 },
   sync: { secrets, oauth: new Map([['google' as const, oauth]]), connectors },
 });
 const api = supertest(app);

@@ -66,11 +66,11 @@ const provider = (await store.getProvider('p1'))!;
 const location = (await store.getLocation('p1', 'video'))!;
 const stored = await store.listSessions('p1', { status: 'scheduled' });
 const events = stored.map((s) => toCalendarEvent(s, provider, location));
-const token = (await new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheEntries: 0 }).create('p1', null)).url
+const token = (await new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 0 }).create('p1', null)).url
   .split('/feeds/')[1]!
   .replace(/\.ics$/, '');
-const uncached = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheEntries: 0 });
-const cached = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheEntries: 10 });
+const uncached = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 0 });
+const cached = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 64 * 1024 * 1024 });
 
 console.log(`feed benchmark: ${stored.length} sessions, ${ROUNDS} rounds, node ${process.version}`);
 const baseline = await measure('baseline: JSON.stringify(CalendarEvent[])', () => JSON.stringify(events));

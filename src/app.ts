@@ -24,7 +24,7 @@ export interface AppDeps {
   tokens: AuthTokens;
   publicBaseUrl: string;
   uidDomain: string;
-  feed: { pastDays: number; futureDays: number; cacheEntries: number; fetchFlushMs?: number };
+  feed: { pastDays: number; futureDays: number; cacheMaxBytes: number; fetchFlushMs?: number };
   /** Registers work to finish at shutdown, before the store closes (the coalesced feed bookkeeping). */
   onShutdown?: (hook: () => Promise<void>) => void;
   /** Prometheus metrics of this process (default: counted nowhere). */

@@ -19,7 +19,7 @@ const envSchema = z.object({
   PLATFORM_API_TOKEN: optionalSecret,
   FEED_PAST_DAYS: z.coerce.number().int().min(0).max(3650).default(60),
   FEED_FUTURE_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
-  FEED_CACHE_ENTRIES: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+  FEED_CACHE_MAX_BYTES: z.coerce.number().int().min(0).max(2 ** 40).default(128 * 1024 * 1024),
   FEED_FETCH_FLUSH_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
   UID_DOMAIN: z
     .string()
@@ -59,7 +59,7 @@ export interface Config {
   /** Undefined in development until server.ts generates one into dataDir. */
   adminToken: string | undefined;
   platformApiToken: string | undefined;
-  feed: { pastDays: number; futureDays: number; cacheEntries: number; fetchFlushMs: number };
+  feed: { pastDays: number; futureDays: number; cacheMaxBytes: number; fetchFlushMs: number };
   /** Right-hand side of every event UID; fixed at a session's creation. */
   uidDomain: string;
   logLevel: Env['LOG_LEVEL'];
@@ -141,7 +141,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     database,
     adminToken: env.ADMIN_TOKEN,
     platformApiToken: env.PLATFORM_API_TOKEN,
-    feed: { pastDays: env.FEED_PAST_DAYS, futureDays: env.FEED_FUTURE_DAYS, cacheEntries: env.FEED_CACHE_ENTRIES, fetchFlushMs: env.FEED_FETCH_FLUSH_SECONDS * 1000 },
+    feed: { pastDays: env.FEED_PAST_DAYS, futureDays: env.FEED_FUTURE_DAYS, cacheMaxBytes: env.FEED_CACHE_MAX_BYTES, fetchFlushMs: env.FEED_FETCH_FLUSH_SECONDS * 1000 },
     uidDomain: env.UID_DOMAIN ?? new URL(publicBaseUrl).hostname,
     logLevel: env.LOG_LEVEL,
     encryptionKey: env.ENCRYPTION_KEY === undefined ? undefined : (parseEncryptionKey(env.ENCRYPTION_KEY) ?? undefined),

@@ -206,7 +206,7 @@ describe('HTTP: feeds', () => {
     });
 
     it('when a feed is fetched, then the response is the same whether or not it came from the cache', async () => {
-      const uncached = await createTestApp({ now: '2026-11-02T12:00:00.000Z', cacheEntries: 0 });
+      const uncached = await createTestApp({ now: '2026-11-02T12:00:00.000Z', cacheMaxBytes: 0 });
       try {
         for (const app of [t, uncached]) {
           if (app !== t) await seedProvider(app);

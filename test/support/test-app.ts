@@ -41,7 +41,8 @@ export interface TestApp {
 
 export interface TestAppOptions {
   now?: string;
-  cacheEntries?: number;
+  /** Byte budget of the rendered-feed cache (default 16 MiB; 0 disables it). */
+  cacheMaxBytes?: number;
   store?: Store;
   secrets?: SecretBox;
   oauth?: ReadonlyMap<ConnectionKind, OAuthProvider>;
@@ -75,7 +76,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     tokens: { admin: ADMIN_TOKEN, platform: PLATFORM_TOKEN },
     publicBaseUrl: PUBLIC_BASE_URL,
     uidDomain: 'sync.example.test',
-    feed: { pastDays: 60, futureDays: 365, cacheEntries: options.cacheEntries ?? 100, fetchFlushMs: options.fetchFlushMs ?? 0 },
+    feed: { pastDays: 60, futureDays: 365, cacheMaxBytes: options.cacheMaxBytes ?? 16 * 1024 * 1024, fetchFlushMs: options.fetchFlushMs ?? 0 },
     onShutdown: (hook) => shutdownHooks.push(hook),
     sync: {
       secrets,

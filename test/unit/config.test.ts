@@ -8,7 +8,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.database, { kind: 'sqlite', filename: 'data/sessionsync.db' });
     assert.equal(config.publicBaseUrl, 'http://localhost:3000');
     assert.equal(config.uidDomain, 'localhost');
-    assert.deepEqual(config.feed, { pastDays: 60, futureDays: 365, cacheEntries: 1000, fetchFlushMs: 5000 });
+    assert.deepEqual(config.feed, { pastDays: 60, futureDays: 365, cacheMaxBytes: 134217728, fetchFlushMs: 5000 });
     assert.equal(config.adminToken, undefined);
   });
 
