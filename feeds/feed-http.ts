@@ -1,5 +1,4 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Logger } from 'pino';
 import { clientErrorStatus } from '../src/domain/index.js';
 import type { FeedService } from './feed-service.js';
 
@@ -53,8 +52,7 @@ function gzipEtag(etag: string): string {
   return `${etag.slice(0, -1)}-gzip"`;
 }
 
-export function feedHandler(feeds: FeedService, logger: Logger): RequestHandler {
-  const log = logger.child({ module: 'feed-http' });
+export function feedHandler(feeds: FeedService): RequestHandler {
   return async (req: Request, res: Response) => {
     const file = String(req.params['file'] ?? '');
     const token = file.endsWith('.ics') ? file.slice(0, -'.ics'.length) : '';
@@ -66,11 +64,8 @@ export function feedHandler(feeds: FeedService, logger: Logger): RequestHandler 
     // setHeader directly: res.set() re-parses the Content-Type of every answer, 304s included.
     for (const [name, value] of FEED_HEADERS) res.setHeader(name, value);
     res.setHeader('ETag', etag);
-    res.on('finish', () => {
-      feeds.recordFetch(feed.feedId, req.get('user-agent') ?? null).catch((err: unknown) => {
-        log.warn({ err, feedId: feed.feedId }, 'could not record feed fetch');
-      });
-    });
+    // Bookkeeping after the answer; FetchLog reports its own failures, so this never rejects.
+    res.on('finish', () => void feeds.recordFetch(feed.feedId, req.get('user-agent') ?? null));
     if (matchesIfNoneMatch(req.get('if-none-match'), [feed.etag, gzipEtag(feed.etag)])) {
       res.status(304).end();
       return;

@@ -230,7 +230,7 @@ export class FeedService {
     return pending;
   }
 
-  /** Best-effort bookkeeping of a poll; runs after the response is sent. */
+  /** Best-effort bookkeeping of a poll; runs after the response is sent and never rejects. */
   recordFetch(feedId: string, userAgent: string | null): Promise<void> {
     return this.fetchLog.record(feedId, this.options.clock.now().toISOString(), userAgent);
   }

@@ -69,7 +69,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use(opsRouter({ store, logger, metrics, tokens: deps.tokens }));
-  app.get('/feeds/:file', feedHandler(feeds, logger));
+  app.get('/feeds/:file', feedHandler(feeds));
   app.use('/feeds', feedNotFound, feedClientErrors);
   app.use('/oauth', oauthRouter(connections));
 

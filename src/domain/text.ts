@@ -10,11 +10,12 @@ const FORBIDDEN: Record<TextKind, RegExp> = {
   line: /[\u0000-\u001F\u007F-\u009F]/,
   multiline: /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/,
 };
-const FORBIDDEN_ALL: Record<TextKind, RegExp> = {
-  line: /[\u0000-\u001F\u007F-\u009F]+/g,
-  multiline: /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]+/g,
-};
 /* eslint-enable no-control-regex */
+/** Runs of the same characters, for replacing. */
+const FORBIDDEN_RUNS: Record<TextKind, RegExp> = {
+  line: new RegExp(`${FORBIDDEN.line.source}+`, 'g'),
+  multiline: new RegExp(`${FORBIDDEN.multiline.source}+`, 'g'),
+};
 
 /** The first character `kind` text may not hold, described for an error message; null when none. */
 export function forbiddenCharacterIn(value: string, kind: TextKind): string | null {
@@ -31,5 +32,5 @@ export function forbiddenCharacterIn(value: string, kind: TextKind): string | nu
  */
 export function toPrintableText(value: string, kind: TextKind): string {
   const wellFormed = value.isWellFormed() ? value : value.toWellFormed();
-  return FORBIDDEN[kind].test(wellFormed) ? wellFormed.replace(FORBIDDEN_ALL[kind], ' ') : wellFormed;
+  return FORBIDDEN[kind].test(wellFormed) ? wellFormed.replace(FORBIDDEN_RUNS[kind], ' ') : wellFormed;
 }

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { AppError, clientErrorStatus, ErrorCode } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 
@@ -42,6 +42,12 @@ function loggableError(err: unknown): Record<string, unknown> {
   return { type: err.name, ...(typeof code === 'string' ? { code } : {}), ...(typeof errno === 'number' ? { errno } : {}), frames };
 }
 
+/** The route pattern a request matched, for logs and metrics; never its URL (a feed URL is a secret). */
+export function routePattern(req: Request): string {
+  if (req.route?.path) return `${req.baseUrl}${String(req.route.path)}`;
+  return req.path.startsWith('/feeds/') ? '/feeds/:file' : '(unmatched)';
+}
+
 export const notFoundHandler: RequestHandler = (_req, _res, next) => {
   next(new AppError({ code: ErrorCode.NOT_FOUND, status: 404, message: 'No such route.' }));
 };
@@ -52,8 +58,7 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(err);
     const { error, known } = toAppError(err);
     if (!known) {
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : '(unmatched)';
-      log.error({ err: loggableError(err), method: req.method, route }, 'unhandled error');
+      log.error({ err: loggableError(err), method: req.method, route: routePattern(req) }, 'unhandled error');
     }
     res.setHeader('Cache-Control', 'no-store');
     // The database is back within seconds after a restart or failover, and the store reconnects.

@@ -38,22 +38,21 @@ const jsonParser = express.json({
   },
 });
 
-/** body-parser's errors in our terms; their messages may quote the body, so none is kept. */
-function fromBodyParser(err: unknown): AppError | unknown {
+/**
+ * body-parser's 400s in our terms (their messages may quote the body, so none is kept). Its 413
+ * (too large) and 415 (charset) carry their status and get the error middleware's fixed answers.
+ */
+function fromBodyParser(err: unknown): unknown {
   if (err instanceof AppError) return err;
   switch ((err as { type?: unknown }).type) {
-    case 'entity.too.large':
-      return new AppError({ code: ErrorCode.PAYLOAD_TOO_LARGE, status: 413, message: 'The request body is larger than 100 kB.' });
     case 'entity.parse.failed':
       return malformedJson();
     case 'encoding.unsupported':
       return new AppError({ code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, status: 415, message: 'Content-Encoding must be identity, gzip, deflate, br or zstd.' });
-    case 'charset.unsupported':
-      return new AppError({ code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, status: 415, message: 'Send the body as UTF-8 JSON.' });
     default:
       // A read error without a type: the decompression stream failed (a body that is not what
       // its Content-Encoding says), or the body was shorter or longer than Content-Length.
-      return clientErrorStatus(err) !== null
+      return clientErrorStatus(err) === 400
         ? new AppError({ code: ErrorCode.MALFORMED_BODY, status: 400, message: 'The request body could not be read as its Content-Encoding and Content-Length say.' })
         : err;
   }

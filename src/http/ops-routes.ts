@@ -5,7 +5,7 @@ import type { Store } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { authenticate, requireAdmin, type AuthTokens } from './auth.js';
-import { errorMiddleware, notFoundHandler } from './error-middleware.js';
+import { errorMiddleware, notFoundHandler, routePattern } from './error-middleware.js';
 
 // What every role serves: liveness, readiness and Prometheus metrics (admin token, since the
 // figures describe the practice's workload).
@@ -24,7 +24,7 @@ export function requestLog(logger: Logger, metrics: Metrics): RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : req.path.startsWith('/feeds/') ? '/feeds/:file' : '(unmatched)';
+      const route = routePattern(req);
       metrics.httpRequest(req.method, route, res.statusCode, seconds);
       // Feed polls are most of the traffic and nearly all alike: counted in /metrics, logged at
       // debug (one info line per poll cost ~7% of a poll).

@@ -16,6 +16,7 @@ import type {
 } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 import { connectorSession, markNeedsReauth, openTokens } from './connection-tokens.js';
+import { withLeaseHeartbeat } from './lease-heartbeat.js';
 import { BackgroundRunner } from './waker.js';
 
 // Admin resync = diff, not replay (DESIGN.md): list our tagged events in the window, compare with
@@ -163,14 +164,10 @@ export class ResyncRunner extends BackgroundRunner {
       if (waited >= ACCOUNT_WAIT_MS) throw new SyncError({ kind: 'retryable', code: 'ACCOUNT_BUSY', message: 'a sync worker kept the account' });
       await sleep(ACCOUNT_POLL_MS);
     }
-    const heartbeat = setInterval(() => {
-      store.renewLeases(this.owner, clock.now().toISOString(), until()).catch((err: unknown) => this.log.warn({ err }, 'could not renew the account lease'));
-    }, ACCOUNT_LEASE_MS / 3);
-    heartbeat.unref();
+    const heartbeat = { store, clock, owner: this.owner, leaseMs: ACCOUNT_LEASE_MS, onError: (err: unknown) => this.log.warn({ err }, 'could not renew the account lease') };
     try {
-      return await fn();
+      return await withLeaseHeartbeat(heartbeat, fn);
     } finally {
-      clearInterval(heartbeat);
       await store.releaseLeases(this.owner);
     }
   }

@@ -7,6 +7,7 @@ import { connectorSession, markNeedsReauth, openTokens } from './connection-toke
 import { desiredEventFor } from './desired-event.js';
 import { MAX_ATTEMPTS, retryDelayMs } from './retry-policy.js';
 import { RateLimiter, type RateLimit } from './rate-limiter.js';
+import { withLeaseHeartbeat } from './lease-heartbeat.js';
 import { BackgroundRunner } from './waker.js';
 
 // The push-sync worker (DESIGN.md, "Push sync: level-triggered reconciliation"): claims due
@@ -94,22 +95,8 @@ export class SyncWorker extends BackgroundRunner {
       await this.options.store.releaseIdleConnections(this.owner);
       return [];
     }
-    const heartbeat = setInterval(() => void this.renewLeases(), this.leaseMs / 3);
-    heartbeat.unref();
-    try {
-      return await this.processBatch(targets);
-    } finally {
-      clearInterval(heartbeat);
-    }
-  }
-
-  private async renewLeases(): Promise<void> {
-    const now = this.options.clock.now();
-    try {
-      await this.options.store.renewLeases(this.owner, now.toISOString(), new Date(now.getTime() + this.leaseMs).toISOString());
-    } catch (err) {
-      this.log.warn({ err }, 'could not renew leases');
-    }
+    const heartbeat = { ...this.options, owner: this.owner, leaseMs: this.leaseMs, onError: (err: unknown) => this.log.warn({ err }, 'could not renew leases') };
+    return withLeaseHeartbeat(heartbeat, () => this.processBatch(targets));
   }
 
   private async processBatch(targets: SyncTarget[]): Promise<TargetOutcome[]> {
@@ -167,17 +154,16 @@ export class SyncWorker extends BackgroundRunner {
       const desired = await desiredEventFor(store, target.providerId, target.sessionId, from);
       const session = connectorSession({ store, secrets: this.options.secrets, clock }, connection, tokens);
       let externalId = target.externalId;
+      const ref = { connectionId: connection.id, calendarId: connection.calendarId, idempotencyKey: idempotencyKeyFor(connection.id, target.providerId, target.sessionId) };
       if (desired !== null) {
-        const key = idempotencyKeyFor(connection.id, target.providerId, target.sessionId);
-        ({ externalId } = await connector.upsert(session, { connectionId: connection.id, calendarId: connection.calendarId, idempotencyKey: key }, externalId, desired.event, desired.tag));
+        ({ externalId } = await connector.upsert(session, ref, externalId, desired.event, desired.tag));
       } else if (externalId !== null) {
         await connector.remove(session, externalId);
         externalId = null;
       } else {
         // No id recorded, yet an earlier attempt may have created the event and died before
         // recording it: remove whatever carries our key, or the cancelled session stays live.
-        const key = idempotencyKeyFor(connection.id, target.providerId, target.sessionId);
-        await connector.removeByKey(session, { connectionId: connection.id, calendarId: connection.calendarId, idempotencyKey: key }, eventTagKey(target.providerId, target.sessionId));
+        await connector.removeByKey(session, ref, eventTagKey(target.providerId, target.sessionId));
       }
       const recorded = await store.completeTarget(target.id, this.owner, {
         generation: target.generation,

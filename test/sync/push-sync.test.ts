@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { DateTime } from 'luxon';
 import supertest from 'supertest';
 import { eventTagKey } from '../../src/domain/index.js';
-import { DEFAULT_RATE_LIMITS } from '../../src/sync/index.js';
+import { DEFAULT_RATE_LIMITS, SyncWorker } from '../../src/sync/index.js';
+import { createLogger } from '../../src/logger.js';
+import type { Store } from '../../src/domain/index.js';
 import type { FakeStoredEvent } from '../fakes/fake-calendar.js';
 import { CLIENT, OFFICE_ADDRESS, VIDEO_URL, seedProvider } from '../support/seed.js';
 import { testStores } from '../support/stores.js';
@@ -314,13 +316,11 @@ for (const [name, factory] of vendorFactories) {
       });
     });
 
-    it('when the worker dies between the external write and recording it, then a restarted worker converges without a duplicate', async () => {
-      await h.connect(vendor);
-      await put('s', session('2026-11-10T15:00:00Z'));
-      const { SyncWorker } = await import('../../src/sync/index.js');
-      const { createLogger } = await import('../../src/logger.js');
+    const workerOptions = (store: Store) => ({ store, connectors: new Map([[vendor.kind, vendor.connector]]), secrets: h.t.secrets, clock: h.t.clock, logger: createLogger('silent'), pastDays: 60, leaseMs: 30_000 });
+    const workerNamed = (owner: string) => new SyncWorker({ ...workerOptions(h.t.store), owner });
+    /** A worker that dies after its vendor call: the write happens, nothing after it is recorded. */
+    const crashAfterVendorWrite = async () => {
       const crashed = new Error('process killed');
-      // The store the dying worker sees: the vendor call happens, nothing after it is recorded.
       const dyingStore = new Proxy(h.t.store, {
         get(target, prop, receiver) {
           if (prop === 'completeTarget' || prop === 'failTarget' || prop === 'releaseTarget') return () => Promise.reject(crashed);
@@ -328,11 +328,15 @@ for (const [name, factory] of vendorFactories) {
           return typeof value === 'function' ? value.bind(target) : value;
         },
       });
-      const options = { connectors: new Map([[vendor.kind, vendor.connector]]), secrets: h.t.secrets, clock: h.t.clock, logger: createLogger('silent'), pastDays: 60, leaseMs: 30_000 };
-      const dying = new SyncWorker({ ...options, store: dyingStore, owner: 'dying' });
-      await assert.rejects(dying.runOnce(), /process killed/);
+      await assert.rejects(new SyncWorker({ ...workerOptions(dyingStore), owner: 'dying' }).runOnce(), /process killed/);
+    };
+
+    it('when the worker dies between the external write and recording it, then a restarted worker converges without a duplicate', async () => {
+      await h.connect(vendor);
+      await put('s', session('2026-11-10T15:00:00Z'));
+      await crashAfterVendorWrite();
       assert.equal(h.live(vendor).length, 1, 'the external write happened');
-      const restarted = new SyncWorker({ ...options, store: h.t.store, owner: 'restarted' });
+      const restarted = workerNamed('restarted');
       assert.deepEqual(await restarted.runOnce(), [], 'the lease still belongs to the dead worker');
       h.t.clock.advance(31_000);
       assert.deepEqual(await restarted.drain(), ['synced']);
@@ -343,23 +347,12 @@ for (const [name, factory] of vendorFactories) {
     it('when the worker dies after creating an event but before recording it, and the session is then cancelled, then the restarted worker removes the event', async () => {
       await h.connect(vendor);
       await put('s', session('2026-11-10T15:00:00Z'));
-      const { SyncWorker } = await import('../../src/sync/index.js');
-      const { createLogger } = await import('../../src/logger.js');
-      const crashed = new Error('process killed');
-      const dyingStore = new Proxy(h.t.store, {
-        get(target, prop, receiver) {
-          if (prop === 'completeTarget' || prop === 'failTarget' || prop === 'releaseTarget') return () => Promise.reject(crashed);
-          const value: unknown = Reflect.get(target, prop, receiver);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      });
-      const options = { connectors: new Map([[vendor.kind, vendor.connector]]), secrets: h.t.secrets, clock: h.t.clock, logger: createLogger('silent'), pastDays: 60, leaseMs: 30_000 };
-      await assert.rejects(new SyncWorker({ ...options, store: dyingStore, owner: 'dying' }).runOnce(), /process killed/);
+      await crashAfterVendorWrite();
       assert.equal(h.live(vendor).length, 1, 'the event was created, its id never recorded');
 
       await put('s', session('2026-11-10T15:00:00Z', { status: 'cancelled' }));
       h.t.clock.advance(31_000);
-      assert.deepEqual(await new SyncWorker({ ...options, store: h.t.store, owner: 'restarted' }).drain(), ['synced']);
+      assert.deepEqual(await workerNamed('restarted').drain(), ['synced']);
       assert.deepEqual(h.live(vendor), [], 'no live event for a cancelled session');
     });
 
