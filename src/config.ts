@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseEncryptionKey } from './crypto/secret-box.js';
+import type { StoreLocation } from './store/index.js';
 
 // The only reader of process.env. Parsed once at start; every bad key is reported together.
 
@@ -47,7 +48,8 @@ const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 export type Role = Env['ROLE'];
 
-export type DatabaseConfig = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
+/** Where the store lives: the store's own type, so the two cannot drift apart. */
+export type DatabaseConfig = StoreLocation;
 
 export interface Config {
   env: Env['NODE_ENV'];

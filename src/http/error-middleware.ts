@@ -27,7 +27,7 @@ function fromClientError(err: unknown, status: number): AppError {
   }
 }
 
-export function toAppError(err: unknown): { error: AppError; known: boolean } {
+function toAppError(err: unknown): { error: AppError; known: boolean } {
   if (err instanceof AppError) return { error: err, known: true };
   const status = clientErrorStatus(err);
   if (status !== null) return { error: fromClientError(err, status), known: true };

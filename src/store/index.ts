@@ -6,9 +6,8 @@ import { createSqliteStore } from './sqlite-store.js';
 
 export { createSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 export { createPostgresStore, MAX_TRANSACTION_ATTEMPTS, type PostgresStoreOptions } from './postgres-store.js';
-export { migrateSqlite, migratePostgres, pendingSqliteMigrations, pendingPostgresMigrations } from './migrate.js';
+export { migrateSqlite, migratePostgres } from './migrate.js';
 export { migrations, type Migration } from './migrations.js';
-export { MAX_USER_AGENT_LENGTH } from './kysely-store.js';
 
 export type StoreLocation = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
 

@@ -54,7 +54,7 @@ import {
 } from './rows.js';
 
 /** Longest user agent kept by recordFeedFetch: the header is client-controlled and unbounded. */
-export const MAX_USER_AGENT_LENGTH = 512;
+const MAX_USER_AGENT_LENGTH = 512;
 
 /** SQL text of hot-path queries by dialect and name (see Operations#compiled). */
 const COMPILED = new Map<string, string>();
