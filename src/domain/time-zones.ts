@@ -1,7 +1,7 @@
-// The time zones the service accepts: exactly the names the ICS renderer has a VTIMEZONE for
-// (timezones-ical-library, which includes IANA's backward links such as "US/Eastern") that
-// luxon can also compute with. Spelling is exact: "america/new_york" passes Intl and luxon, but
-// would miss the VTIMEZONE lookup and render the provider's sessions in UTC.
+// The time zones the service accepts: the names timezones-ical-library lists (IANA zones and
+// backward links such as "US/Eastern"; the renderer takes the TZID of a link from it) that luxon
+// can also compute with, and so build a VTIMEZONE for (feeds/vtimezone.ts). Spelling is exact:
+// "america/new_york" passes Intl and luxon, but would miss the TZID lookup.
 import { IANAZone } from 'luxon';
 import { tzlib_get_timezones } from 'timezones-ical-library';
 
