@@ -1,6 +1,7 @@
 // CalendarEvent[] -> iCalendar (RFC 5545) text for feeds and invite files. Pure: the same input
 // gives the same bytes whatever the process TZ or clock (no now(), no random values).
-import ical, { escape, ICalCalendarMethod, ICalEventStatus, ICalEventTransparency } from 'ical-generator';
+import { createHash, hash } from 'node:crypto';
+import ical, { escape, foldLines, ICalCalendarMethod, ICalEvent, ICalEventStatus, ICalEventTransparency, type ICalEventData } from 'ical-generator';
 import { DateTime, IANAZone } from 'luxon';
 import { tzlib_get_ical_block } from 'timezones-ical-library';
 import { canonicalTimeZone, toPrintableText } from '../src/domain/index.js';
@@ -14,100 +15,216 @@ export interface RenderCalendarOptions {
 }
 
 /**
- * Renders one VCALENDAR: events sorted by start then uid, times in the event's zone with one
- * VTIMEZONE per TZID used (UTC when the zone is UTC, unknown, or cannot express the instant),
- * DTSTAMP/LAST-MODIFIED/CREATED in UTC, CRLF line ends, lines folded at 75 octets.
- * Throws a RangeError for an event with an empty uid, an unparseable instant or end <= start.
+ * One event rendered on its own: its VEVENT lines, folded, CRLF-terminated, as UTF-8 bytes, with
+ * what the calendar around it needs (sort key, TZID and span for the VTIMEZONE, a digest for the
+ * ETag). The bytes depend on the event alone, so a feed keeps a fragment while its event keeps
+ * its revision, and assembles the calendar from fragments instead of rendering every event again.
+ */
+export interface EventFragment {
+  readonly bytes: Buffer;
+  /** SHA-256 of bytes. */
+  readonly digest: Buffer;
+  readonly uid: string;
+  readonly revision: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  /** The TZID its times are written under, or null when written in UTC. */
+  readonly tzid: string | null;
+}
+
+export interface AssembledCalendar {
+  body: Buffer;
+  /**
+   * Each fragment's bytes as a view into body, in the order the fragments were given: a cache
+   * that keeps these instead of the fragments' own buffers holds each event's bytes once.
+   */
+  slices: Buffer[];
+  /** Strong ETag: SHA-256 over the calendar's parts (head, VTIMEZONEs, event digests), not its bytes. */
+  etag: string;
+}
+
+// Builds ICalEvent objects; nothing is ever added to it (events only read its zone, which is unset).
+const scratch = ical();
+
+/** What ical-generator is given for one event, and the zone and instants it is written with. */
+export interface EventData {
+  data: ICalEventData;
+  tzid: string | null;
+  startMs: number;
+  endMs: number;
+}
+
+/**
+ * The ical-generator data of one event: times in its zone (UTC when the zone is UTC, unknown, or
+ * cannot express the instant), TEXT without control characters, URL percent-encoded. Throws a
+ * RangeError for an empty uid, an unparseable instant or end <= start.
+ */
+export function toEventData(event: CalendarEvent): EventData {
+  const { start, end } = withInstants(event);
+  const zone = displayZone(event.timezone, start, end);
+  const stamp = parseInstant(event.stamp, 'stamp', event.uid);
+  const data: ICalEventData = {
+    // UID is TEXT too, and ical-generator writes it unescaped.
+    id: escape(event.uid, false),
+    sequence: event.sequence,
+    stamp,
+    lastModified: stamp,
+    created: parseInstant(event.created, 'created', event.uid),
+    // Luxon values are formatted in the event's zone; a JS Date would be written in the
+    // server's local time under a TZID.
+    start: zone === null ? start : start.setZone(cachedZone(zone.tzid)),
+    end: zone === null ? end : end.setZone(cachedZone(zone.tzid)),
+    timezone: zone?.tzid ?? null,
+    // RFC 5545 3.3.11 forbids control characters in TEXT, whatever the event was built from.
+    summary: toPrintableText(event.summary, 'line'),
+    location: event.location === null ? null : toPrintableText(event.location, 'multiline'),
+    description: event.description === null ? null : toPrintableText(event.description, 'multiline'),
+    url: event.url === null ? null : toUriValue(event.url),
+    status: toStatus(event.status),
+    transparency: ICalEventTransparency.OPAQUE,
+  };
+  return { data, tzid: zone?.tzid ?? null, startMs: start.toMillis(), endMs: end.toMillis() };
+}
+
+/**
+ * Renders one event. Throws a RangeError for an empty uid, an unparseable instant or
+ * end <= start.
+ */
+export function renderEvent(event: CalendarEvent): EventFragment {
+  const { data, tzid, startMs, endMs } = toEventData(event);
+  const vevent = new ICalEvent(data, scratch);
+  // Folding works line by line, so folding one event's lines equals folding the whole calendar.
+  const bytes = Buffer.from(foldLines(vevent.toString()), 'utf8');
+  return {
+    bytes,
+    digest: hash('sha256', bytes, 'buffer'),
+    uid: event.uid,
+    revision: event.revision,
+    startMs,
+    endMs,
+    tzid,
+  };
+}
+
+/**
+ * One VCALENDAR from rendered events: events sorted by start then uid, with one VTIMEZONE per
+ * TZID used, covering the span of the event instants written under it; calendar properties
+ * first (RFC 5545 3.6), CRLF line ends, lines folded at 75 octets, ending with END:VCALENDAR CRLF.
+ * The same bytes, whatever order the fragments come in, as ical-generator building the whole
+ * calendar at once (test/support/reference-renderer.ts).
+ */
+export function assembleCalendar(
+  meta: CalendarMeta,
+  fragments: readonly EventFragment[],
+  options: RenderCalendarOptions = {},
+): AssembledCalendar {
+  const order = sortedOrder(fragments);
+  // VTIMEZONEs in the order their TZIDs first appear, as ical-generator writes them.
+  const spans = new Map<string, { from: number; to: number }>();
+  for (const i of order) {
+    const { tzid, startMs, endMs } = fragments[i] as EventFragment;
+    if (tzid === null) continue;
+    const span = spans.get(tzid);
+    if (span === undefined) spans.set(tzid, { from: startMs, to: endMs });
+    else {
+      if (startMs < span.from) span.from = startMs;
+      if (endMs > span.to) span.to = endMs;
+    }
+  }
+  const parts: Buffer[] = [calendarHead(meta, options)];
+  for (const [tzid, span] of spans) parts.push(vtimezoneBytes(tzid, span.from, span.to));
+  const etag = createHash('sha256');
+  let offset = 0;
+  for (const part of parts) {
+    etag.update(part);
+    offset += part.length;
+  }
+  const offsets = new Array<number>(fragments.length);
+  for (const i of order) {
+    const fragment = fragments[i] as EventFragment;
+    parts.push(fragment.bytes);
+    etag.update(fragment.digest);
+    offsets[i] = offset;
+    offset += fragment.bytes.length;
+  }
+  parts.push(CALENDAR_END);
+  const body = Buffer.concat(parts, offset + CALENDAR_END.length);
+  const slices = fragments.map((f, i) => body.subarray(offsets[i], (offsets[i] as number) + f.bytes.length));
+  return { body, slices, etag: `"${etag.digest('base64url')}"` };
+}
+
+/**
+ * Renders one VCALENDAR (see assembleCalendar) from events. Throws a RangeError for an event
+ * with an empty uid, an unparseable instant or end <= start.
  */
 export function renderCalendar(
   meta: CalendarMeta,
   events: readonly CalendarEvent[],
   options: RenderCalendarOptions = {},
 ): string {
-  const vtimezones = new Map<string, string>();
-  // The span of event instants written under each TZID, which its VTIMEZONE must cover.
-  const spans = new Map<string, { from: number; to: number }>();
-  const calendar = ical({
+  return assembleCalendar(meta, events.map(renderEvent), options).body.toString('utf8');
+}
+
+const CALENDAR_END = Buffer.from('END:VCALENDAR\r\n');
+
+/**
+ * Every calendar property line, up to the first component: ical-generator's rendering of the
+ * calendar without events, whose REFRESH-INTERVAL and X-PUBLISHED-TTL then already precede every
+ * component (with events it writes them after the VTIMEZONEs, where RFC 5545 3.6 forbids them).
+ */
+function calendarHead(meta: CalendarMeta, options: RenderCalendarOptions): Buffer {
+  const text = ical({
     // PRODID, NAME and X-WR-CALNAME are TEXT values, but ical-generator writes them unescaped.
     prodId: { company: 'sessionsync', product: escape(toPrintableText(meta.productId, 'line'), false), language: 'EN' },
     name: escape(toPrintableText(meta.name, 'line'), false),
     scale: 'GREGORIAN',
     ttl: meta.refreshIntervalSeconds,
     method: options.method === 'PUBLISH' ? ICalCalendarMethod.PUBLISH : null,
-    // No calendar-level zone name: with one, ical-generator writes TIMEZONE-ID/X-WR-TIMEZONE and
-    // renders DTSTAMP/CREATED/LAST-MODIFIED as floating local times. The generator only adds the
-    // VTIMEZONE block of each TZID that an event uses.
-    timezone: { name: null, generator: (tzid) => vtimezones.get(tzid) ?? null },
-  });
+    // No calendar-level zone name: with one, ical-generator writes TIMEZONE-ID/X-WR-TIMEZONE.
+    timezone: { name: null },
+  }).toString();
+  if (!text.endsWith('END:VCALENDAR')) throw new Error('ical-generator wrote an unexpected calendar ending.');
+  return Buffer.from(text.slice(0, -'END:VCALENDAR'.length), 'utf8');
+}
 
-  for (const { event, start, end } of sortEvents(events.map(withInstants))) {
-    const zone = displayZone(event.timezone, start, end);
-    if (zone !== null) {
-      const span = spans.get(zone.tzid);
-      spans.set(zone.tzid, { from: Math.min(span?.from ?? Infinity, start.toMillis()), to: Math.max(span?.to ?? -Infinity, end.toMillis()) });
-    }
-    const stamp = parseInstant(event.stamp, 'stamp', event.uid);
+const vtimezones = new Map<string, Buffer>();
+const MAX_VTIMEZONES = 2000;
 
-    calendar.createEvent({
-      // UID is TEXT too, and ical-generator writes it unescaped.
-      id: escape(event.uid, false),
-      sequence: event.sequence,
-      stamp,
-      lastModified: stamp,
-      created: parseInstant(event.created, 'created', event.uid),
-      // Luxon values are formatted in the event's zone; a JS Date would be written in the
-      // server's local time under a TZID.
-      start: zone === null ? start : start.setZone(cachedZone(zone.tzid)),
-      end: zone === null ? end : end.setZone(cachedZone(zone.tzid)),
-      timezone: zone?.tzid ?? null,
-      // RFC 5545 3.3.11 forbids control characters in TEXT, whatever the event was built from.
-      summary: toPrintableText(event.summary, 'line'),
-      location: event.location === null ? null : toPrintableText(event.location, 'multiline'),
-      description: event.description === null ? null : toPrintableText(event.description, 'multiline'),
-      url: event.url === null ? null : toUriValue(event.url),
-      status: toStatus(event.status),
-      transparency: ICalEventTransparency.OPAQUE,
-    });
+/** A VTIMEZONE block as ical-generator inserts a generator's output: CRLF lines, trimmed, folded. */
+function vtimezoneBytes(tzid: string, fromMs: number, toMs: number): Buffer {
+  const text = buildVtimezone(tzid, fromMs, toMs);
+  let bytes = vtimezones.get(text);
+  if (bytes === undefined) {
+    bytes = Buffer.from(foldLines(`${text.replace(/\r\n/g, '\n').replace(/\n/g, '\r\n').trim()}\r\n`), 'utf8');
+    if (vtimezones.size >= MAX_VTIMEZONES) vtimezones.clear();
+    vtimezones.set(text, bytes);
   }
-
-  for (const [tzid, span] of spans) vtimezones.set(tzid, buildVtimezone(tzid, span.from, span.to));
-  // RFC 5545 3.4: an iCalendar object ends with "END:VCALENDAR" CRLF; ical-generator omits it.
-  return `${hoistCalendarProperties(calendar.toString())}\r\n`;
+  return bytes;
 }
 
-interface TimedEvent {
-  event: CalendarEvent;
-  start: DateTime;
-  end: DateTime;
-}
-
-function withInstants(event: CalendarEvent): TimedEvent {
+function withInstants(event: CalendarEvent): { start: DateTime; end: DateTime } {
   // ical-generator would invent a random UID for an empty one.
   if (event.uid === '') throw new RangeError('A calendar event needs a uid.');
   const start = parseInstant(event.start, 'start', event.uid);
   const end = parseInstant(event.end, 'end', event.uid);
   if (end <= start) throw new RangeError(`Event ${event.uid} must end after it starts.`);
-  return { event, start, end };
+  return { start, end };
 }
 
-/** Sorted by start, then uid, with end and revision as tie-breakers so input order never shows. */
-function sortEvents(events: TimedEvent[]): TimedEvent[] {
-  const key = ({ event, start, end }: TimedEvent): (number | string)[] => [
-    start.toMillis(),
-    event.uid,
-    end.toMillis(),
-    event.revision,
-  ];
-  return events.sort((a, b) => compareKeys(key(a), key(b)));
+/**
+ * Indexes of fragments sorted by start, then uid, with end and revision as tie-breakers so input
+ * order never shows (equal keys mean equal bytes).
+ */
+function sortedOrder(fragments: readonly EventFragment[]): number[] {
+  return fragments.map((_, i) => i).sort((a, b) => compareFragments(fragments[a] as EventFragment, fragments[b] as EventFragment));
 }
 
-function compareKeys(a: readonly (number | string)[], b: readonly (number | string)[]): number {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    const y = b[i];
-    // Code-unit order, not localeCompare: the order must not depend on the server's locale.
-    if (x !== undefined && y !== undefined && x !== y) return x < y ? -1 : 1;
-  }
+function compareFragments(a: EventFragment, b: EventFragment): number {
+  if (a.startMs !== b.startMs) return a.startMs < b.startMs ? -1 : 1;
+  // Code-unit order, not localeCompare: the order must not depend on the server's locale.
+  if (a.uid !== b.uid) return a.uid < b.uid ? -1 : 1;
+  if (a.endMs !== b.endMs) return a.endMs < b.endMs ? -1 : 1;
+  if (a.revision !== b.revision) return a.revision < b.revision ? -1 : 1;
   return 0;
 }
 
@@ -207,36 +324,4 @@ function isExpressibleInZone(local: DateTime): boolean {
   const after = offsetAt(millis + DAY_MS);
   if (after < local.offset && offsetAt(millis + (local.offset - after) * MINUTE_MS) === after) return false;
   return true;
-}
-
-/**
- * RFC 5545 3.6 (icalbody = calprops component) puts every calendar property before the first
- * component, but ical-generator writes REFRESH-INTERVAL and X-PUBLISHED-TTL after the VTIMEZONE
- * blocks. Moves such top-level property lines (with their folded continuations) up, in order.
- */
-function hoistCalendarProperties(ics: string): string {
-  const lines: string[] = [];
-  const hoisted: string[] = [];
-  let depth = 0;
-  let firstComponentAt = -1;
-  let target = lines;
-  for (const line of ics.split('\r\n')) {
-    if (line.startsWith(' ') || line.startsWith('\t')) {
-      target.push(line);
-      continue;
-    }
-    if (line.startsWith('BEGIN:')) {
-      depth += 1;
-      if (depth === 2 && firstComponentAt < 0) firstComponentAt = lines.length;
-      target = lines;
-    } else if (line.startsWith('END:')) {
-      depth -= 1;
-      target = lines;
-    } else {
-      target = depth === 1 && firstComponentAt >= 0 ? hoisted : lines;
-    }
-    target.push(line);
-  }
-  if (firstComponentAt >= 0) lines.splice(firstComponentAt, 0, ...hoisted);
-  return lines.join('\r\n');
 }

@@ -1,6 +1,6 @@
 // Public surface of feeds/: the ICS renderer, feed-token helpers, and the feed service and HTTP
 // handler that src/app.ts wires up.
-export { renderCalendar, type RenderCalendarOptions } from './ics-renderer.js';
+export { assembleCalendar, renderCalendar, renderEvent, type AssembledCalendar, type EventFragment, type RenderCalendarOptions } from './ics-renderer.js';
 export { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 export { FeedService, type FeedServiceOptions } from './feed-service.js';
 export { feedClientErrors, feedHandler, feedNotFound } from './feed-http.js';
