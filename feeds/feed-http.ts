@@ -1,34 +1,42 @@
-import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { clientErrorStatus } from '../src/domain/index.js';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { FeedService } from './feed-service.js';
 
-// GET/HEAD /feeds/<token>.ics, polled by calendar apps. Unknown, revoked and malformed tokens get
-// the same 404 body, and so does every other path or method under /feeds/ and every request there
-// that fails before the handler (a malformed percent-escape). Unknown and revoked take the same
-// single indexed lookup of the token's hash; a malformed token is refused before it, which tells
-// an attacker only what the URL shape shows.
+// Everything under /feeds/, polled by calendar apps far more often than anything else is asked.
+// Mounted ahead of every other middleware, so that a poll costs what sending its answer costs:
+// GET/HEAD /feeds/<token>.ics answers the feed; every other path or method there, and unknown,
+// revoked and malformed tokens alike, get the same 404 body. Unknown and revoked take the same
+// lookup; a malformed token (any character outside base64url, "%" included) is refused before
+// it, which tells an attacker only what the URL shape shows.
 
-const NOT_FOUND_BODY = JSON.stringify({ error: { code: 'NOT_FOUND', message: 'No such feed.' } });
+/** What a poll reports once answered (counted in /metrics, logged at debug; never the URL). */
+export type FeedPollObserver = (method: string, status: number, seconds: number) => void;
 
-function sendNotFound(res: Response): void {
-  res.status(404).set({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).send(NOT_FOUND_BODY);
-}
+const NOT_FOUND_BODY = Buffer.from(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'No such feed.' } }));
 
-/** Mounted on /feeds after the feed route: any other path or method there. */
-export const feedNotFound: RequestHandler = (_req, res) => sendNotFound(res);
+// Flat [name, value, ...] arrays for writeHead: no per-header validation or lower-casing.
+const NOT_FOUND_HEADERS = [
+  'Content-Type', 'application/json; charset=utf-8',
+  'Cache-Control', 'no-store',
+  'X-Content-Type-Options', 'nosniff',
+  'Content-Length', String(NOT_FOUND_BODY.length),
+];
 
-/**
- * Mounted on /feeds: a request that failed with a 4xx before reaching the handler (the router's
- * URIError for "%ZZ" or a stray "%" after a live token) gets the same 404 as an unknown token;
- * server faults go on to the error middleware.
- */
-export const feedClientErrors: ErrorRequestHandler = (err: unknown, _req: Request, res: Response, next: NextFunction) => {
-  if (clientErrorStatus(err) !== null && !res.headersSent) return sendNotFound(res);
-  next(err);
-};
+const FEED_HEADERS = [
+  'Content-Type', 'text/calendar; charset=utf-8',
+  'Content-Disposition', 'inline; filename="sessions.ics"',
+  'Cache-Control', 'private, no-cache',
+  'X-Robots-Tag', 'noindex, nofollow',
+  'Referrer-Policy', 'no-referrer',
+  'X-Content-Type-Options', 'nosniff',
+  'Vary', 'Accept-Encoding',
+];
+
+// Express matches routes case-insensitively, and so did the feed route before this handler.
+const UNDER_FEEDS = /^\/feeds(?:[/?]|$)/i;
+const FEED_FILE = /^\/feeds\/([^/?]*)\.ics(?:\?|$)/i;
 
 /** RFC 9110 13.1.2: If-None-Match uses weak comparison, so W/"x" matches "x". */
-function matchesIfNoneMatch(header: string | undefined, etags: readonly string[]): boolean {
+export function matchesIfNoneMatch(header: string | undefined, etags: readonly string[]): boolean {
   if (header === undefined) return false;
   // The common case, a calendar app echoing the one ETag it got, needs no parsing.
   if (etags.includes(header)) return true;
@@ -39,42 +47,68 @@ function matchesIfNoneMatch(header: string | undefined, etags: readonly string[]
   });
 }
 
-const FEED_HEADERS: readonly (readonly [string, string])[] = [
-  ['Content-Type', 'text/calendar; charset=utf-8'],
-  ['Content-Disposition', 'inline; filename="sessions.ics"'],
-  ['Cache-Control', 'private, no-cache'],
-  ['X-Robots-Tag', 'noindex, nofollow'],
-  ['Referrer-Policy', 'no-referrer'],
-  ['Vary', 'Accept-Encoding'],
-];
+/**
+ * Whether the answer may be gzip (RFC 9110 12.5.3). Lists without weights ("gzip, deflate, br",
+ * what calendar apps send) are read here; weighted ones go to Express's negotiator.
+ */
+function acceptsGzip(req: Request): boolean {
+  const header = req.headers['accept-encoding'];
+  if (header === undefined || header === '') return false;
+  if (header.includes(';')) return req.acceptsEncodings('gzip', 'identity') === 'gzip';
+  for (const raw of header.split(',')) {
+    const coding = raw.trim().toLowerCase();
+    if (coding === 'gzip' || coding === 'x-gzip' || coding === '*') return true;
+  }
+  return false;
+}
 
-function gzipEtag(etag: string): string {
+export function gzipEtag(etag: string): string {
   return `${etag.slice(0, -1)}-gzip"`;
 }
 
-export function feedHandler(feeds: FeedService): RequestHandler {
-  return async (req: Request, res: Response) => {
-    const file = String(req.params['file'] ?? '');
-    const token = file.endsWith('.ics') ? file.slice(0, -'.ics'.length) : '';
-    const feed = await feeds.render(token);
-    if (feed === null) return sendNotFound(res);
+function answer(res: Response, status: number, headers: string[], body: Buffer | null): void {
+  res.writeHead(status, headers);
+  // Node's response writes no body for HEAD (nor for 304) whatever end() is given.
+  res.end(body ?? undefined);
+}
 
-    const gzip = req.acceptsEncodings('gzip', 'identity') === 'gzip';
+/** A middleware that serves routes of its own; `routes` lists them ("GET /feeds/:file") for the API document's test. */
+export type FeedRoutes = RequestHandler & { readonly routes: readonly string[] };
+
+export function feedRoutes(feeds: FeedService, observe: FeedPollObserver): FeedRoutes {
+  const serve = async (req: Request, res: Response): Promise<number> => {
+    const match = req.method === 'GET' || req.method === 'HEAD' ? FEED_FILE.exec(req.url) : null;
+    const feed = match === null ? null : await feeds.render(match[1] ?? '');
+    if (feed === null) {
+      answer(res, 404, NOT_FOUND_HEADERS, NOT_FOUND_BODY);
+      return 404;
+    }
+    // Noted in memory at once; FetchLog writes it later and reports its own failures.
+    void feeds.recordFetch(feed.feedId, req.headers['user-agent'] ?? null);
+    const gzip = acceptsGzip(req);
     const etag = gzip ? gzipEtag(feed.etag) : feed.etag;
-    // setHeader directly: res.set() re-parses the Content-Type of every answer, 304s included.
-    for (const [name, value] of FEED_HEADERS) res.setHeader(name, value);
-    res.setHeader('ETag', etag);
-    // Bookkeeping after the answer; FetchLog reports its own failures, so this never rejects.
-    res.on('finish', () => void feeds.recordFetch(feed.feedId, req.get('user-agent') ?? null));
-    if (matchesIfNoneMatch(req.get('if-none-match'), [feed.etag, gzipEtag(feed.etag)])) {
-      res.status(304).end();
-      return;
+    if (matchesIfNoneMatch(req.headers['if-none-match'], [feed.etag, gzipEtag(feed.etag)])) {
+      answer(res, 304, [...FEED_HEADERS, 'ETag', etag], null);
+      return 304;
     }
-    if (gzip) {
-      res.setHeader('Content-Encoding', 'gzip');
-      res.status(200).send(feed.gzipped());
-    } else {
-      res.status(200).send(feed.body);
-    }
+    const body = gzip ? feed.gzipped() : feed.body;
+    const headers = [...FEED_HEADERS, 'ETag', etag, 'Content-Length', String(body.length)];
+    if (gzip) headers.push('Content-Encoding', 'gzip');
+    answer(res, 200, headers, body);
+    return 200;
   };
+
+  const handler: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
+    if (!UNDER_FEEDS.test(req.url)) return next();
+    const started = process.hrtime.bigint();
+    serve(req, res).then(
+      (status) => observe(req.method, status, Number(process.hrtime.bigint() - started) / 1e9),
+      (err: unknown) => {
+        // A store fault (503 while the database is away): the error middleware answers it.
+        res.once('finish', () => observe(req.method, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
+        next(err);
+      },
+    );
+  };
+  return Object.assign(handler, { routes: ['GET /feeds/:file'] });
 }

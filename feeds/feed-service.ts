@@ -1,11 +1,11 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { toCalendarEvent, toInviteEvent } from '../src/domain/calendar-event.js';
 import { ErrorCode, notFound } from '../src/domain/index.js';
-import type { CalendarMeta, Clock, FeedToken, Location, Provider, Store } from '../src/domain/index.js';
+import type { CalendarMeta, Clock, FeedToken, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 import { FetchLog } from './fetch-log.js';
-import { renderCalendar } from './ics-renderer.js';
+import { assembleCalendar, renderCalendar, renderEvent, type EventFragment } from './ics-renderer.js';
 
 export interface FeedServiceOptions {
   store: Store;
@@ -43,21 +43,58 @@ export interface CreatedFeed {
 }
 
 interface CacheEntry {
-  key: string;
+  /** The provider (createdAt) and feedRevision the body was rendered from, and its window's UTC day. */
+  createdAt: string;
+  revision: number;
+  day: number;
   body: Buffer;
   etag: string;
   gzip: Buffer | null;
+  /** Each event of the body by session id, its bytes a view into body: what the next render reuses. */
+  events: ReadonlyMap<string, CachedEvent>;
 }
+
+interface CachedEvent {
+  /** The session's version it was rendered from; while the session has this version it holds. */
+  version: SessionVersion;
+  fragment: EventFragment;
+}
+
+/** Bookkeeping per cached event beyond its bytes (fragment fields, digest, map entry), roughly. */
+const EVENT_OVERHEAD_BYTES = 240;
+
+/**
+ * A change to more than this share of a feed's events reads all its sessions in one query rather
+ * than the changed ones by id (a provider's name, zone or default location touches them all).
+ */
+const FULL_READ_SHARE = 0.5;
+
+function sameVersion(a: SessionVersion, b: SessionVersion): boolean {
+  return a.eventFingerprint === b.eventFingerprint && a.sequence === b.sequence && a.lastModified === b.lastModified && a.createdAt === b.createdAt;
+}
+
+function versionOf(session: Session): SessionVersion {
+  const { id, eventFingerprint, sequence, lastModified, createdAt } = session;
+  return { id, eventFingerprint, sequence, lastModified, createdAt };
+}
+
+/** A token's answer, kept while the store's feedLookupEpoch() stays the same. */
+interface Lookup {
+  epoch: number;
+  feedId: string;
+  providerId: string;
+  createdAt: string;
+  revision: number;
+}
+
+/** Most token answers kept; past it the oldest go (a lookup is one query to make again). */
+const MAX_LOOKUPS = 100_000;
 
 const DAY_MS = 86_400_000;
 const REFRESH_SECONDS = 3600;
 
 function entrySize(entry: CacheEntry): number {
-  return entry.body.length + (entry.gzip?.length ?? 0);
-}
-
-function strongEtag(body: Buffer): string {
-  return `"${createHash('sha256').update(body).digest('base64url')}"`;
+  return entry.body.length + (entry.gzip?.length ?? 0) + entry.events.size * EVENT_OVERHEAD_BYTES;
 }
 
 export function feedCalendarMeta(provider: Provider): CalendarMeta {
@@ -70,7 +107,11 @@ export class FeedService {
   private cacheBytes = 0;
   // Renders under way, by provider and cache key: concurrent polls of a just-changed feed share
   // one render (on PostgreSQL every store call is a real wait, so each poll would render again).
-  private readonly rendering = new Map<string, Promise<CacheEntry>>();
+  private readonly rendering = new Map<string, Promise<CacheEntry | null>>();
+  // Keyed by the token's hash, never the token: no plaintext secret stays in memory.
+  private readonly lookups = new Map<string, Lookup>();
+  private windowDay = Number.NaN;
+  private windowBounds = { from: '', to: '' };
 
   private readonly fetchLog: FetchLog;
 
@@ -126,56 +167,112 @@ export class FeedService {
   }
 
   /** The feed window moves once per UTC day, so a day's polls share one rendering. */
-  private window(): { from: string; to: string; day: string } {
-    const dayStart = Math.floor(this.options.clock.now().getTime() / DAY_MS) * DAY_MS;
-    return {
-      from: new Date(dayStart - this.options.pastDays * DAY_MS).toISOString(),
-      to: new Date(dayStart + (this.options.futureDays + 1) * DAY_MS).toISOString(),
-      day: new Date(dayStart).toISOString().slice(0, 10),
-    };
+  private window(day: number): { from: string; to: string } {
+    if (day !== this.windowDay) {
+      this.windowBounds = {
+        from: new Date((day - this.options.pastDays) * DAY_MS).toISOString(),
+        to: new Date((day + this.options.futureDays + 1) * DAY_MS).toISOString(),
+      };
+      this.windowDay = day;
+    }
+    return this.windowBounds;
   }
 
-  private async renderBody(provider: Provider, from: string, to: string): Promise<string> {
+  /**
+   * Renders the provider's feed for the window, re-rendering only the events whose session
+   * version differs from `previous` (the provider's last cached rendering, any revision or day):
+   * one narrow query tells which, and only those sessions are read in full.
+   */
+  private async renderBody(
+    provider: Provider,
+    from: string,
+    to: string,
+    previous: ReadonlyMap<string, CachedEvent> | undefined,
+  ): Promise<Omit<CacheEntry, 'createdAt' | 'revision' | 'day'>> {
     const { store } = this.options;
-    const [locations, sessions] = await Promise.all([
-      store.listLocations(provider.id),
-      store.listSessions(provider.id, { status: 'scheduled', endAfter: from, startBefore: to }),
-    ]);
-    const byId = new Map<string, Location>(locations.map((l) => [l.id, l]));
-    const events = sessions.map((s) => toCalendarEvent(s, provider, s.locationId === null ? null : (byId.get(s.locationId) ?? null)));
-    return renderCalendar(feedCalendarMeta(provider), events);
+    const window = { endAfter: from, startBefore: to };
+    let versions: SessionVersion[];
+    let sessions: Session[];
+    if (previous === undefined || previous.size === 0) {
+      sessions = await store.listSessions(provider.id, { status: 'scheduled', ...window });
+      versions = sessions;
+    } else {
+      versions = await store.listSessionVersions(provider.id, window);
+      const stale = versions.filter((v) => {
+        const cached = previous.get(v.id);
+        return cached === undefined || !sameVersion(cached.version, v);
+      });
+      sessions =
+        stale.length === 0
+          ? []
+          : stale.length > versions.length * FULL_READ_SHARE
+            ? await store.listSessions(provider.id, { status: 'scheduled', ...window })
+            : await store.getSessions(provider.id, stale.map((v) => v.id));
+    }
+    const locations = sessions.length === 0 ? [] : await store.listLocations(provider.id);
+    const byLocation = new Map<string, Location>(locations.map((l) => [l.id, l]));
+    const read = new Map(sessions.map((s) => [s.id, s]));
+
+    const kept: CachedEvent[] = [];
+    for (const version of versions) {
+      const session = read.get(version.id);
+      if (session === undefined) {
+        const cached = previous?.get(version.id);
+        if (cached !== undefined && sameVersion(cached.version, version)) kept.push(cached);
+        // Else it was deleted between the two reads: left out, as a later read would.
+        continue;
+      }
+      // Read after the versions, so possibly changed since: what a later read would show.
+      if (session.status !== 'scheduled' || session.end <= from || session.start >= to) continue;
+      const location = session.locationId === null ? null : (byLocation.get(session.locationId) ?? null);
+      const event = toCalendarEvent(session, provider, location);
+      // A row whose stored fingerprint lags what it renders to now (written by older code) is
+      // rendered again every time rather than cached under a version that does not describe it.
+      const cachedVersion = event.revision === session.eventFingerprint ? versionOf(session) : { ...versionOf(session), eventFingerprint: '' };
+      kept.push({ version: cachedVersion, fragment: renderEvent(event) });
+    }
+
+    const assembled = assembleCalendar(
+      feedCalendarMeta(provider),
+      kept.map((e) => e.fragment),
+    );
+    const events = new Map<string, CachedEvent>();
+    kept.forEach((e, i) => events.set(e.version.id, { version: e.version, fragment: { ...e.fragment, bytes: assembled.slices[i] ?? e.fragment.bytes } }));
+    return { body: assembled.body, etag: assembled.etag, gzip: null, events };
   }
 
   /**
    * The feed behind a secret token, or null for an unknown, revoked or malformed token (callers
-   * answer all three the same way). A poll that changed nothing costs one indexed lookup.
+   * answer all three the same way). A poll that changed nothing costs no query on SQLite (the
+   * store's feedLookupEpoch() tells whether any answer may have changed) and one indexed query on
+   * PostgreSQL, so a revocation through any process holds at once on every other.
    */
   async render(token: string): Promise<RenderedFeed | null> {
     if (!isWellFormedFeedToken(token)) return null;
-    const active = await this.options.store.findActiveFeed(hashFeedToken(token));
-    if (active === null) return null;
-    const { provider, feed } = active;
-    const window = this.window();
-    const key = `${provider.feedRevision}|${window.day}`;
+    const found = await this.lookup(hashFeedToken(token));
+    if (found === null) return null;
+    const { providerId } = found;
+    const day = Math.floor(this.options.clock.now().getTime() / DAY_MS);
 
-    let entry = this.cache.get(provider.id);
-    if (entry?.key === key) {
+    let entry: CacheEntry | null | undefined = this.cache.get(providerId);
+    if (entry !== undefined && entry.revision === found.revision && entry.createdAt === found.createdAt && entry.day === day) {
       this.options.metrics?.feedCacheHit();
     } else {
-      entry = await this.renderOnce(provider, key, window);
+      entry = await this.renderOnce(providerId, found.revision, day);
+      if (entry === null) return null;
     }
-    this.remember(provider.id, entry);
+    this.remember(providerId, entry);
     const cached = entry;
     return {
-      feedId: feed.id,
-      providerId: provider.id,
+      feedId: found.feedId,
+      providerId,
       body: cached.body,
       etag: cached.etag,
       gzipped: () => {
         if (cached.gzip === null) {
           cached.gzip = gzipSync(cached.body);
           // Counted once made, if the entry is still cached.
-          if (this.cache.get(provider.id) === cached) {
+          if (this.cache.get(providerId) === cached) {
             this.cacheBytes += cached.gzip.length;
             this.evict();
           }
@@ -183,6 +280,30 @@ export class FeedService {
         return cached.gzip;
       },
     };
+  }
+
+  private async lookup(tokenHash: string): Promise<Lookup | null> {
+    const epoch = this.options.store.feedLookupEpoch();
+    const known = this.lookups.get(tokenHash);
+    if (known !== undefined && known.epoch === epoch) return known;
+    const found = await this.options.store.findFeedRevision(tokenHash);
+    if (found === null) {
+      this.lookups.delete(tokenHash);
+      return null;
+    }
+    const answer: Lookup = {
+      epoch: epoch ?? Number.NaN,
+      feedId: found.feedId,
+      providerId: found.providerId,
+      createdAt: found.providerCreatedAt,
+      revision: found.feedRevision,
+    };
+    // Unknown tokens are not kept, so junk cannot grow this; live ones past the cap start over.
+    if (epoch !== null) {
+      if (this.lookups.size >= MAX_LOOKUPS) this.lookups.clear();
+      this.lookups.set(tokenHash, answer);
+    }
+    return answer;
   }
 
   /** Makes `entry` the newest cached for the provider, replacing (and uncounting) the one before. */
@@ -213,18 +334,27 @@ export class FeedService {
     return this.cacheBytes;
   }
 
-  private renderOnce(provider: Provider, key: string, window: { from: string; to: string }): Promise<CacheEntry> {
-    const flight = `${provider.id}|${key}`;
+  /**
+   * Renders the provider's feed at (at least) `revision` for the window of `day`; null when the
+   * provider is gone. The provider row is read first and its revision labels the body: the
+   * sessions and locations read after it hold every change up to that revision.
+   */
+  private renderOnce(providerId: string, revision: number, day: number): Promise<CacheEntry | null> {
+    const flight = `${providerId}|${revision}|${day}`;
     let pending = this.rendering.get(flight);
     if (pending === undefined) {
       const started = process.hrtime.bigint();
-      pending = this.renderBody(provider, window.from, window.to)
-        .then((text): CacheEntry => {
-          const body = Buffer.from(text, 'utf8');
-          this.options.metrics?.feedRendered(Number(process.hrtime.bigint() - started) / 1e9);
-          return { key, body, etag: strongEtag(body), gzip: null };
-        })
-        .finally(() => this.rendering.delete(flight));
+      pending = (async (): Promise<CacheEntry | null> => {
+        const provider = await this.options.store.getProvider(providerId);
+        if (provider === null) return null;
+        const { from, to } = this.window(day);
+        // Fragments of another provider that had this id (deleted, created again) never hold.
+        const previous = this.cache.get(providerId);
+        const reusable = previous?.createdAt === provider.createdAt ? previous.events : undefined;
+        const rendered = await this.renderBody(provider, from, to, reusable);
+        this.options.metrics?.feedRendered(Number(process.hrtime.bigint() - started) / 1e9);
+        return { createdAt: provider.createdAt, revision: provider.feedRevision, day, ...rendered };
+      })().finally(() => this.rendering.delete(flight));
       this.rendering.set(flight, pending);
     }
     return pending;

@@ -3,4 +3,4 @@
 export { assembleCalendar, renderCalendar, renderEvent, type AssembledCalendar, type EventFragment, type RenderCalendarOptions } from './ics-renderer.js';
 export { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 export { FeedService, type FeedServiceOptions } from './feed-service.js';
-export { feedClientErrors, feedHandler, feedNotFound } from './feed-http.js';
+export { feedRoutes, type FeedPollObserver } from './feed-http.js';

@@ -9,6 +9,8 @@ export interface Metrics {
   readonly registry: Registry;
   /** One HTTP request answered, by route pattern (never the URL: a feed URL is a secret). */
   httpRequest(method: string, route: string, status: number, seconds: number): void;
+  /** One request under /feeds/ answered (200, 304, 404, or a fault), by method. */
+  feedPoll(method: string, status: number, seconds: number): void;
   /** A feed body rendered (a cache miss), and how long it took. */
   feedRendered(seconds: number): void;
   /** A feed poll answered from the rendered-body cache. */
@@ -117,12 +119,34 @@ export function createMetrics({ store, clock, role }: MetricsOptions): Metrics {
     },
   });
 
+  // Feed polls are most requests: their label sets are resolved once, not hashed per poll.
+  const FEED_ROUTE = '/feeds/:file';
+  const feedChildren = new Map<string, { requests: Counter.Internal; polls: Counter.Internal; latency: Histogram.Internal<string> }>();
+  const feedChild = (method: string, status: number) => {
+    const key = `${method} ${status}`;
+    let child = feedChildren.get(key);
+    if (child === undefined) {
+      child = {
+        requests: requests.labels({ method, route: FEED_ROUTE, status: String(status) }),
+        polls: feedPolls.labels({ status: String(status) }),
+        latency: latency.labels({ method, route: FEED_ROUTE }),
+      };
+      feedChildren.set(key, child);
+    }
+    return child;
+  };
+
   return {
     registry,
     httpRequest(method, route, status, seconds) {
       requests.inc({ method, route, status: String(status) });
       latency.observe({ method, route }, seconds);
-      if (route === '/feeds/:file') feedPolls.inc({ status: String(status) });
+    },
+    feedPoll(method, status, seconds) {
+      const child = feedChild(method, status);
+      child.requests.inc();
+      child.polls.inc();
+      child.latency.observe(seconds);
     },
     feedRendered(seconds) {
       renders.observe(seconds);
@@ -139,5 +163,5 @@ export function createMetrics({ store, clock, role }: MetricsOptions): Metrics {
 /** Metrics that count nothing, for tests and tools that build the app without a registry. */
 export function noMetrics(): Metrics {
   const registry = new Registry();
-  return { registry, httpRequest: () => undefined, feedRendered: () => undefined, feedCacheHit: () => undefined, syncOperation: () => undefined };
+  return { registry, httpRequest: () => undefined, feedPoll: () => undefined, feedRendered: () => undefined, feedCacheHit: () => undefined, syncOperation: () => undefined };
 }

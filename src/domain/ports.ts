@@ -21,6 +21,24 @@ export interface ActiveFeed {
   provider: Provider;
 }
 
+/** What a feed poll needs to know to answer from a cached body: which feed, whose, which revision. */
+export interface FeedRevision {
+  feedId: string;
+  providerId: string;
+  /**
+   * The provider's createdAt: with feedRevision it names one rendering, since a provider deleted
+   * and created again under the same id counts its revisions from 0 again.
+   */
+  providerCreatedAt: string;
+  feedRevision: number;
+}
+
+/**
+ * What decides a session's rendered event besides its provider and location (whose changes
+ * refresh eventFingerprint): while these are equal, its VEVENT is byte-identical.
+ */
+export type SessionVersion = Pick<Session, 'id' | 'eventFingerprint' | 'sequence' | 'lastModified' | 'createdAt'>;
+
 /** Reads. Every list is ordered deterministically (sessions by start, then id; others by id). */
 export interface StoreReader extends SyncStoreReader {
   getProvider(providerId: string): Promise<Provider | null>;
@@ -29,9 +47,18 @@ export interface StoreReader extends SyncStoreReader {
   getSession(providerId: string, sessionId: string): Promise<Session | null>;
   /** Sessions of one provider matching every given filter, ordered by start then id. */
   listSessions(providerId: string, query?: SessionQuery): Promise<Session[]>;
+  /**
+   * The versions of the provider's scheduled sessions that end after endAfter and start before
+   * startBefore, ordered by start then id: what a feed needs to tell which cached events still hold.
+   */
+  listSessionVersions(providerId: string, window: { endAfter: string; startBefore: string }): Promise<SessionVersion[]>;
+  /** The provider's sessions with these ids (those that exist), ordered by start then id. */
+  getSessions(providerId: string, sessionIds: readonly string[]): Promise<Session[]>;
   listFeeds(providerId: string): Promise<FeedToken[]>;
   /** The unrevoked feed with this token hash and its provider, or null (unknown and revoked alike). */
   findActiveFeed(tokenHash: string): Promise<ActiveFeed | null>;
+  /** findActiveFeed narrowed to ids and the provider's feedRevision: one indexed query, every poll. */
+  findFeedRevision(tokenHash: string): Promise<FeedRevision | null>;
 }
 
 /** Writes; only reachable inside Store.transaction so that related rows change together. */
@@ -90,6 +117,13 @@ export interface Store extends StoreReader, SyncStoreLeases {
   onWork(kind: WorkKind, listener: () => void): () => void;
   /** Best-effort fetch bookkeeping of `count` polls (default 1), outside any transaction; never affects the feed revision. */
   recordFeedFetch(feedId: string, at: string, userAgent: string | null, count?: number): Promise<void>;
+  /**
+   * A number that changes whenever a commit may have changed what findFeedRevision answers for
+   * some token (a feed revoked, a provider's revision bumped, a provider written or deleted), so
+   * that a caller may keep answers while it stays the same; null when the store cannot tell
+   * without a query (PostgreSQL, where other processes commit).
+   */
+  feedLookupEpoch(): number | null;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   /** This process's database connections: total, idle, and callers waiting for one. */

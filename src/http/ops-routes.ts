@@ -26,11 +26,7 @@ export function requestLog(logger: Logger, metrics: Metrics): RequestHandler {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routePattern(req);
       metrics.httpRequest(req.method, route, res.statusCode, seconds);
-      // Feed polls are most of the traffic and nearly all alike: counted in /metrics, logged at
-      // debug (one info line per poll cost ~7% of a poll).
-      const line = { method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 10_000) / 10 };
-      if (route === '/feeds/:file') log.debug(line, 'request');
-      else log.info(line, 'request');
+      log.info({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 10_000) / 10 }, 'request');
     });
     next();
   };

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import type {
   ActiveFeed,
+  FeedRevision,
+  SessionVersion,
   AuditEntry,
   ClaimOptions,
   Connection,
@@ -88,6 +90,12 @@ export interface KyselyStoreOptions {
   poolStats?: () => PoolStats;
   /** Whether an error means the database is out of reach for now (answered 503, not 500). */
   isUnavailable?: (error: unknown) => boolean;
+  /**
+   * A cheap reading that changes when another process commits to the database (SQLite's
+   * PRAGMA data_version). Given, feedLookupEpoch() folds it in with this process's own commits;
+   * absent, feedLookupEpoch() is null (PostgreSQL: a query would be needed to tell).
+   */
+  externalCommits?: () => number;
 }
 
 type TargetSyncedResult = Parameters<Store['completeTarget']>[2];
@@ -97,6 +105,8 @@ type AuditQuery = Parameters<Store['listAudit']>[0];
 
 interface TxScope {
   open: boolean;
+  /** Whether fn wrote something findFeedRevision reads (see Store.feedLookupEpoch). */
+  feedsChanged: boolean;
   /** Kinds of work this transaction queued, signalled once it commits. */
   queued: Set<WorkKind>;
 }
@@ -111,6 +121,9 @@ export class KyselyStore implements Store {
   #stopListening: (() => Promise<void>) | undefined;
   readonly #poolStats: (() => PoolStats) | undefined;
   readonly #isUnavailable: (error: unknown) => boolean;
+  readonly #externalCommits: (() => number) | undefined;
+  /** Counts this process's transactions that changed feed lookups (see feedLookupEpoch). */
+  #feedCommits = 0;
   /** Store calls and transactions under way, for the one-connection store's poolStats. */
   #active = 0;
   // Marks the async context of a running fn so that a call to the store from inside it fails
@@ -126,6 +139,7 @@ export class KyselyStore implements Store {
     this.#listen = options.listen;
     this.#poolStats = options.poolStats;
     this.#isUnavailable = options.isUnavailable ?? (() => false);
+    this.#externalCommits = options.externalCommits;
     this.#ops = new Operations(options.db, options.dialect);
   }
 
@@ -152,8 +166,18 @@ export class KyselyStore implements Store {
   getLocation = this.#outside('getLocation', (providerId: string, locationId: string) => this.#ops.getLocation(providerId, locationId));
   getSession = this.#outside('getSession', (providerId: string, sessionId: string) => this.#ops.getSession(providerId, sessionId));
   listSessions = this.#outside('listSessions', (providerId: string, query?: SessionQuery) => this.#ops.listSessions(providerId, query));
+  listSessionVersions = this.#outside('listSessionVersions', (providerId: string, window: { endAfter: string; startBefore: string }) =>
+    this.#ops.listSessionVersions(providerId, window),
+  );
+  getSessions = this.#outside('getSessions', (providerId: string, sessionIds: readonly string[]) => this.#ops.getSessions(providerId, sessionIds));
   listFeeds = this.#outside('listFeeds', (providerId: string) => this.#ops.listFeeds(providerId));
   findActiveFeed = this.#outside('findActiveFeed', (tokenHash: string) => this.#ops.findActiveFeed(tokenHash));
+  findFeedRevision = this.#outside('findFeedRevision', (tokenHash: string) => this.#ops.findFeedRevision(tokenHash));
+
+  feedLookupEpoch(): number | null {
+    // Both only ever grow, so their sum changes whenever either does.
+    return this.#externalCommits === undefined ? null : this.#feedCommits + this.#externalCommits();
+  }
   recordFeedFetch = this.#outside('recordFeedFetch', (feedId: string, at: string, userAgent: string | null, count: number = 1) =>
     this.#ops.recordFeedFetch(feedId, at, userAgent, count),
   );
@@ -201,13 +225,20 @@ export class KyselyStore implements Store {
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     this.#assertOutsideTransaction('transaction');
     let queued = new Set<WorkKind>();
+    let feedsChanged = false;
     this.#active += 1;
     const result = await this.#runTransaction(this.#db, async (trx) => {
       // A fresh scope per attempt: a retried fn must not inherit a failed attempt's signals.
-      const scope: TxScope = { open: true, queued: new Set() };
+      const scope: TxScope = { open: true, feedsChanged: false, queued: new Set() };
       try {
         const value = await this.#txScope.run(scope, () => fn(makeTx(new Operations(trx, this.#dialect), scope)));
         scope.open = false;
+        // Counted before COMMIT as well as after: a poll in between then asks the database, and
+        // its query waits for the one connection this transaction holds until it has committed.
+        if (scope.feedsChanged) {
+          this.#feedCommits += 1;
+          feedsChanged = true;
+        }
         // Inside the transaction, so other processes hear of the work exactly when it commits.
         for (const kind of scope.queued) {
           const notify = this.#dialect.notifyWork(kind);
@@ -221,6 +252,7 @@ export class KyselyStore implements Store {
     })
       .catch((error: unknown) => this.#rethrow(error))
       .finally(() => (this.#active -= 1));
+    if (feedsChanged) this.#feedCommits += 1;
     for (const kind of queued) this.#signal(kind);
     return result;
   }
@@ -276,26 +308,35 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
       if (!scope.open) throw new Error('This transaction has ended; its tx object can no longer be used.');
       return op(...args);
     };
+  const feedWrite =
+    <A extends unknown[], R>(op: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> => {
+      scope.feedsChanged = true;
+      return live(op)(...args);
+    };
   return {
     getProvider: live((id) => ops.getProvider(id)),
     listLocations: live((providerId) => ops.listLocations(providerId)),
     getLocation: live((providerId, locationId) => ops.getLocation(providerId, locationId)),
     getSession: live((providerId, sessionId) => ops.getSession(providerId, sessionId)),
     listSessions: live((providerId, query) => ops.listSessions(providerId, query)),
+    listSessionVersions: live((providerId, window) => ops.listSessionVersions(providerId, window)),
+    getSessions: live((providerId, sessionIds) => ops.getSessions(providerId, sessionIds)),
     listFeeds: live((providerId) => ops.listFeeds(providerId)),
     findActiveFeed: live((tokenHash) => ops.findActiveFeed(tokenHash)),
+    findFeedRevision: live((tokenHash) => ops.findFeedRevision(tokenHash)),
     lockProvider: live((providerId) => ops.lock(`provider:${providerId}`)),
     lockConnection: live((connectionId) => ops.lock(`connection:${connectionId}`)),
-    putProvider: live((provider) => ops.putProvider(provider)),
-    deleteProvider: live((providerId) => ops.deleteProvider(providerId)),
+    putProvider: feedWrite((provider) => ops.putProvider(provider)),
+    deleteProvider: feedWrite((providerId) => ops.deleteProvider(providerId)),
     putLocation: live((location) => ops.putLocation(location)),
     deleteLocation: live((providerId, locationId) => ops.deleteLocation(providerId, locationId)),
     putSession: live((session) => ops.putSession(session)),
     putSessions: live((sessions) => ops.putSessions(sessions)),
     deleteSession: live((providerId, sessionId) => ops.deleteSession(providerId, sessionId)),
     putFeed: live((feed) => ops.putFeed(feed)),
-    revokeFeed: live((providerId, feedId, at) => ops.revokeFeed(providerId, feedId, at)),
-    bumpFeedRevision: live((providerId) => ops.bumpFeedRevision(providerId)),
+    revokeFeed: feedWrite((providerId, feedId, at) => ops.revokeFeed(providerId, feedId, at)),
+    bumpFeedRevision: feedWrite((providerId) => ops.bumpFeedRevision(providerId)),
 
     getConnection: live((connectionId) => ops.getConnection(connectionId)),
     listConnections: live((providerId) => ops.listConnections(providerId)),
@@ -448,6 +489,39 @@ class Operations {
     return rows.map(toSession);
   }
 
+  // Asked on every feed render after a change: built and compiled once per dialect.
+  async listSessionVersions(providerId: string, window: { endAfter: string; startBefore: string }): Promise<SessionVersion[]> {
+    const query = this.#compiled('listSessionVersions', (db) =>
+      db
+        .selectFrom('sessions')
+        .select(['id', 'event_fingerprint as eventFingerprint', 'sequence', 'last_modified as lastModified', 'created_at as createdAt'])
+        .where('provider_id', '=', '')
+        .where('status', '=', 'scheduled')
+        .where('ends_at', '>', '')
+        .where('starts_at', '<', '')
+        .orderBy('starts_at')
+        .orderBy('id'),
+    );
+    const { rows } = await this.db.executeQuery<SessionVersion>(CompiledQuery.raw(query, [providerId, 'scheduled', window.endAfter, window.startBefore]));
+    // Plain objects (node:sqlite's rows have no prototype), with the fields in a fixed order.
+    return rows.map(({ id, eventFingerprint, sequence, lastModified, createdAt }) => ({ id, eventFingerprint, sequence: Number(sequence), lastModified, createdAt }));
+  }
+
+  async getSessions(providerId: string, sessionIds: readonly string[]): Promise<Session[]> {
+    const found: Session[] = [];
+    // Chunked to stay under both databases' parameter limits.
+    for (let i = 0; i < sessionIds.length; i += SESSION_CHUNK) {
+      const rows = await this.db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('provider_id', '=', providerId)
+        .where('id', 'in', sessionIds.slice(i, i + SESSION_CHUNK))
+        .execute();
+      found.push(...rows.map(toSession));
+    }
+    return found.sort((a, b) => (a.start === b.start ? compareText(a.id, b.id) : compareText(a.start, b.start)));
+  }
+
   // ON CONFLICT on the primary key only: a uid taken by another session still fails the UNIQUE
   // constraint instead of being silently replaced.
   async putSession(session: Session): Promise<void> {
@@ -491,7 +565,21 @@ class Operations {
     return provider === undefined ? null : { feed: toFeed(row), provider: toProvider(provider) };
   }
 
-  /** The SQL text of a query with one parameter, compiled once per dialect. */
+  async findFeedRevision(tokenHash: string): Promise<FeedRevision | null> {
+    const query = this.#compiled('findFeedRevision', (db) =>
+      db
+        .selectFrom('feed_tokens')
+        .innerJoin('providers', 'providers.id', 'feed_tokens.provider_id')
+        .select(['feed_tokens.id as feedId', 'feed_tokens.provider_id as providerId', 'providers.created_at as providerCreatedAt', 'providers.feed_revision as feedRevision'])
+        .where('feed_tokens.token_hash', '=', '')
+        .where('feed_tokens.revoked_at', 'is', null),
+    );
+    const row = (await this.db.executeQuery<FeedRevision>(CompiledQuery.raw(query, [tokenHash]))).rows[0];
+    // PostgreSQL's INTEGER arrives as a number; Number() keeps a BIGINT-typed driver honest too.
+    return row === undefined ? null : { ...row, feedRevision: Number(row.feedRevision) };
+  }
+
+  /** The SQL text of a query whose shape never changes (only its parameters), compiled once per dialect. */
   #compiled(name: string, build: (db: Kysely<Database>) => { compile(): { sql: string } }): string {
     const key = `${this.dialect.name}:${name}`;
     let text = COMPILED.get(key);

@@ -32,6 +32,9 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     db.close();
     throw error;
   }
+  // Changes when another connection (another process on this file) commits; own commits are
+  // counted by the store itself.
+  const dataVersion = db.prepare('PRAGMA data_version');
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: kyselySqliteDatabase(db) }) });
   return new KyselyStore({
     db: kysely,
@@ -39,5 +42,6 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     // The driver shim opens it as BEGIN IMMEDIATE: the write lock is taken up front, so a
     // read-check-write in fn cannot be beaten by another process between its read and its write.
     transaction: (root, fn) => root.transaction().execute(fn),
+    externalCommits: () => Number((dataVersion.get() as { data_version: number }).data_version),
   });
 }

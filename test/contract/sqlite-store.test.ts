@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { createSqliteStore, migrateSqlite } from '../../src/store/index.js';
-import { aProvider, aVirtualLocation } from '../support/builders.js';
+import { aFeedToken, aProvider, aVirtualLocation } from '../support/builders.js';
 import { describeStoreContract } from './store.contract.js';
 import { describeSyncStoreContract } from './sync-store.contract.js';
 
@@ -110,6 +110,29 @@ describe('SqliteStore', () => {
         assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
       } finally {
         db.close();
+      }
+    });
+
+    it('when another connection to the same file revokes a feed, then this store\'s feedLookupEpoch changes and the feed stops resolving', async () => {
+      const filename = nextFile();
+      const here = await createSqliteStore({ filename });
+      const there = await createSqliteStore({ filename });
+      try {
+        await here.transaction(async (tx) => {
+          await tx.putProvider(aProvider());
+          await tx.putFeed(aFeedToken({ tokenHash: '1'.repeat(64) }));
+        });
+        const before = here.feedLookupEpoch();
+        assert.equal(typeof before, 'number');
+        assert.equal(here.feedLookupEpoch(), before, 'unchanged while nothing commits');
+
+        await there.transaction((tx) => tx.revokeFeed('prov-1', 'feed-1', '2026-11-03T09:30:00.000Z'));
+
+        assert.notEqual(here.feedLookupEpoch(), before);
+        assert.equal(await here.findFeedRevision('1'.repeat(64)), null);
+      } finally {
+        await there.close();
+        await here.close();
       }
     });
 

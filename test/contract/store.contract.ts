@@ -216,6 +216,43 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
     });
 
     describe('sessions', () => {
+      it('when versions of a window are listed, then only scheduled sessions overlapping it come, as ids, fingerprints, sequences and stamps, by start then id', async () => {
+        const at = (day: number) => `2026-11-${String(day).padStart(2, '0')}T15:00:00.000Z`;
+        const end = (day: number) => `2026-11-${String(day).padStart(2, '0')}T15:50:00.000Z`;
+        await seed({
+          providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })],
+          locations: [aVirtualLocation({ providerId: 'prov-1' }), aVirtualLocation({ providerId: 'prov-2' })],
+          sessions: [
+            aSession({ id: 'b', start: at(10), end: end(10), eventFingerprint: 'fp-b', sequence: 2, lastModified: T1 }),
+            aSession({ id: 'a', start: at(10), end: end(10), locationId: null, eventFingerprint: 'fp-a' }),
+            aSession({ id: 'before', start: at(1), end: end(1) }),
+            aSession({ id: 'after', start: at(20), end: end(20) }),
+            aSession({ id: 'cancelled', start: at(12), end: end(12), status: 'cancelled', locationId: null }),
+            aSession({ providerId: 'prov-2', id: 'other', start: at(12), end: end(12) }),
+          ],
+        });
+
+        const versions = await store.listSessionVersions('prov-1', { endAfter: end(1), startBefore: at(20) });
+
+        assert.deepStrictEqual(versions, [
+          { id: 'a', eventFingerprint: 'fp-a', sequence: 0, lastModified: T0, createdAt: T0 },
+          { id: 'b', eventFingerprint: 'fp-b', sequence: 2, lastModified: T1, createdAt: T0 },
+        ]);
+      });
+
+      it('when sessions are asked for by id, then getSessions returns those of the provider that exist, whole, by start then id', async () => {
+        const first = aSession({ id: 's2', start: '2026-11-09T15:00:00.000Z', end: '2026-11-09T15:50:00.000Z' });
+        const second = aSession({ id: 's1', locationId: null });
+        await seed({
+          providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })],
+          locations: [aVirtualLocation({ providerId: 'prov-1' }), aVirtualLocation({ providerId: 'prov-2' })],
+          sessions: [second, first, aSession({ providerId: 'prov-2', id: 's3' })],
+        });
+
+        assert.deepStrictEqual(await store.getSessions('prov-1', ['s1', 's2', 's3', 'missing']), [first, second]);
+        assert.deepStrictEqual(await store.getSessions('prov-1', []), []);
+      });
+
       it('when sessions are put, then getSession returns each one exactly, a null client included', async () => {
         const full = aSession({
           id: 'sess-full',
@@ -494,6 +531,47 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         await seed({ providers: [aProvider()], feeds: [aFeedToken({ tokenHash: '1'.repeat(64), revokedAt: T1 })] });
 
         assert.equal(await store.findActiveFeed('1'.repeat(64)), null);
+      });
+
+      it('when an unrevoked feed\'s hash is looked up narrowly, then findFeedRevision returns its ids, provider createdAt and feedRevision; unknown and revoked give null', async () => {
+        const data = twoProviders();
+        data.providers[1] = { ...data.providers[1]!, feedRevision: 7, createdAt: T1 };
+        data.feeds.push(aFeedToken({ id: 'feed-3', providerId: 'prov-2', tokenHash: '3'.repeat(64), revokedAt: T2 }));
+        await seed(data);
+
+        assert.deepStrictEqual(await store.findFeedRevision('2'.repeat(64)), { feedId: 'feed-2', providerId: 'prov-2', providerCreatedAt: T1, feedRevision: 7 });
+        assert.equal(await store.findFeedRevision('3'.repeat(64)), null);
+        assert.equal(await store.findFeedRevision('f'.repeat(64)), null);
+        await store.transaction((tx) => tx.bumpFeedRevision('prov-2', T2));
+        assert.equal((await store.findFeedRevision('2'.repeat(64)))?.feedRevision, 8);
+      });
+
+      it('when feeds are revoked, revisions bumped or providers written or deleted, then feedLookupEpoch changes (or is null); other writes leave it', async () => {
+        await seed(twoProviders());
+        const epochs = [store.feedLookupEpoch()];
+        const step = async (fn: (tx: StoreTx) => Promise<unknown>) => {
+          await store.transaction(fn);
+          epochs.push(store.feedLookupEpoch());
+        };
+        await step((tx) => tx.putSession(aSession({ id: 'sess-9' })));
+        await step((tx) => tx.revokeFeed('prov-1', 'feed-1', T1));
+        await step((tx) => tx.bumpFeedRevision('prov-2', T1));
+        await step((tx) => tx.putProvider(aProvider({ id: 'prov-3' })));
+        await step((tx) => tx.deleteProvider('prov-3'));
+        await store.recordFeedFetch('feed-2', T2, 'ua', 1);
+        epochs.push(store.feedLookupEpoch());
+        if (epochs[0] === null) {
+          // PostgreSQL: other processes commit, so every poll asks findFeedRevision.
+          assert.ok(epochs.every((e) => e === null));
+          return;
+        }
+        const [start, session, revoke, bump, put, del, fetch] = epochs;
+        assert.equal(session, start, 'a session write alone does not change what findFeedRevision answers');
+        assert.notEqual(revoke, session);
+        assert.notEqual(bump, revoke);
+        assert.notEqual(put, bump);
+        assert.notEqual(del, put);
+        assert.equal(fetch, del, 'fetch bookkeeping changes nothing a lookup answers');
       });
 
       it('when an active feed is revoked, then revokedAt is set and the feed stops resolving', async () => {

@@ -189,6 +189,12 @@ function appRoutes(app: Express): string[] {
         }
         continue;
       }
+      // A middleware that answers routes itself says which (feeds/feed-http.ts).
+      const own = (layer.handle as { routes?: unknown }).routes;
+      if (Array.isArray(own)) {
+        routes.push(...own.map((r) => String(r)));
+        continue;
+      }
       const nested = nestedStack(layer.handle);
       if (nested === null) continue; // plain middleware
       if (typeof layer.rawPath !== 'string') throw new Error(`router "${layer.name}" is mounted without a string path; list its prefix here by hand`);
@@ -201,7 +207,7 @@ function appRoutes(app: Express): string[] {
 
 /** Express `:param` to OpenAPI `{param}`. */
 function toOpenApiPath(expressPath: string): string {
-  // The feed handler takes the whole last segment and strips ".ics" itself; the document names the token.
+  // The feed route takes the whole last segment and strips ".ics" itself; the document names the token.
   if (expressPath === '/feeds/:file') return '/feeds/{token}.ics';
   return expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }

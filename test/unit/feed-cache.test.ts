@@ -29,14 +29,18 @@ async function seed(store: Store): Promise<Record<'p1' | 'p2', string>> {
 describe('FeedService cache budget', () => {
   let store: Store;
   let tokens: Record<'p1' | 'p2', string>;
+  /** body: what a cached feed counts without its gzip (more than its bytes); gzip: what its gzip adds. */
   let sizes: Record<'p1' | 'p2', { body: number; gzip: number }>;
   beforeEach(async () => {
     store = await createSqliteStore({ filename: ':memory:' });
     tokens = await seed(store);
-    const probe = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 0 });
+    // What one cached feed counts (its body and the bookkeeping of its events), then its gzip.
     const size = async (token: string) => {
+      const probe = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 1e9 });
       const feed = (await probe.render(token))!;
-      return { body: feed.body.length, gzip: feed.gzipped().length };
+      const body = probe.cachedBytes;
+      assert.ok(body > feed.body.length);
+      return { body, gzip: feed.gzipped().length };
     };
     sizes = { p1: await size(tokens.p1), p2: await size(tokens.p2) };
     assert.ok(sizes.p1.body > sizes.p2.body);

@@ -32,6 +32,15 @@ describe('feed tokens', () => {
   });
 
   describe('isWellFormedFeedToken', () => {
+    it('when any last character is tried, then exactly those that round-trip through 32 bytes are well formed', () => {
+      const token = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8';
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      for (const last of alphabet) {
+        const s = `${token.slice(0, 42)}${last}`;
+        assert.equal(isWellFormedFeedToken(s), Buffer.from(s, 'base64url').toString('base64url') === s, s);
+      }
+    });
+
     it('when given a generated token, then it is well formed', () => {
       assert.equal(isWellFormedFeedToken(generateFeedToken()), true);
     });
