@@ -66,10 +66,18 @@ export function gzipEtag(etag: string): string {
   return `${etag.slice(0, -1)}-gzip"`;
 }
 
-function answer(res: Response, status: number, headers: string[], body: Buffer | null): void {
+function answer(res: Response, status: number, headers: string[], body: Buffer | readonly Buffer[] | null): void {
   res.writeHead(status, headers);
-  // Node's response writes no body for HEAD (nor for 304) whatever end() is given.
-  res.end(body ?? undefined);
+  // Node's response writes no body for HEAD (nor for 304) whatever it is given.
+  if (body === null || Buffer.isBuffer(body)) {
+    res.end(body ?? undefined);
+    return;
+  }
+  // Corked, the parts leave in one writev.
+  res.cork();
+  for (const part of body) res.write(part);
+  res.end();
+  res.uncork();
 }
 
 /** A middleware that serves routes of its own; `routes` lists them ("GET /feeds/:file") for the API document's test. */
@@ -91,8 +99,8 @@ export function feedRoutes(feeds: FeedService, observe: FeedPollObserver): FeedR
       answer(res, 304, [...FEED_HEADERS, 'ETag', etag], null);
       return 304;
     }
-    const body = gzip ? feed.gzipped() : feed.body;
-    const headers = [...FEED_HEADERS, 'ETag', etag, 'Content-Length', String(body.length)];
+    const body = gzip ? feed.gzipped() : feed.parts;
+    const headers = [...FEED_HEADERS, 'ETag', etag, 'Content-Length', String(gzip ? body.length : feed.length)];
     if (gzip) headers.push('Content-Encoding', 'gzip');
     answer(res, 200, headers, body);
     return 200;

@@ -5,7 +5,7 @@ import { ErrorCode, notFound } from '../src/domain/index.js';
 import type { CalendarMeta, Clock, FeedToken, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 import { FetchLog } from './fetch-log.js';
-import { assembleCalendar, renderCalendar, renderEvent, type EventFragment } from './ics-renderer.js';
+import { assembleCalendar, joinParts, renderCalendar, renderEvent, type EventFragment } from './ics-renderer.js';
 
 export interface FeedServiceOptions {
   store: Store;
@@ -29,8 +29,12 @@ export interface FeedServiceOptions {
 export interface RenderedFeed {
   feedId: string;
   providerId: string;
-  /** The ICS as UTF-8 bytes: encoded once per render, not once per poll. */
-  body: Buffer;
+  /**
+   * The ICS as UTF-8 bytes, in parts to send one after another (views into cached buffers, not
+   * copied per render nor per poll); `length` bytes in all.
+   */
+  parts: readonly Buffer[];
+  length: number;
   etag: string;
   /** gzip of body, made once per render and reused by every poll that asks for it. */
   gzipped(): Buffer;
@@ -47,17 +51,58 @@ interface CacheEntry {
   createdAt: string;
   revision: number;
   day: number;
-  body: Buffer;
+  parts: Buffer[];
+  length: number;
+  /** Bytes of the buffers the parts are views into (at least length): what the cache counts. */
+  retained: number;
   etag: string;
   gzip: Buffer | null;
-  /** Each event of the body by session id, its bytes a view into body: what the next render reuses. */
-  events: ReadonlyMap<string, CachedEvent>;
+  /** The provider's count of deleted sessions when its sessions were read (see changesSince). */
+  deletions: number;
+  /** The body's head and its events in order, for its chunked gzip. */
+  head: Buffer;
+  sorted: EventFragment[];
+  /**
+   * Each event of the body by session id, its bytes in body: what the next render reuses. The
+   * next render of the same day takes this map over and updates it in place.
+   */
+  events: Map<string, CachedEvent>;
 }
 
-interface CachedEvent {
-  /** The session's version it was rendered from; while the session has this version it holds. */
-  version: SessionVersion;
-  fragment: EventFragment;
+/** What a render reuses from the cache and which sessions it reads (and renders) afresh. */
+interface RenderPlan {
+  reused: CachedEvent[];
+  read: Session[];
+  /** The provider's count of deleted sessions, read before the sessions were. */
+  deletions: number;
+  /**
+   * The previous body's events map to take over (`reused` is then every event of it but those
+   * whose ids are in `removed`), or null to fill a new map.
+   */
+  takeOver: { events: Map<string, CachedEvent>; removed: readonly string[] } | null;
+}
+
+/**
+ * One event of a cached body: its fragment, whose bytes are a view into a buffer of the body
+ * (its own, an earlier body's, or the one the parts were last joined into, where it is re-pointed:
+ * the bytes are the same), and the session version it was rendered from; while the session has
+ * this version, the fragment holds.
+ */
+interface CachedEvent extends EventFragment {
+  source: Buffer;
+  offset: number;
+  readonly version: SessionVersion;
+}
+
+/** Most parts a cached body is sent in before they are joined into one buffer. */
+const MAX_PARTS = 64;
+
+/** Bytes of the distinct buffers that parts are views into. */
+function retainedBytes(parts: readonly Buffer[]): number {
+  const buffers = new Set(parts.map((p) => p.buffer));
+  let bytes = 0;
+  for (const b of buffers) bytes += b.byteLength;
+  return bytes;
 }
 
 /** Bookkeeping per cached event beyond its bytes (fragment fields, digest, map entry), roughly. */
@@ -94,7 +139,7 @@ const DAY_MS = 86_400_000;
 const REFRESH_SECONDS = 3600;
 
 function entrySize(entry: CacheEntry): number {
-  return entry.body.length + (entry.gzip?.length ?? 0) + entry.events.size * EVENT_OVERHEAD_BYTES;
+  return entry.retained + (entry.gzip?.length ?? 0) + entry.events.size * EVENT_OVERHEAD_BYTES;
 }
 
 export function feedCalendarMeta(provider: Provider): CalendarMeta {
@@ -105,9 +150,10 @@ export class FeedService {
   // Map iteration order is insertion order, so re-inserting on a hit makes this an LRU.
   private readonly cache = new Map<string, CacheEntry>();
   private cacheBytes = 0;
-  // Renders under way, by provider and cache key: concurrent polls of a just-changed feed share
-  // one render (on PostgreSQL every store call is a real wait, so each poll would render again).
-  private readonly rendering = new Map<string, Promise<CacheEntry | null>>();
+  // The render under way per provider, and for which revision and day: concurrent polls of a
+  // just-changed feed share one render (on PostgreSQL every store call is a real wait, so each
+  // poll would render again), and a provider's renders run one after another.
+  private readonly rendering = new Map<string, { key: string; promise: Promise<CacheEntry | null> }>();
   // Keyed by the token's hash, never the token: no plaintext secret stays in memory.
   private readonly lookups = new Map<string, Lookup>();
   private windowDay = Number.NaN;
@@ -179,66 +225,100 @@ export class FeedService {
   }
 
   /**
-   * Renders the provider's feed for the window, re-rendering only the events whose session
-   * version differs from `previous` (the provider's last cached rendering, any revision or day):
-   * one narrow query tells which, and only those sessions are read in full.
+   * Renders the provider's feed for the window of `day`, re-rendering only the events whose
+   * session changed since `previous` (the provider's last cached rendering) and reusing the
+   * other events' fragments.
    */
-  private async renderBody(
-    provider: Provider,
-    from: string,
-    to: string,
-    previous: ReadonlyMap<string, CachedEvent> | undefined,
-  ): Promise<Omit<CacheEntry, 'createdAt' | 'revision' | 'day'>> {
-    const { store } = this.options;
+  private async renderBody(provider: Provider, day: number, previous: CacheEntry | undefined): Promise<Omit<CacheEntry, 'createdAt' | 'revision' | 'day'>> {
+    const { from, to } = this.window(day);
     const window = { endAfter: from, startBefore: to };
-    let versions: SessionVersion[];
-    let sessions: Session[];
-    if (previous === undefined || previous.size === 0) {
-      sessions = await store.listSessions(provider.id, { status: 'scheduled', ...window });
-      versions = sessions;
-    } else {
-      versions = await store.listSessionVersions(provider.id, window);
-      const stale = versions.filter((v) => {
-        const cached = previous.get(v.id);
-        return cached === undefined || !sameVersion(cached.version, v);
-      });
-      sessions =
-        stale.length === 0
-          ? []
-          : stale.length > versions.length * FULL_READ_SHARE
-            ? await store.listSessions(provider.id, { status: 'scheduled', ...window })
-            : await store.getSessions(provider.id, stale.map((v) => v.id));
-    }
-    const locations = sessions.length === 0 ? [] : await store.listLocations(provider.id);
-    const byLocation = new Map<string, Location>(locations.map((l) => [l.id, l]));
-    const read = new Map(sessions.map((s) => [s.id, s]));
+    const plan =
+      previous !== undefined && previous.day === day
+        ? await this.changesSince(provider.id, previous, window)
+        : // Read before the sessions: what they show then reflects at least this many deletions.
+          await this.changesByVersion(provider.id, previous?.events, window, await this.options.store.sessionDeletions(provider.id));
 
-    const kept: CachedEvent[] = [];
-    for (const version of versions) {
-      const session = read.get(version.id);
-      if (session === undefined) {
-        const cached = previous?.get(version.id);
-        if (cached !== undefined && sameVersion(cached.version, version)) kept.push(cached);
-        // Else it was deleted between the two reads: left out, as a later read would.
-        continue;
-      }
-      // Read after the versions, so possibly changed since: what a later read would show.
+    const locations = plan.read.length === 0 ? [] : await this.options.store.listLocations(provider.id);
+    const byLocation = new Map<string, Location>(locations.map((l) => [l.id, l]));
+    const kept = plan.reused;
+    const fresh: CachedEvent[] = [];
+    for (const session of plan.read) {
+      // Possibly read after the rest: what a later read would show, moved out or cancelled too.
       if (session.status !== 'scheduled' || session.end <= from || session.start >= to) continue;
       const location = session.locationId === null ? null : (byLocation.get(session.locationId) ?? null);
       const event = toCalendarEvent(session, provider, location);
       // A row whose stored fingerprint lags what it renders to now (written by older code) is
       // rendered again every time rather than cached under a version that does not describe it.
-      const cachedVersion = event.revision === session.eventFingerprint ? versionOf(session) : { ...versionOf(session), eventFingerprint: '' };
-      kept.push({ version: cachedVersion, fragment: renderEvent(event) });
+      const version = event.revision === session.eventFingerprint ? versionOf(session) : { ...versionOf(session), eventFingerprint: '' };
+      const rendered: CachedEvent = { ...renderEvent(event), version };
+      kept.push(rendered);
+      fresh.push(rendered);
     }
 
-    const assembled = assembleCalendar(
-      feedCalendarMeta(provider),
-      kept.map((e) => e.fragment),
-    );
-    const events = new Map<string, CachedEvent>();
-    kept.forEach((e, i) => events.set(e.version.id, { version: e.version, fragment: { ...e.fragment, bytes: assembled.slices[i] ?? e.fragment.bytes } }));
-    return { body: assembled.body, etag: assembled.etag, gzip: null, events };
+    const assembled = assembleCalendar(feedCalendarMeta(provider), kept);
+    // Synchronous from here on, so a failed render never leaves a taken-over map half updated.
+    const events = plan.takeOver?.events ?? new Map<string, CachedEvent>();
+    for (const id of plan.takeOver?.removed ?? []) events.delete(id);
+    for (const e of plan.takeOver === null ? kept : fresh) events.set(e.version.id, e);
+    let { parts } = assembled;
+    let retained = retainedBytes(parts);
+    // Parts pile up with each change and keep old buffers alive: past a few, join them into one
+    // buffer and point every event into it (the old buffers' memory then goes).
+    if (parts.length > MAX_PARTS || retained > 2 * assembled.length) {
+      const body = joinParts(parts, assembled.length);
+      let offset = assembled.head.length;
+      for (const e of assembled.sorted as CachedEvent[]) {
+        e.source = body;
+        e.offset = offset;
+        offset += e.length;
+      }
+      parts = [body];
+      retained = body.length;
+    }
+    return { parts, length: assembled.length, retained, etag: assembled.etag, head: assembled.head, sorted: assembled.sorted, gzip: null, events, deletions: plan.deletions };
+  }
+
+  /**
+   * The common case, one session changed: the sessions stamped after the cached revision, read in
+   * full, and every other cached event kept; null when sessions were deleted since (their rows
+   * are gone, so only the versions of what is left can tell which).
+   */
+  private async changesSince(providerId: string, previous: CacheEntry, window: { endAfter: string; startBefore: string }): Promise<RenderPlan> {
+    const { changed, deletions } = await this.options.store.listSessionChanges(providerId, previous.revision);
+    if (deletions !== previous.deletions) return this.changesByVersion(providerId, previous.events, window, deletions);
+    const changedIds = new Set(changed.map((s) => s.id));
+    const reused: CachedEvent[] = [];
+    for (const [id, event] of previous.events) if (!changedIds.has(id)) reused.push(event);
+    return { reused, read: changed, deletions, takeOver: { events: previous.events, removed: [...changedIds] } };
+  }
+
+  /**
+   * Every other case (a new day's window, deletions, nothing cached): the versions of the
+   * window's sessions in one narrow query, and in full only those whose version differs.
+   */
+  private async changesByVersion(
+    providerId: string,
+    previous: ReadonlyMap<string, CachedEvent> | undefined,
+    window: { endAfter: string; startBefore: string },
+    deletions: number,
+  ): Promise<RenderPlan> {
+    const { store } = this.options;
+    if (previous === undefined || previous.size === 0) {
+      return { reused: [], read: await store.listSessions(providerId, { status: 'scheduled', ...window }), deletions, takeOver: null };
+    }
+    const versions = await store.listSessionVersions(providerId, window);
+    const reused: CachedEvent[] = [];
+    const stale: string[] = [];
+    for (const version of versions) {
+      const cached = previous.get(version.id);
+      if (cached !== undefined && sameVersion(cached.version, version)) reused.push(cached);
+      else stale.push(version.id);
+    }
+    if (stale.length > versions.length * FULL_READ_SHARE) {
+      return { reused: [], read: await store.listSessions(providerId, { status: 'scheduled', ...window }), deletions, takeOver: null };
+    }
+    // A session deleted between the two reads is simply not found, as a later read would show.
+    return { reused, read: stale.length === 0 ? [] : await store.getSessions(providerId, stale), deletions, takeOver: null };
   }
 
   /**
@@ -266,11 +346,12 @@ export class FeedService {
     return {
       feedId: found.feedId,
       providerId,
-      body: cached.body,
+      parts: cached.parts,
+      length: cached.length,
       etag: cached.etag,
       gzipped: () => {
         if (cached.gzip === null) {
-          cached.gzip = gzipSync(cached.body);
+          cached.gzip = gzipSync(joinParts(cached.parts, cached.length));
           // Counted once made, if the entry is still cached.
           if (this.cache.get(providerId) === cached) {
             this.cacheBytes += cached.gzip.length;
@@ -339,25 +420,37 @@ export class FeedService {
    * provider is gone. The provider row is read first and its revision labels the body: the
    * sessions and locations read after it hold every change up to that revision.
    */
+  /**
+   * Renders the provider's feed at (at least) `revision` for the window of `day`, and caches it;
+   * null when the provider is gone. One render per provider at a time, each starting from the
+   * one before it (whose fragments it reuses, and whose events map it takes over). The provider
+   * row is read first and its revision labels the body: the sessions read after it hold every
+   * change up to that revision.
+   */
   private renderOnce(providerId: string, revision: number, day: number): Promise<CacheEntry | null> {
-    const flight = `${providerId}|${revision}|${day}`;
-    let pending = this.rendering.get(flight);
-    if (pending === undefined) {
-      const started = process.hrtime.bigint();
-      pending = (async (): Promise<CacheEntry | null> => {
+    const key = `${revision}|${day}`;
+    const current = this.rendering.get(providerId);
+    if (current?.key === key) return current.promise;
+    const started = process.hrtime.bigint();
+    const promise = (current?.promise.catch(() => null) ?? Promise.resolve(null))
+      .then(async (): Promise<CacheEntry | null> => {
         const provider = await this.options.store.getProvider(providerId);
         if (provider === null) return null;
-        const { from, to } = this.window(day);
         // Fragments of another provider that had this id (deleted, created again) never hold.
-        const previous = this.cache.get(providerId);
-        const reusable = previous?.createdAt === provider.createdAt ? previous.events : undefined;
-        const rendered = await this.renderBody(provider, from, to, reusable);
+        const cached = this.cache.get(providerId);
+        const previous = cached?.createdAt === provider.createdAt ? cached : undefined;
+        // The render before this one may have reached this revision already.
+        if (previous !== undefined && previous.revision === provider.feedRevision && previous.day === day) return previous;
+        const entry: CacheEntry = { createdAt: provider.createdAt, revision: provider.feedRevision, day, ...(await this.renderBody(provider, day, previous)) };
+        this.remember(providerId, entry);
         this.options.metrics?.feedRendered(Number(process.hrtime.bigint() - started) / 1e9);
-        return { createdAt: provider.createdAt, revision: provider.feedRevision, day, ...rendered };
-      })().finally(() => this.rendering.delete(flight));
-      this.rendering.set(flight, pending);
-    }
-    return pending;
+        return entry;
+      })
+      .finally(() => {
+        if (this.rendering.get(providerId)?.promise === promise) this.rendering.delete(providerId);
+      });
+    this.rendering.set(providerId, { key, promise });
+    return promise;
   }
 
   /** Best-effort bookkeeping of a poll; runs after the response is sent and never rejects. */

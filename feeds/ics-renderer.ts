@@ -21,8 +21,14 @@ export interface RenderCalendarOptions {
  * its revision, and assembles the calendar from fragments instead of rendering every event again.
  */
 export interface EventFragment {
-  readonly bytes: Buffer;
-  /** SHA-256 of bytes. */
+  /**
+   * Its bytes are source[offset, offset + length): its own buffer when just rendered, or the
+   * body of the calendar a cache last assembled it into (so each event's bytes are kept once).
+   */
+  readonly source: Buffer;
+  readonly offset: number;
+  readonly length: number;
+  /** SHA-256 of its bytes. */
   readonly digest: Buffer;
   readonly uid: string;
   readonly revision: string;
@@ -32,13 +38,26 @@ export interface EventFragment {
   readonly tzid: string | null;
 }
 
+/** A stretch of an assembled body: the calendar's head (with its VTIMEZONEs), one event, or its end. */
+export interface BodySpan {
+  bytes: Buffer;
+  /** The event's digest, or null for the head and the end. */
+  digest: Buffer | null;
+}
+
+/**
+ * A calendar as the buffers to send one after another: the fragments' bytes are not copied, so
+ * after a change to one event of a cached calendar the new one is a handful of views into the
+ * old one's buffers and the new event's own. Join them (joinParts) where one buffer is needed.
+ */
 export interface AssembledCalendar {
-  body: Buffer;
-  /**
-   * Each fragment's bytes as a view into body, in the order the fragments were given: a cache
-   * that keeps these instead of the fragments' own buffers holds each event's bytes once.
-   */
-  slices: Buffer[];
+  parts: Buffer[];
+  /** Total bytes of parts. */
+  length: number;
+  /** The head: calendar properties and VTIMEZONEs. */
+  head: Buffer;
+  /** The fragments in the order the body holds them. */
+  sorted: EventFragment[];
   /** Strong ETag: SHA-256 over the calendar's parts (head, VTIMEZONEs, event digests), not its bytes. */
   etag: string;
 }
@@ -96,7 +115,9 @@ export function renderEvent(event: CalendarEvent): EventFragment {
   // Folding works line by line, so folding one event's lines equals folding the whole calendar.
   const bytes = Buffer.from(foldLines(vevent.toString()), 'utf8');
   return {
-    bytes,
+    source: bytes,
+    offset: 0,
+    length: bytes.length,
     digest: hash('sha256', bytes, 'buffer'),
     uid: event.uid,
     revision: event.revision,
@@ -139,18 +160,46 @@ export function assembleCalendar(
     etag.update(part);
     offset += part.length;
   }
-  const offsets = new Array<number>(fragments.length);
+  const head = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, offset);
+  const out: Buffer[] = [head];
+  const sorted: EventFragment[] = [];
+  // Fragments that sit side by side in one buffer (a cached body's unchanged events, in order)
+  // go out as one view of it: after a change to one event, a handful of parts, not thousands.
+  let run: { source: Buffer; start: number; end: number } | null = null;
+  const flush = () => {
+    if (run !== null) out.push(run.source.subarray(run.start, run.end));
+  };
   for (const i of order) {
     const fragment = fragments[i] as EventFragment;
-    parts.push(fragment.bytes);
-    etag.update(fragment.digest);
-    offsets[i] = offset;
-    offset += fragment.bytes.length;
+    const { source, offset: from, length, digest } = fragment;
+    etag.update(digest);
+    sorted.push(fragment);
+    offset += length;
+    if (run !== null && run.source === source && run.end === from) {
+      run.end += length;
+    } else {
+      flush();
+      run = { source, start: from, end: from + length };
+    }
   }
-  parts.push(CALENDAR_END);
-  const body = Buffer.concat(parts, offset + CALENDAR_END.length);
-  const slices = fragments.map((f, i) => body.subarray(offsets[i], (offsets[i] as number) + f.bytes.length));
-  return { body, slices, etag: `"${etag.digest('base64url')}"` };
+  flush();
+  out.push(CALENDAR_END);
+  return { parts: out, length: offset + CALENDAR_END.length, head, sorted, etag: `"${etag.digest('base64url')}"` };
+}
+
+/** The body span by span: head, each event, end (what a chunked gzip groups). */
+export function calendarSpans(calendar: Pick<AssembledCalendar, 'head' | 'sorted'>): BodySpan[] {
+  return [{ bytes: calendar.head, digest: null }, ...calendar.sorted.map((f) => ({ bytes: fragmentBytes(f), digest: f.digest })), { bytes: CALENDAR_END, digest: null }];
+}
+
+/** The parts as one buffer (a copy, unless there is one part). */
+export function joinParts(parts: readonly Buffer[], length?: number): Buffer {
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, length);
+}
+
+/** A fragment's bytes, as a view (no copy). */
+export function fragmentBytes(fragment: EventFragment): Buffer {
+  return fragment.source.subarray(fragment.offset, fragment.offset + fragment.length);
 }
 
 /**
@@ -162,7 +211,8 @@ export function renderCalendar(
   events: readonly CalendarEvent[],
   options: RenderCalendarOptions = {},
 ): string {
-  return assembleCalendar(meta, events.map(renderEvent), options).body.toString('utf8');
+  const { parts, length } = assembleCalendar(meta, events.map(renderEvent), options);
+  return joinParts(parts, length).toString('utf8');
 }
 
 const CALENDAR_END = Buffer.from('END:VCALENDAR\r\n');
@@ -172,7 +222,21 @@ const CALENDAR_END = Buffer.from('END:VCALENDAR\r\n');
  * calendar without events, whose REFRESH-INTERVAL and X-PUBLISHED-TTL then already precede every
  * component (with events it writes them after the VTIMEZONEs, where RFC 5545 3.6 forbids them).
  */
+const heads = new Map<string, Buffer>();
+const MAX_HEADS = 10_000;
+
 function calendarHead(meta: CalendarMeta, options: RenderCalendarOptions): Buffer {
+  const key = JSON.stringify([meta.name, meta.productId, meta.refreshIntervalSeconds, options.method ?? null]);
+  let head = heads.get(key);
+  if (head === undefined) {
+    head = renderHead(meta, options);
+    if (heads.size >= MAX_HEADS) heads.clear();
+    heads.set(key, head);
+  }
+  return head;
+}
+
+function renderHead(meta: CalendarMeta, options: RenderCalendarOptions): Buffer {
   const text = ical({
     // PRODID, NAME and X-WR-CALNAME are TEXT values, but ical-generator writes them unescaped.
     prodId: { company: 'sessionsync', product: escape(toPrintableText(meta.productId, 'line'), false), language: 'EN' },

@@ -1,6 +1,17 @@
 // Public surface of feeds/: the ICS renderer, feed-token helpers, and the feed service and HTTP
 // handler that src/app.ts wires up.
-export { assembleCalendar, renderCalendar, renderEvent, type AssembledCalendar, type EventFragment, type RenderCalendarOptions } from './ics-renderer.js';
+export {
+  assembleCalendar,
+  calendarSpans,
+  fragmentBytes,
+  joinParts,
+  renderCalendar,
+  renderEvent,
+  type AssembledCalendar,
+  type BodySpan,
+  type EventFragment,
+  type RenderCalendarOptions,
+} from './ics-renderer.js';
 export { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 export { FeedService, type FeedServiceOptions } from './feed-service.js';
 export { feedRoutes, type FeedPollObserver } from './feed-http.js';

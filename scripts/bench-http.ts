@@ -9,42 +9,14 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { gzipSync } from 'node:zlib';
 import express from 'express';
-import { createApp } from '../src/app.js';
-import { createSecretBox } from '../src/crypto/secret-box.js';
-import { createLogger } from '../src/logger.js';
-import { createSqliteStore } from '../src/store/index.js';
 import { REPO_ROOT } from '../test/support/processes.js';
+import { startBenchApp } from './bench-app.js';
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 1000);
 const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 4);
 const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 32);
-const TOKEN = 'bench-admin-token-0123456789abcdef';
-const now = new Date('2026-11-02T12:00:00.000Z');
-
-// sessionsync as `npm start` builds it, at the default log level, on an in-memory SQLite store.
-const store = await createSqliteStore({ filename: ':memory:' });
-const app = createApp({
-  store,
-  clock: { now: () => now },
-  logger: createLogger('info', { write: () => true }),
-  tokens: { admin: TOKEN, platform: undefined },
-  publicBaseUrl: 'http://127.0.0.1',
-  uidDomain: 'bench.example',
-  // As configured by default: fetch bookkeeping coalesced, written every 5 s.
-  feed: { pastDays: 60, futureDays: 365, cacheMaxBytes: 128 * 1024 * 1024, fetchFlushMs: 5000 },
-  sync: { secrets: createSecretBox(Buffer.alloc(32, 7)), oauth: new Map(), connectors: new Map() },
-});
-const server = app.listen(0, '127.0.0.1');
-await new Promise((resolve) => server.once('listening', resolve));
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-async function api(method: string, path: string, body: unknown): Promise<unknown> {
-  const res = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
-await api('PUT', '/api/v1/providers/p1', { name: 'Dr. Ada Byron', timezone: 'America/New_York', privacy: { mode: 'initials', baaAttested: true } });
-await api('PUT', '/api/v1/providers/p1/locations/video', { kind: 'virtual', name: 'Video', url: 'https://doxy.me/drbyron', instructions: 'Check in a few minutes early.', waitingRoom: true });
+// sessionsync as `npm start` builds it, with one provider and its video room.
+const { base, api, close } = await startBenchApp();
 const seriesStart = Date.parse('2026-11-03T14:00:00.000Z');
 for (let i = 0; i < SESSIONS; i++) {
   const start = new Date(seriesStart + i * 3_600_000 * 7).toISOString();
@@ -132,6 +104,5 @@ writeFileSync(
   `${REPO_ROOT}bench-results/http.json`,
   `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().map((c) => c.model)[0], cores: os.cpus().length, sessions: SESSIONS, bytes: bytes.length, connections: CONNECTIONS, seconds: SECONDS, rows }, null, 2)}\n`,
 );
-server.close();
 ceilingServer.close();
-await store.close();
+await close();

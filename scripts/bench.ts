@@ -78,8 +78,8 @@ const mapOnly = await measure('toCalendarEvent x N', () => stored.map((s) => toC
 const icsOnly = await measure('renderCalendar (ICS text only)', () => renderCalendar(feedCalendarMeta(provider), events));
 const cold = await measure('feed render, cache off (store+map+ICS)', () => uncached.render(token));
 const hit = await measure('feed render, cache hit', () => cached.render(token));
-const body = (await cached.render(token))!.body;
-console.log(`feed body: ${(Buffer.byteLength(body) / 1024).toFixed(0)} KiB, gzip ${((await cached.render(token))!.gzipped().length / 1024).toFixed(0)} KiB`);
+const body = (await cached.render(token))!;
+console.log(`feed body: ${(body.length / 1024).toFixed(0)} KiB, gzip ${((await cached.render(token))!.gzipped().length / 1024).toFixed(0)} KiB`);
 console.log('ratios (lower is better):');
 console.log(`  toCalendarEvent / baseline      ${(mapOnly / baseline).toFixed(1)}x`);
 console.log(`  renderCalendar / baseline       ${(icsOnly / baseline).toFixed(1)}x`);

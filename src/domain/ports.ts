@@ -52,6 +52,15 @@ export interface StoreReader extends SyncStoreReader {
    * startBefore, ordered by start then id: what a feed needs to tell which cached events still hold.
    */
   listSessionVersions(providerId: string, window: { endAfter: string; startBefore: string }): Promise<SessionVersion[]>;
+  /**
+   * The provider's sessions written after its feed revision `since` (every status, any time:
+   * moved out of a feed's window and cancelled ones too), by start then id, and its count of
+   * deleted sessions, both as of one moment: a feed cached at `since` plus these changes is
+   * current, if no session was deleted since it read that count (see sessionDeletions).
+   */
+  listSessionChanges(providerId: string, since: number): Promise<{ changed: Session[]; deletions: number }>;
+  /** How many of the provider's sessions were ever deleted (0 for an unknown provider). */
+  sessionDeletions(providerId: string): Promise<number>;
   /** The provider's sessions with these ids (those that exist), ordered by start then id. */
   getSessions(providerId: string, sessionIds: readonly string[]): Promise<Session[]>;
   listFeeds(providerId: string): Promise<FeedToken[]>;

@@ -52,6 +52,7 @@ import {
   type Database,
   type FeedRow,
   type ProviderRow,
+  type SessionRow,
   type TargetRow,
 } from './rows.js';
 
@@ -169,6 +170,8 @@ export class KyselyStore implements Store {
   listSessionVersions = this.#outside('listSessionVersions', (providerId: string, window: { endAfter: string; startBefore: string }) =>
     this.#ops.listSessionVersions(providerId, window),
   );
+  listSessionChanges = this.#outside('listSessionChanges', (providerId: string, since: number) => this.#ops.listSessionChanges(providerId, since));
+  sessionDeletions = this.#outside('sessionDeletions', (providerId: string) => this.#ops.sessionDeletions(providerId));
   getSessions = this.#outside('getSessions', (providerId: string, sessionIds: readonly string[]) => this.#ops.getSessions(providerId, sessionIds));
   listFeeds = this.#outside('listFeeds', (providerId: string) => this.#ops.listFeeds(providerId));
   findActiveFeed = this.#outside('findActiveFeed', (tokenHash: string) => this.#ops.findActiveFeed(tokenHash));
@@ -322,6 +325,8 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     listSessions: live((providerId, query) => ops.listSessions(providerId, query)),
     listSessionVersions: live((providerId, window) => ops.listSessionVersions(providerId, window)),
     getSessions: live((providerId, sessionIds) => ops.getSessions(providerId, sessionIds)),
+    listSessionChanges: live((providerId, since) => ops.listSessionChanges(providerId, since)),
+    sessionDeletions: live((providerId) => ops.sessionDeletions(providerId)),
     listFeeds: live((providerId) => ops.listFeeds(providerId)),
     findActiveFeed: live((tokenHash) => ops.findActiveFeed(tokenHash)),
     findFeedRevision: live((tokenHash) => ops.findFeedRevision(tokenHash)),
@@ -378,6 +383,11 @@ function queues(scope: TxScope, kind: WorkKind, count: number): number {
 }
 
 /** `col = excluded.col` for every non-key column: the update half of an upsert. */
+/** A session write's feed_revision: the revision the provider's next bump, in this transaction, commits. */
+function changeStamp(providerId: string) {
+  return sql<number>`(SELECT feed_revision + 1 FROM providers WHERE id = ${providerId})`;
+}
+
 function excludedSet(columns: readonly string[], key: readonly string[]): Record<string, ReturnType<typeof sql.ref<never>>> {
   return Object.fromEntries(columns.filter((c) => !key.includes(c)).map((c) => [c, sql.ref<never>(`excluded.${c}`)]));
 }
@@ -459,7 +469,7 @@ class Operations {
     if (result.numDeletedRows === 0n) return false;
     await this.db
       .updateTable('sessions')
-      .set({ location_id: null })
+      .set({ location_id: null, feed_revision: changeStamp(providerId) })
       .where('provider_id', '=', providerId)
       .where('location_id', '=', locationId)
       .execute();
@@ -525,28 +535,53 @@ class Operations {
   // ON CONFLICT on the primary key only: a uid taken by another session still fails the UNIQUE
   // constraint instead of being silently replaced.
   async putSession(session: Session): Promise<void> {
-    await this.db
-      .insertInto('sessions')
-      .values(fromSession(session))
-      .onConflict((oc) => oc.columns(['provider_id', 'id']).doUpdateSet(excludedSet(SESSION_COLUMNS, ['provider_id', 'id'])))
-      .execute();
+    await this.putSessions([session]);
   }
 
   // A multi-row upsert per chunk: on PostgreSQL each statement is a round trip made while the
-  // transaction holds its locks. 500 rows x 17 columns stays under both databases' parameter limits.
+  // transaction holds its locks. 500 rows x 18 values stays under both databases' parameter limits.
   async putSessions(sessions: readonly Session[]): Promise<void> {
     for (let i = 0; i < sessions.length; i += SESSION_CHUNK) {
       await this.db
         .insertInto('sessions')
-        .values(sessions.slice(i, i + SESSION_CHUNK).map(fromSession))
-        .onConflict((oc) => oc.columns(['provider_id', 'id']).doUpdateSet(excludedSet(SESSION_COLUMNS, ['provider_id', 'id'])))
+        .values(sessions.slice(i, i + SESSION_CHUNK).map((session) => ({ ...fromSession(session), feed_revision: changeStamp(session.providerId) })))
+        .onConflict((oc) =>
+          oc.columns(['provider_id', 'id']).doUpdateSet({ ...excludedSet(SESSION_COLUMNS, ['provider_id', 'id']), feed_revision: sql.ref<never>('excluded.feed_revision') }),
+        )
         .execute();
     }
   }
 
+  /**
+   * Sessions of the provider written after its feed revision `since` (any status and time), and
+   * its count of deleted sessions: one statement, one snapshot (on PostgreSQL too), from two
+   * index lookups, however many sessions the provider has.
+   */
+  async listSessionChanges(providerId: string, since: number): Promise<{ changed: Session[]; deletions: number }> {
+    const { rows } = await sql<SessionRow & { sessions_deleted: number | string; id: string | null }>`
+      SELECT p.sessions_deleted, s.*
+      FROM providers p
+      LEFT JOIN sessions s ON s.provider_id = p.id AND s.feed_revision > ${since}
+      WHERE p.id = ${providerId}
+      ORDER BY s.starts_at, s.id
+    `.execute(this.db);
+    return { changed: rows.filter((r) => r.id !== null).map((r) => toSession(r)), deletions: Number(rows[0]?.sessions_deleted ?? 0) };
+  }
+
   async deleteSession(providerId: string, sessionId: string): Promise<boolean> {
     const result = await this.db.deleteFrom('sessions').where('provider_id', '=', providerId).where('id', '=', sessionId).executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    if (result.numDeletedRows === 0n) return false;
+    await this.db
+      .updateTable('providers')
+      .set((eb) => ({ sessions_deleted: eb('sessions_deleted', '+', 1) }))
+      .where('id', '=', providerId)
+      .execute();
+    return true;
+  }
+
+  async sessionDeletions(providerId: string): Promise<number> {
+    const row = await this.db.selectFrom('providers').select('sessions_deleted').where('id', '=', providerId).executeTakeFirst();
+    return Number(row?.sessions_deleted ?? 0);
   }
 
   async listFeeds(providerId: string): Promise<FeedToken[]> {

@@ -366,4 +366,23 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE connections ADD COLUMN lease_owner ${T}, ADD COLUMN lease_until ${T};
     `,
   },
+  {
+    id: 4,
+    name: 'session change stamps: which sessions a feed render must read again',
+    // sessions.feed_revision: the provider's feedRevision that the writing transaction commits
+    // (its current one + 1 at write time, under the provider lock), so that a feed cached at
+    // revision R re-reads only the sessions stamped after R. Rows from before stamp 0: a process
+    // starts with nothing cached. providers.sessions_deleted counts deleted sessions, which leave
+    // no row to stamp: while it holds, a cached feed lost none of its events.
+    sqlite: `
+      ALTER TABLE sessions ADD COLUMN feed_revision INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX sessions_by_provider_revision ON sessions (provider_id, feed_revision);
+      ALTER TABLE providers ADD COLUMN sessions_deleted INTEGER NOT NULL DEFAULT 0;
+    `,
+    postgres: `
+      ALTER TABLE sessions ADD COLUMN feed_revision INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX sessions_by_provider_revision ON sessions (provider_id, feed_revision);
+      ALTER TABLE providers ADD COLUMN sessions_deleted INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

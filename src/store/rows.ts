@@ -25,9 +25,9 @@ import { EARLIEST_INSTANT, isStoredInstant, LATEST_INSTANT } from '../domain/ind
 type DbBool = boolean | number;
 
 export interface Database {
-  providers: ProviderRow;
+  providers: ProviderTable;
   locations: LocationRow;
-  sessions: SessionRow;
+  sessions: SessionTable;
   feed_tokens: FeedRow;
   connections: ConnectionTable;
   sync_targets: TargetRow;
@@ -63,6 +63,11 @@ export const PROVIDER_COLUMNS = columnsOf<ProviderRow>({
   created_at: true,
   updated_at: true,
 });
+
+/** The stored row: a provider's fields plus sessions_deleted (migration 4), the store's own count. */
+export interface ProviderTable extends ProviderRow {
+  sessions_deleted: Generated<number>;
+}
 
 export function toProvider(row: ProviderRow): Provider {
   return {
@@ -253,6 +258,14 @@ export function toSession(row: SessionRow): Session {
 function storedInstant(value: string, field: string): string {
   if (!isStoredInstant(value)) throw new RangeError(`session ${field} must be fixed-width UTC from ${EARLIEST_INSTANT} to ${LATEST_INSTANT}`);
   return value;
+}
+
+/**
+ * The stored row: a session's fields plus feed_revision, the provider revision its last write
+ * committed (migration 4), which the store sets itself and the domain never sees.
+ */
+export interface SessionTable extends SessionRow {
+  feed_revision: Generated<number>;
 }
 
 export function fromSession(session: Session): SessionRow {

@@ -240,6 +240,31 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         ]);
       });
 
+      it('when sessions are written after a revision, then listSessionChanges returns just those (any status or time), and counts deletions', async () => {
+        await seed({ providers: [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })], locations: [aVirtualLocation({ providerId: 'prov-1' }), aVirtualLocation({ providerId: 'prov-2' })] });
+        const write = (sessions: Session[]) =>
+          store.transaction(async (tx) => {
+            await tx.putSessions(sessions);
+            return tx.bumpFeedRevision(sessions[0]!.providerId, T1);
+          });
+        const r1 = await write([aSession({ id: 'old' }), aSession({ id: 'gone', start: '2026-11-09T15:00:00.000Z', end: '2026-11-09T15:50:00.000Z' })]);
+        await write([aSession({ providerId: 'prov-2', id: 'other' })]);
+        const moved = aSession({ id: 'moved', start: '2030-01-01T15:00:00.000Z', end: '2030-01-01T15:50:00.000Z' });
+        const cancelled = aSession({ id: 'cancelled', status: 'cancelled', locationId: null });
+        const r2 = await write([moved, cancelled]);
+
+        assert.deepStrictEqual(await store.listSessionChanges('prov-1', r1), { changed: [cancelled, moved], deletions: 0 });
+        assert.deepStrictEqual(await store.listSessionChanges('prov-1', r2), { changed: [], deletions: 0 });
+        assert.deepStrictEqual((await store.listSessionChanges('prov-1', 0)).changed.map((s) => s.id), ['gone', 'cancelled', 'old', 'moved']);
+
+        await store.transaction((tx) => tx.deleteSession('prov-1', 'gone'));
+        await store.transaction((tx) => tx.deleteSession('prov-1', 'never-was'));
+        assert.deepStrictEqual(await store.listSessionChanges('prov-1', r2), { changed: [], deletions: 1 });
+        assert.equal(await store.sessionDeletions('prov-1'), 1);
+        assert.equal(await store.sessionDeletions('prov-2'), 0);
+        assert.equal(await store.sessionDeletions('prov-404'), 0);
+      });
+
       it('when sessions are asked for by id, then getSessions returns those of the provider that exist, whole, by start then id', async () => {
         const first = aSession({ id: 's2', start: '2026-11-09T15:00:00.000Z', end: '2026-11-09T15:50:00.000Z' });
         const second = aSession({ id: 's1', locationId: null });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { assembleCalendar, renderCalendar, renderEvent } from '../../feeds/index.js';
+import { assembleCalendar, calendarSpans, fragmentBytes, joinParts, renderCalendar, renderEvent } from '../../feeds/index.js';
 import type { CalendarEvent, CalendarMeta } from '../../src/domain/index.js';
 import { allCalendarEvents, calendarMeta } from '../fixtures/calendar-events.js';
 import { renderCalendarReference } from '../support/reference-renderer.js';
@@ -78,12 +78,13 @@ describe('calendar assembly from event fragments', () => {
         // The same fragments in another order: the assembler sorts, as the reference does.
         const shuffled = fragments.map((f, i) => ({ f, k: order(i) })).sort((a, b) => a.k - b.k).map(({ f }) => f);
         const assembled = assembleCalendar(meta, shuffled, options);
-        assert.equal(assembled.body.toString('utf8'), renderCalendarReference(meta, events, options));
-        // Each slice is its fragment's bytes, as a view into the body (no second copy kept).
-        shuffled.forEach((f, i) => {
-          assert.ok(assembled.slices[i]?.equals(f.bytes));
-          assert.equal(assembled.slices[i]?.buffer, assembled.body.buffer);
-        });
+        const body = joinParts(assembled.parts);
+        assert.equal(body.toString('utf8'), renderCalendarReference(meta, events, options));
+        assert.equal(body.length, assembled.length);
+        // The spans (head, each event in order, end) are the body too.
+        const spans = calendarSpans(assembled);
+        assert.equal(spans.length, fragments.length + 2);
+        assert.ok(Buffer.concat(spans.map((x) => x.bytes)).equals(body));
       }),
       FC,
     );
@@ -94,7 +95,7 @@ describe('calendar assembly from event fragments', () => {
       fc.property(fc.array(eventArb, { maxLength: 8 }), fc.array(eventArb, { maxLength: 8 }), (a, b) => {
         const x = assembleCalendar(calendarMeta, a.map(renderEvent));
         const y = assembleCalendar(calendarMeta, b.map(renderEvent));
-        assert.equal(x.etag === y.etag, x.body.equals(y.body));
+        assert.equal(x.etag === y.etag, joinParts(x.parts).equals(joinParts(y.parts)));
       }),
       FC,
     );
@@ -104,10 +105,25 @@ describe('calendar assembly from event fragments', () => {
     assert.match(one.etag, /^"[A-Za-z0-9_-]{43}"$/);
   });
 
+  it('when fragments already sit side by side in one buffer, then they go out as one part (no copy), in any order given', () => {
+    const first = assembleCalendar(calendarMeta, allCalendarEvents.map(renderEvent));
+    const body = joinParts(first.parts);
+    let offset = first.head.length;
+    const placed = first.sorted.map((f) => {
+      const moved = { ...f, source: body, offset };
+      offset += f.length;
+      return moved;
+    });
+    const again = assembleCalendar(calendarMeta, [...placed].reverse());
+    assert.equal(again.parts.length, 3, 'head, one run of all events, end');
+    assert.equal(again.parts[1]?.buffer, body.buffer);
+    assert.ok(joinParts(again.parts).equals(body));
+  });
+
   it('when one event is rendered, then its fragment is exactly its VEVENT lines of the whole calendar', () => {
     const [event] = allCalendarEvents;
     assert.ok(event);
-    const fragment = renderEvent(event).bytes.toString('utf8');
+    const fragment = fragmentBytes(renderEvent(event)).toString('utf8');
     assert.match(fragment, /^BEGIN:VEVENT\r\n[\s\S]*END:VEVENT\r\n$/);
     assert.ok(renderCalendarReference(calendarMeta, [event]).includes(fragment));
   });

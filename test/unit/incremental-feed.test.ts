@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { FeedService } from '../../feeds/index.js';
+import { FeedService, joinParts } from '../../feeds/index.js';
 import { feedCalendarMeta } from '../../feeds/feed-service.js';
 import { toCalendarEvent } from '../../src/domain/calendar-event.js';
 import { AppError } from '../../src/domain/index.js';
@@ -112,8 +113,10 @@ async function run(store: Store, changes: readonly Change[]): Promise<void> {
     const byId = new Map<string, Location>((await store.listLocations('p1')).map((l) => [l.id, l]));
     const live = await store.listSessions('p1', { status: 'scheduled', endAfter: from, startBefore: to });
     const events = live.map((s) => toCalendarEvent(s, provider, s.locationId === null ? null : (byId.get(s.locationId) ?? null)));
-    assert.equal(served.body.toString('utf8'), renderCalendarReference(feedCalendarMeta(provider), events), step);
+    assert.equal(joinParts(served.parts).toString('utf8'), renderCalendarReference(feedCalendarMeta(provider), events), step);
     assert.equal(served.etag, cold.etag, step);
+    // The gzip a calendar app gets is that body too, however it was put together.
+    assert.ok(gunzipSync(served.gzipped()).equals(joinParts(served.parts)), step);
   };
 
   await check('start');

@@ -1,0 +1,170 @@
+// `npm run bench` (incremental rendering): what the first poll after a change costs a calendar
+// app, against a poll answered from the cache, both over HTTP on one feed of 5,000 events; and,
+// as a profile below it, a cold render per event against the straightforward ical-generator
+// build of the same events (test/support/reference-renderer.ts).
+// Writes bench-results/incremental.json (git-ignored) as well.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { DateTime } from 'luxon';
+import { renderCalendar } from '../feeds/index.js';
+import { feedCalendarMeta } from '../feeds/feed-service.js';
+import { toCalendarEvent } from '../src/domain/calendar-event.js';
+import { noMetrics } from '../src/metrics.js';
+import { REPO_ROOT } from '../test/support/processes.js';
+import { BENCH_NOW, BENCH_TOKEN, startBenchApp } from './bench-app.js';
+import { renderCalendarReference } from '../test/support/reference-renderer.js';
+
+interface ClientTimings {
+  warmupPolls: number;
+  bytes: number;
+  rows: { encoding: 'identity' | 'gzip'; hits: number[]; afterChange: number[] }[];
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+};
+
+const HOUR = 3_600_000;
+// 50-minute sessions in 2-hour slots from 55 days back: 5,000 of them fit the 425-day window.
+const firstSlot = BENCH_NOW.getTime() - 55 * 24 * HOUR;
+const sessionBody = (i: number, shifted: boolean) => {
+  const start = new Date(firstSlot + i * 2 * HOUR + (shifted ? HOUR : 0)).toISOString();
+  return { start, durationMinutes: 50, client: { id: `c${i}`, firstName: 'Client', lastName: `Number${i}` } };
+};
+
+/** The calendar app and the platform: polls (node:http, keep-alive) and one change before each round. */
+async function runClient(base: string, feedUrl: string, sessions: number, changes: number): Promise<ClientTimings> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const poll = (encoding: 'identity' | 'gzip'): Promise<{ ms: number; bytes: Buffer }> =>
+    new Promise((resolve, reject) => {
+      const started = process.hrtime.bigint();
+      const req = http.get(feedUrl, { agent, headers: { 'Accept-Encoding': encoding } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.once('error', reject);
+        res.once('end', () => {
+          // Timed to the last byte; joined and checked after the clock stops.
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          if (res.statusCode !== 200) return reject(new Error(`poll: ${res.statusCode}`));
+          const raw = Buffer.concat(chunks);
+          resolve({ ms, bytes: res.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw });
+        });
+      });
+      req.once('error', reject);
+    });
+  const put = async (i: number, shift: boolean) => {
+    const res = await fetch(`${base}/api/v1/providers/p1/sessions/s${i}`, { method: 'PUT', headers: { Authorization: `Bearer ${BENCH_TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(sessionBody(i, shift)) });
+    if (res.status !== 200) throw new Error(`PUT s${i}: ${res.status}`);
+  };
+
+  const first = await poll('identity');
+  const events = (first.bytes.toString('utf8').match(/BEGIN:VEVENT/g) ?? []).length;
+  if (events !== sessions) throw new Error(`the feed has ${events} events, not ${sessions}`);
+  for (let i = 0; i < 21; i++) await poll(i % 2 === 0 ? 'gzip' : 'identity'); // warm-up: JIT, sockets, gzip
+  const shifted = new Set<number>();
+  const rows: ClientTimings['rows'] = [];
+  for (const encoding of ['identity', 'gzip'] as const) {
+    const hits: number[] = [];
+    const afterChange: number[] = [];
+    for (let c = 0; c < changes; c++) {
+      // One session moves by an hour (into the free hour of its slot), or back where it was.
+      const i = (c * 97) % sessions;
+      const shift = !shifted.has(i);
+      if (shift) shifted.add(i);
+      else shifted.delete(i);
+      await put(i, shift);
+      const changed = await poll(encoding);
+      afterChange.push(changed.ms);
+      const expected = `DTSTART;TZID=America/New_York:${DateTime.fromISO(sessionBody(i, shift).start).setZone('America/New_York').toFormat("yyyyMMdd'T'HHmmss")}\r\n`;
+      const at = changed.bytes.indexOf(`UID:p1.s${i}@bench.example`);
+      const shown = changed.bytes.indexOf(expected, at);
+      if (at < 0 || shown < 0 || shown > at + 400) throw new Error(`the poll after change ${c} does not show it`);
+      for (let h = 0; h < 3; h++) hits.push((await poll(encoding)).ms);
+    }
+    rows.push({ encoding, hits, afterChange });
+  }
+  agent.destroy();
+  return { warmupPolls: 22, bytes: first.bytes.length, rows };
+}
+
+if (process.argv[2] === '--client') {
+  const [base = '', feedUrl = '', sessions = '0', changes = '0'] = process.argv.slice(3);
+  process.stdout.write(JSON.stringify(await runClient(base, feedUrl, Number(sessions), Number(changes))));
+  process.exit(0);
+}
+
+const SESSIONS = Number(process.env.BENCH_INCREMENTAL_SESSIONS ?? 5000);
+const CHANGES = Number(process.env.BENCH_INCREMENTAL_CHANGES ?? 30);
+
+// The server's own time per poll (from the feed route's observer), beside what the client waits.
+const serverTimes: number[] = [];
+const metrics = { ...noMetrics(), feedPoll: (_method: string, _status: number, seconds: number) => void serverTimes.push(seconds * 1000) };
+const { base, api, store, close } = await startBenchApp(metrics);
+for (let i = 0; i < SESSIONS; i += 16) {
+  await Promise.all(Array.from({ length: Math.min(16, SESSIONS - i) }, (_, k) => api('PUT', `/api/v1/providers/p1/sessions/s${i + k}`, sessionBody(i + k, false))));
+}
+const { url } = (await api('POST', '/api/v1/providers/p1/feeds', {})) as { url: string };
+const feedUrl = `${base}${new URL(url).pathname}`;
+
+// The client runs in a process of its own (this script with --client): in this one, its
+// garbage (2.2 MB per poll) made the server's collector run in the server's timings.
+const client = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--client', base, feedUrl, String(SESSIONS), String(CHANGES)], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+let out = '';
+client.stdout.on('data', (c: Buffer) => (out += c.toString()));
+const [code] = (await once(client, 'exit')) as [number | null];
+if (code !== 0) throw new Error(`the bench client exited ${code}`);
+const timings = JSON.parse(out) as ClientTimings;
+// Server times come in the order the client polled: warm-up, then per change one poll and 3 hits.
+const byPoll = serverTimes.slice(timings.warmupPolls);
+const rows = timings.rows.map((r, e) => {
+  const slice = byPoll.slice(e * CHANGES * 4, (e + 1) * CHANGES * 4);
+  const serverAfterChange = slice.filter((_, k) => k % 4 === 0);
+  const serverHits = slice.filter((_, k) => k % 4 !== 0);
+  const hitMs = median(r.hits);
+  const afterChangeMs = median(r.afterChange);
+  return { encoding: r.encoding, hitMs, afterChangeMs, ratio: afterChangeMs / hitMs, serverHitMs: median(serverHits), serverAfterChangeMs: median(serverAfterChange) };
+});
+
+// Profile: cold render per event, assembled from fragments vs one ical-generator calendar.
+const provider = (await store.getProvider('p1'))!;
+const sessions = await store.listSessions('p1', { status: 'scheduled' });
+const location = await store.getLocation('p1', 'video');
+const calendarEvents = sessions.map((s) => toCalendarEvent(s, provider, location));
+const meta = feedCalendarMeta(provider);
+const timePerEvent = (render: () => string): number => {
+  render();
+  const runs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const started = process.hrtime.bigint();
+    render();
+    runs.push(Number(process.hrtime.bigint() - started) / 1e3 / calendarEvents.length);
+  }
+  return median(runs);
+};
+const fragmentsUs = timePerEvent(() => renderCalendar(meta, calendarEvents));
+const referenceUs = timePerEvent(() => renderCalendarReference(meta, calendarEvents));
+if (renderCalendar(meta, calendarEvents) !== renderCalendarReference(meta, calendarEvents)) throw new Error('the two renders differ');
+
+console.log(`\nincremental rendering over HTTP: one feed of ${SESSIONS} events (${(timings.bytes / 1024 / 1024).toFixed(1)} MiB), ${CHANGES} changes of one session each, node ${process.version}, ${os.cpus().length} cores`);
+console.log(`${'poll'.padEnd(10)} ${'cache hit'.padStart(10)} ${'after change'.padStart(13)} ${'ratio'.padStart(7)} ${'target'.padStart(7)}   server time: hit, after change`);
+for (const r of rows) {
+  console.log(
+    `${r.encoding.padEnd(10)} ${`${r.hitMs.toFixed(2)} ms`.padStart(10)} ${`${r.afterChangeMs.toFixed(2)} ms`.padStart(13)} ${`${r.ratio.toFixed(2)}x`.padStart(7)} ${'<= 3x'.padStart(7)}   ${r.serverHitMs.toFixed(2)} ms, ${r.serverAfterChangeMs.toFixed(2)} ms`,
+  );
+}
+console.log(`profile, cold render of ${calendarEvents.length} events: ${fragmentsUs.toFixed(1)} us/event from fragments, ${referenceUs.toFixed(1)} us/event as one ical-generator calendar (${(fragmentsUs / referenceUs).toFixed(2)}x)`);
+
+mkdirSync(`${REPO_ROOT}bench-results`, { recursive: true });
+writeFileSync(
+  `${REPO_ROOT}bench-results/incremental.json`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: os.cpus().length, sessions: SESSIONS, bytes: timings.bytes, changes: CHANGES, rows, coldRenderUsPerEvent: { fragments: fragmentsUs, reference: referenceUs } }, null, 2)}\n`,
+);
+await close();
