@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import { toCalendarEvent, toInviteEvent } from '../src/domain/calendar-event.js';
 import { ErrorCode, notFound } from '../src/domain/index.js';
 import type { CalendarMeta, Clock, FeedToken, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 import { FetchLog } from './fetch-log.js';
-import { assembleCalendar, joinParts, renderCalendar, renderEvent, type EventFragment } from './ics-renderer.js';
+import { chunkedGzip, type GzipChunks } from './chunked-gzip.js';
+import { assembleCalendar, calendarSpans, joinParts, renderCalendar, renderEvent, type EventFragment } from './ics-renderer.js';
 
 export interface FeedServiceOptions {
   store: Store;
@@ -36,7 +36,10 @@ export interface RenderedFeed {
   parts: readonly Buffer[];
   length: number;
   etag: string;
-  /** gzip of body, made once per render and reused by every poll that asks for it. */
+  /**
+   * gzip of the body, made once per render (from the compressed chunks of the render before, so
+   * that only the chunks holding changed events are deflated again) and reused by every poll.
+   */
   gzipped(): Buffer;
 }
 
@@ -57,6 +60,12 @@ interface CacheEntry {
   retained: number;
   etag: string;
   gzip: Buffer | null;
+  /**
+   * The compressed chunks its gzip is made of (views into it), or until then those of the render
+   * before, to make it from; inheritedBytes is what those keep alive (counted by the cache).
+   */
+  gzipChunks: GzipChunks | undefined;
+  inheritedBytes: number;
   /** The provider's count of deleted sessions when its sessions were read (see changesSince). */
   deletions: number;
   /** The body's head and its events in order, for its chunked gzip. */
@@ -139,7 +148,7 @@ const DAY_MS = 86_400_000;
 const REFRESH_SECONDS = 3600;
 
 function entrySize(entry: CacheEntry): number {
-  return entry.retained + (entry.gzip?.length ?? 0) + entry.events.size * EVENT_OVERHEAD_BYTES;
+  return entry.retained + (entry.gzip?.length ?? entry.inheritedBytes) + entry.events.size * EVENT_OVERHEAD_BYTES;
 }
 
 export function feedCalendarMeta(provider: Provider): CalendarMeta {
@@ -275,7 +284,19 @@ export class FeedService {
       parts = [body];
       retained = body.length;
     }
-    return { parts, length: assembled.length, retained, etag: assembled.etag, head: assembled.head, sorted: assembled.sorted, gzip: null, events, deletions: plan.deletions };
+    return {
+      parts,
+      length: assembled.length,
+      retained,
+      etag: assembled.etag,
+      head: assembled.head,
+      sorted: assembled.sorted,
+      gzip: null,
+      gzipChunks: previous?.gzipChunks,
+      inheritedBytes: previous === undefined ? 0 : (previous.gzip?.buffer.byteLength ?? previous.inheritedBytes),
+      events,
+      deletions: plan.deletions,
+    };
   }
 
   /**
@@ -351,12 +372,15 @@ export class FeedService {
       etag: cached.etag,
       gzipped: () => {
         if (cached.gzip === null) {
-          cached.gzip = gzipSync(joinParts(cached.parts, cached.length));
-          // Counted once made, if the entry is still cached.
+          const made = chunkedGzip(cached.parts, calendarSpans(cached), cached.gzipChunks);
+          cached.gzip = made.gzip;
+          cached.gzipChunks = made.chunks;
+          // Counted once made, if the entry is still cached; what it inherited goes.
           if (this.cache.get(providerId) === cached) {
-            this.cacheBytes += cached.gzip.length;
+            this.cacheBytes += made.gzip.length - cached.inheritedBytes;
             this.evict();
           }
+          cached.inheritedBytes = 0;
         }
         return cached.gzip;
       },
