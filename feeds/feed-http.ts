@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { FeedService } from './feed-service.js';
+import type { FeedService, RenderedFeed } from './feed-service.js';
 
 // Everything under /feeds/, polled by calendar apps far more often than anything else is asked.
 // Mounted ahead of every other middleware, so that a poll costs what sending its answer costs:
@@ -36,14 +36,14 @@ const UNDER_FEEDS = /^\/feeds(?:[/?]|$)/i;
 const FEED_FILE = /^\/feeds\/([^/?]*)\.ics(?:\?|$)/i;
 
 /** RFC 9110 13.1.2: If-None-Match uses weak comparison, so W/"x" matches "x". */
-export function matchesIfNoneMatch(header: string | undefined, etags: readonly string[]): boolean {
+export function matchesIfNoneMatch(header: string | undefined, etag: string, otherEtag: string): boolean {
   if (header === undefined) return false;
   // The common case, a calendar app echoing the one ETag it got, needs no parsing.
-  if (etags.includes(header)) return true;
+  if (header === etag || header === otherEtag) return true;
   if (header.trim() === '*') return true;
   return header.split(',').some((raw) => {
     const tag = raw.trim().replace(/^W\//, '');
-    return etags.includes(tag);
+    return tag === etag || tag === otherEtag;
   });
 }
 
@@ -62,8 +62,30 @@ function acceptsGzip(req: Request): boolean {
   return false;
 }
 
-export function gzipEtag(etag: string): string {
-  return `${etag.slice(0, -1)}-gzip"`;
+/** The header lists of one body's answers, made once per body rather than once per poll. */
+interface Answers {
+  identity304: string[];
+  gzip304: string[];
+  identity200: string[];
+  gzip200: string[] | null;
+}
+
+const answersByEtag = new Map<string, Answers>();
+const MAX_ANSWERS = 10_000;
+
+function answersFor(feed: RenderedFeed): Answers {
+  let answers = answersByEtag.get(feed.etag);
+  if (answers === undefined) {
+    answers = {
+      identity304: [...FEED_HEADERS, 'ETag', feed.etag],
+      gzip304: [...FEED_HEADERS, 'ETag', feed.gzipEtag],
+      identity200: [...FEED_HEADERS, 'ETag', feed.etag, 'Content-Length', String(feed.length)],
+      gzip200: null,
+    };
+    if (answersByEtag.size >= MAX_ANSWERS) answersByEtag.clear();
+    answersByEtag.set(feed.etag, answers);
+  }
+  return answers;
 }
 
 function answer(res: Response, status: number, headers: string[], body: Buffer | readonly Buffer[] | null): void {
@@ -84,39 +106,54 @@ function answer(res: Response, status: number, headers: string[], body: Buffer |
 export type FeedRoutes = RequestHandler & { readonly routes: readonly string[] };
 
 export function feedRoutes(feeds: FeedService, observe: FeedPollObserver): FeedRoutes {
-  const serve = async (req: Request, res: Response): Promise<number> => {
-    const match = req.method === 'GET' || req.method === 'HEAD' ? FEED_FILE.exec(req.url) : null;
-    const feed = match === null ? null : await feeds.render(match[1] ?? '');
+  const answerFeed = (req: Request, res: Response, feed: RenderedFeed | null): number => {
     if (feed === null) {
       answer(res, 404, NOT_FOUND_HEADERS, NOT_FOUND_BODY);
       return 404;
     }
     // Noted in memory at once; FetchLog writes it later and reports its own failures.
-    void feeds.recordFetch(feed.feedId, req.headers['user-agent'] ?? null);
+    void feeds.recordFetch(feed, req.headers['user-agent'] ?? null);
     const gzip = acceptsGzip(req);
-    const etag = gzip ? gzipEtag(feed.etag) : feed.etag;
-    if (matchesIfNoneMatch(req.headers['if-none-match'], [feed.etag, gzipEtag(feed.etag)])) {
-      answer(res, 304, [...FEED_HEADERS, 'ETag', etag], null);
+    const answers = answersFor(feed);
+    if (matchesIfNoneMatch(req.headers['if-none-match'], feed.etag, feed.gzipEtag)) {
+      answer(res, 304, gzip ? answers.gzip304 : answers.identity304, null);
       return 304;
     }
-    const body = gzip ? feed.gzipped() : feed.parts;
-    const headers = [...FEED_HEADERS, 'ETag', etag, 'Content-Length', String(gzip ? body.length : feed.length)];
-    if (gzip) headers.push('Content-Encoding', 'gzip');
-    answer(res, 200, headers, body);
+    if (!gzip) {
+      answer(res, 200, answers.identity200, feed.parts);
+      return 200;
+    }
+    const body = feed.gzipped();
+    answers.gzip200 ??= [...FEED_HEADERS, 'ETag', feed.gzipEtag, 'Content-Length', String(body.length), 'Content-Encoding', 'gzip'];
+    answer(res, 200, answers.gzip200, body);
     return 200;
   };
 
+  const token = (req: Request): string | null => {
+    const match = req.method === 'GET' || req.method === 'HEAD' ? FEED_FILE.exec(req.url) : null;
+    return match === null ? null : (match[1] ?? '');
+  };
+
+  // A poll whose answer is in memory is answered synchronously: no promise, no closure.
   const handler: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
     if (!UNDER_FEEDS.test(req.url)) return next();
     const started = process.hrtime.bigint();
-    serve(req, res).then(
-      (status) => observe(req.method, status, Number(process.hrtime.bigint() - started) / 1e9),
-      (err: unknown) => {
+    const asked = token(req);
+    const known = asked === null ? null : feeds.peek(asked);
+    if (known !== undefined) {
+      observe(req.method, answerFeed(req, res, known), Number(process.hrtime.bigint() - started) / 1e9);
+      return;
+    }
+    return (async () => {
+      try {
+        const feed = await feeds.render(asked as string);
+        observe(req.method, answerFeed(req, res, feed), Number(process.hrtime.bigint() - started) / 1e9);
+      } catch (err) {
         // A store fault (503 while the database is away): the error middleware answers it.
         res.once('finish', () => observe(req.method, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
         next(err);
-      },
-    );
+      }
+    })();
   };
   return Object.assign(handler, { routes: ['GET /feeds/:file'] });
 }

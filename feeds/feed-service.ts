@@ -36,11 +36,51 @@ export interface RenderedFeed {
   parts: readonly Buffer[];
   length: number;
   etag: string;
+  /** The ETag of its gzip: another representation, so another entity tag (RFC 9110 8.8.3). */
+  gzipEtag: string;
+  /** When it was asked for (epoch ms). */
+  at: number;
   /**
    * gzip of the body, made once per render (from the compressed chunks of the render before, so
    * that only the chunks holding changed events are deflated again) and reused by every poll.
    */
   gzipped(): Buffer;
+}
+
+/** Whether a cached body is the one to serve for this lookup on this day. */
+function isCurrent(entry: CacheEntry, found: Lookup, day: number): boolean {
+  return entry.revision === found.revision && entry.createdAt === found.createdAt && entry.day === day;
+}
+
+class ServedFeed implements RenderedFeed {
+  constructor(
+    private readonly service: FeedService,
+    readonly feedId: string,
+    readonly providerId: string,
+    private readonly entry: CacheEntry,
+    /** When it was asked for (epoch ms): the time its fetch is noted at. */
+    readonly at: number,
+  ) {}
+
+  get parts(): readonly Buffer[] {
+    return this.entry.parts;
+  }
+
+  get length(): number {
+    return this.entry.length;
+  }
+
+  get etag(): string {
+    return this.entry.etag;
+  }
+
+  get gzipEtag(): string {
+    return this.entry.gzipEtag;
+  }
+
+  gzipped(): Buffer {
+    return this.service.gzipOf(this.providerId, this.entry);
+  }
 }
 
 export interface CreatedFeed {
@@ -59,6 +99,7 @@ interface CacheEntry {
   /** Bytes of the buffers the parts are views into (at least length): what the cache counts. */
   retained: number;
   etag: string;
+  gzipEtag: string;
   gzip: Buffer | null;
   /**
    * The compressed chunks its gzip is made of (views into it), or until then those of the render
@@ -289,6 +330,7 @@ export class FeedService {
       length: assembled.length,
       retained,
       etag: assembled.etag,
+      gzipEtag: `${assembled.etag.slice(0, -1)}-gzip"`,
       head: assembled.head,
       sorted: assembled.sorted,
       gzip: null,
@@ -353,38 +395,54 @@ export class FeedService {
     const found = await this.lookup(hashFeedToken(token));
     if (found === null) return null;
     const { providerId } = found;
-    const day = Math.floor(this.options.clock.now().getTime() / DAY_MS);
+    const now = this.options.clock.now().getTime();
+    const day = Math.floor(now / DAY_MS);
 
     let entry: CacheEntry | null | undefined = this.cache.get(providerId);
-    if (entry !== undefined && entry.revision === found.revision && entry.createdAt === found.createdAt && entry.day === day) {
+    if (entry !== undefined && isCurrent(entry, found, day)) {
       this.options.metrics?.feedCacheHit();
     } else {
       entry = await this.renderOnce(providerId, found.revision, day);
       if (entry === null) return null;
     }
     this.remember(providerId, entry);
-    const cached = entry;
-    return {
-      feedId: found.feedId,
-      providerId,
-      parts: cached.parts,
-      length: cached.length,
-      etag: cached.etag,
-      gzipped: () => {
-        if (cached.gzip === null) {
-          const made = chunkedGzip(cached.parts, calendarSpans(cached), cached.gzipChunks);
-          cached.gzip = made.gzip;
-          cached.gzipChunks = made.chunks;
-          // Counted once made, if the entry is still cached; what it inherited goes.
-          if (this.cache.get(providerId) === cached) {
-            this.cacheBytes += made.gzip.length - cached.inheritedBytes;
-            this.evict();
-          }
-          cached.inheritedBytes = 0;
-        }
-        return cached.gzip;
-      },
-    };
+    // A class, not an object literal with a closure: one allocation per poll, nothing else.
+    return new ServedFeed(this, found.feedId, providerId, entry, now);
+  }
+
+  /**
+   * The feed behind a token when all it takes is in memory and still holds (SQLite: the store's
+   * feedLookupEpoch() unchanged since the token was looked up, the body of that revision and
+   * day cached): answered without a query or an await. Undefined when render() must be asked,
+   * for a token it cannot vouch for included.
+   */
+  peek(token: string): RenderedFeed | undefined {
+    const epoch = this.options.store.feedLookupEpoch();
+    if (epoch === null || !isWellFormedFeedToken(token)) return undefined;
+    const known = this.lookups.get(hashFeedToken(token));
+    if (known === undefined || known.epoch !== epoch) return undefined;
+    const entry = this.cache.get(known.providerId);
+    const now = this.options.clock.now().getTime();
+    if (entry === undefined || !isCurrent(entry, known, Math.floor(now / DAY_MS))) return undefined;
+    this.options.metrics?.feedCacheHit();
+    this.remember(known.providerId, entry);
+    return new ServedFeed(this, known.feedId, known.providerId, entry, now);
+  }
+
+  /** The gzip of a cached body, made once (see RenderedFeed.gzipped). */
+  gzipOf(providerId: string, entry: CacheEntry): Buffer {
+    if (entry.gzip === null) {
+      const made = chunkedGzip(entry.parts, calendarSpans(entry), entry.gzipChunks);
+      entry.gzip = made.gzip;
+      entry.gzipChunks = made.chunks;
+      // Counted once made, if the entry is still cached; what it inherited goes.
+      if (this.cache.get(providerId) === entry) {
+        this.cacheBytes += made.gzip.length - entry.inheritedBytes;
+        this.evict();
+      }
+      entry.inheritedBytes = 0;
+    }
+    return entry.gzip;
   }
 
   private async lookup(tokenHash: string): Promise<Lookup | null> {
@@ -477,9 +535,9 @@ export class FeedService {
     return promise;
   }
 
-  /** Best-effort bookkeeping of a poll; runs after the response is sent and never rejects. */
-  recordFetch(feedId: string, userAgent: string | null): Promise<void> {
-    return this.fetchLog.record(feedId, this.options.clock.now().toISOString(), userAgent);
+  /** Best-effort bookkeeping of a poll, noted in memory (see FetchLog); never rejects. */
+  recordFetch(feed: Pick<RenderedFeed, 'feedId' | 'at'>, userAgent: string | null): Promise<void> {
+    return this.fetchLog.record(feed.feedId, feed.at, userAgent);
   }
 
   /** Writes the bookkeeping still held in memory; shutdown calls it before closing the store. */

@@ -6,7 +6,8 @@ import type { Store } from '../src/domain/index.js';
 // bookkeeping, never data. flushMs 0 writes every poll through (tests).
 
 interface Pending {
-  at: string;
+  /** Epoch milliseconds: made an ISO string once per flush, not once per poll. */
+  at: number;
   userAgent: string | null;
   count: number;
 }
@@ -23,9 +24,14 @@ export class FetchLog {
   ) {}
 
   /** Notes one poll; resolves once it is written (write-through) or queued (coalesced). */
-  record(feedId: string, at: string, userAgent: string | null): Promise<void> {
+  record(feedId: string, at: number, userAgent: string | null): Promise<void> {
     const previous = this.pending.get(feedId);
-    this.pending.set(feedId, { at, userAgent, count: (previous?.count ?? 0) + 1 });
+    if (previous === undefined) this.pending.set(feedId, { at, userAgent, count: 1 });
+    else {
+      previous.at = at;
+      previous.userAgent = userAgent;
+      previous.count += 1;
+    }
     if (this.flushMs === 0) return this.flush();
     if (this.timer === null) {
       this.timer = setTimeout(() => void this.flush(), this.flushMs);
@@ -44,7 +50,7 @@ export class FetchLog {
     this.flushing = this.flushing.then(async () => {
       for (const [feedId, { at, userAgent, count }] of batch) {
         try {
-          await this.store.recordFeedFetch(feedId, at, userAgent, count);
+          await this.store.recordFeedFetch(feedId, new Date(at).toISOString(), userAgent, count);
         } catch (err) {
           this.onError(err);
         }
