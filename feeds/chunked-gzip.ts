@@ -28,7 +28,7 @@
 //   MTIME, no name), so the same body always gives the same bytes.
 import { hash } from 'node:crypto';
 import { constants, crc32, deflateRawSync } from 'node:zlib';
-import type { BodySpan } from './ics-renderer.js';
+import { spanBytes, type BodySpan } from './ics-renderer.js';
 
 // A span is a stretch of the body: its bytes, and a digest identifying them (an event's SHA-256),
 // or null for a stretch without one (the calendar head, the end), whose bytes are hashed here.
@@ -121,7 +121,7 @@ function checkLengths(parts: readonly Buffer[], spans: readonly BodySpan[]): voi
   let inParts = 0;
   for (const part of parts) inParts += part.length;
   let inSpans = 0;
-  for (const span of spans) inSpans += span.bytes.length;
+  for (const span of spans) inSpans += span.length;
   if (inParts !== inSpans) throw new RangeError(`spans hold ${inSpans} bytes of a ${inParts}-byte body`);
 }
 
@@ -137,12 +137,12 @@ function* chunksOf(spans: readonly BodySpan[]): Generator<Chunk> {
     const span = spans[i] as BodySpan;
     if (span.digest === null) {
       if (i > first) yield { first, end: i, length };
-      yield { first: i, end: i + 1, length: span.bytes.length };
+      yield { first: i, end: i + 1, length: span.length };
       first = i + 1;
       length = 0;
       continue;
     }
-    length += span.bytes.length;
+    length += span.length;
     if ((span.digest[0] ?? 0xff) < BOUNDARY_BELOW || length >= CHUNK_CAP) {
       yield { first, end: i + 1, length };
       first = i + 1;
@@ -177,7 +177,7 @@ function chunkKeys(level: number, spans: readonly BodySpan[]): (chunk: Chunk) =>
   let at = 0;
   return (chunk) => {
     const head = spans[chunk.first] as BodySpan;
-    if (head.digest === null) return `${level}b${hash('sha256', head.bytes, 'base64url')}`;
+    if (head.digest === null) return `${level}b${hash('sha256', spanBytes(head), 'base64url')}`;
     const from = at;
     const before = dictionarySpan(spans, chunk);
     scratch[at++] = before === undefined ? 0 : 1;
@@ -190,7 +190,7 @@ function chunkKeys(level: number, spans: readonly BodySpan[]): (chunk: Chunk) =>
 /** Length (4 bytes), digest length (1) and digest; byte by byte and with set(), the fastest here. */
 function writeIdentity(out: Buffer, at: number, span: BodySpan): number {
   const digest = span.digest ?? EMPTY;
-  const { length } = span.bytes;
+  const { length } = span;
   out[at] = length & 0xff;
   out[at + 1] = (length >>> 8) & 0xff;
   out[at + 2] = (length >>> 16) & 0xff;
@@ -204,8 +204,8 @@ const EMPTY = Buffer.alloc(0);
 /** A raw deflate stream with no final block, ending byte-aligned: one that can be followed by more. */
 function deflateChunk(spans: readonly BodySpan[], chunk: Chunk, level: number): Buffer {
   const before = dictionarySpan(spans, chunk);
-  const input = chunk.end - chunk.first === 1 ? (spans[chunk.first] as BodySpan).bytes : Buffer.concat(spans.slice(chunk.first, chunk.end).map((s) => s.bytes), chunk.length);
-  const dictionary = before === undefined ? undefined : before.bytes.subarray(Math.max(0, before.bytes.length - WINDOW));
+  const input = chunkBytes(spans, chunk);
+  const dictionary = before === undefined ? undefined : before.source.subarray(Math.max(before.offset, before.offset + before.length - WINDOW), before.offset + before.length);
   const out = deflateRawSync(input, {
     level,
     finishFlush: constants.Z_SYNC_FLUSH,
@@ -214,6 +214,19 @@ function deflateChunk(spans: readonly BodySpan[], chunk: Chunk, level: number): 
   // Concatenation is sound only if zlib ended the chunk with the empty stored block it documents.
   if (out.length < SYNC_MARKER.length || !out.subarray(out.length - SYNC_MARKER.length).equals(SYNC_MARKER)) {
     throw new Error('zlib did not end a sync-flushed deflate stream with 00 00 ff ff');
+  }
+  return out;
+}
+
+/** A chunk's bytes in one buffer: copied straight from the spans' sources, with no view per span. */
+function chunkBytes(spans: readonly BodySpan[], chunk: Chunk): Buffer {
+  if (chunk.end - chunk.first === 1) return spanBytes(spans[chunk.first] as BodySpan);
+  const out = Buffer.allocUnsafe(chunk.length);
+  let at = 0;
+  for (let i = chunk.first; i < chunk.end; i++) {
+    const { source, offset, length } = spans[i] as BodySpan;
+    source.copy(out, at, offset, offset + length);
+    at += length;
   }
   return out;
 }

@@ -351,7 +351,8 @@ export class FeedService {
     if (deletions !== previous.deletions) return this.changesByVersion(providerId, previous.events, window, deletions);
     const changedIds = new Set(changed.map((s) => s.id));
     const reused: CachedEvent[] = [];
-    for (const [id, event] of previous.events) if (!changedIds.has(id)) reused.push(event);
+    // values(), not entries(): an entry array per event was most of a render's garbage.
+    for (const event of previous.events.values()) if (!changedIds.has(event.version.id)) reused.push(event);
     return { reused, read: changed, deletions, takeOver: { events: previous.events, removed: [...changedIds] } };
   }
 

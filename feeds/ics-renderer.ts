@@ -40,9 +40,12 @@ export interface EventFragment {
 
 /** A stretch of an assembled body: the calendar's head (with its VTIMEZONEs), one event, or its end. */
 export interface BodySpan {
-  bytes: Buffer;
+  /** Its bytes are source[offset, offset + length) (an event fragment is a span as it is). */
+  readonly source: Buffer;
+  readonly offset: number;
+  readonly length: number;
   /** The event's digest, or null for the head and the end. */
-  digest: Buffer | null;
+  readonly digest: Buffer | null;
 }
 
 /**
@@ -142,7 +145,10 @@ export function assembleCalendar(
   const sorted = sortFragments(fragments);
   // VTIMEZONEs in the order their TZIDs first appear, as ical-generator writes them.
   const spans = new Map<string, { from: number; to: number }>();
-  for (const { tzid, startMs, endMs } of sorted) {
+  // Indexed loops: these run over every event of every render, and for-of with destructuring
+  // left garbage per event here.
+  for (let i = 0; i < sorted.length; i++) {
+    const { tzid, startMs, endMs } = sorted[i] as EventFragment;
     if (tzid === null) continue;
     const span = spans.get(tzid);
     if (span === undefined) spans.set(tzid, { from: startMs, to: endMs });
@@ -171,7 +177,8 @@ export function assembleCalendar(
   const flush = () => {
     if (run !== null) out.push(run.source.subarray(run.start, run.end));
   };
-  for (const { source, offset: from, length, digest } of sorted) {
+  for (let i = 0; i < sorted.length; i++) {
+    const { source, offset: from, length, digest } = sorted[i] as EventFragment;
     if (digest.length !== DIGEST_BYTES) throw new RangeError('An event fragment needs a SHA-256 digest.');
     digests.set(digest, at);
     at += DIGEST_BYTES;
@@ -191,7 +198,17 @@ export function assembleCalendar(
 
 /** The body span by span: head, each event, end (what a chunked gzip groups). */
 export function calendarSpans(calendar: Pick<AssembledCalendar, 'head' | 'sorted'>): BodySpan[] {
-  return [{ bytes: calendar.head, digest: null }, ...calendar.sorted.map((f) => ({ bytes: fragmentBytes(f), digest: f.digest })), { bytes: CALENDAR_END, digest: null }];
+  const { head, sorted } = calendar;
+  // The fragments themselves: no object or view made per event.
+  const spans: BodySpan[] = [{ source: head, offset: 0, length: head.length, digest: null }];
+  for (let i = 0; i < sorted.length; i++) spans.push(sorted[i] as EventFragment);
+  spans.push({ source: CALENDAR_END, offset: 0, length: CALENDAR_END.length, digest: null });
+  return spans;
+}
+
+/** A span's bytes, as a view (no copy). */
+export function spanBytes(span: BodySpan): Buffer {
+  return span.source.subarray(span.offset, span.offset + span.length);
 }
 
 /** The parts as one buffer (a copy, unless there is one part). */

@@ -7,6 +7,7 @@ export {
   joinParts,
   renderCalendar,
   renderEvent,
+  spanBytes,
   type AssembledCalendar,
   type BodySpan,
   type EventFragment,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { assembleCalendar, calendarSpans, fragmentBytes, joinParts, renderCalendar, renderEvent } from '../../feeds/index.js';
+import { assembleCalendar, calendarSpans, fragmentBytes, joinParts, renderCalendar, renderEvent, spanBytes } from '../../feeds/index.js';
 import type { CalendarEvent, CalendarMeta } from '../../src/domain/index.js';
 import { allCalendarEvents, calendarMeta } from '../fixtures/calendar-events.js';
 import { renderCalendarReference } from '../support/reference-renderer.js';
@@ -84,7 +84,7 @@ describe('calendar assembly from event fragments', () => {
         // The spans (head, each event in order, end) are the body too.
         const spans = calendarSpans(assembled);
         assert.equal(spans.length, fragments.length + 2);
-        assert.ok(Buffer.concat(spans.map((x) => x.bytes)).equals(body));
+        assert.ok(Buffer.concat(spans.map(spanBytes)).equals(body));
       }),
       FC,
     );
