@@ -4,6 +4,7 @@ import { ErrorCode, notFound } from '../src/domain/index.js';
 import type { CalendarMeta, Clock, FeedToken, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 import { FetchLog } from './fetch-log.js';
+import { LookupBatcher } from './lookup-batcher.js';
 import { chunkedGzip, type GzipChunks } from './chunked-gzip.js';
 import { assembleCalendar, calendarSpans, joinParts, renderCalendar, renderEvent, type EventFragment } from './ics-renderer.js';
 
@@ -210,8 +211,10 @@ export class FeedService {
   private windowBounds = { from: '', to: '' };
 
   private readonly fetchLog: FetchLog;
+  private readonly batcher: LookupBatcher;
 
   constructor(private readonly options: FeedServiceOptions) {
+    this.batcher = new LookupBatcher((hashes) => options.store.findFeedRevisions(hashes));
     this.fetchLog = new FetchLog(options.store, options.fetchFlushMs ?? 0, options.onFetchLogError ?? (() => undefined));
   }
 
@@ -450,7 +453,8 @@ export class FeedService {
     const epoch = this.options.store.feedLookupEpoch();
     const known = this.lookups.get(tokenHash);
     if (known !== undefined && known.epoch === epoch) return known;
-    const found = await this.options.store.findFeedRevision(tokenHash);
+    // Without an epoch (PostgreSQL) every poll asks: polls that arrive together ask in one query.
+    const found = epoch === null ? await this.batcher.find(tokenHash) : await this.options.store.findFeedRevision(tokenHash);
     if (found === null) {
       this.lookups.delete(tokenHash);
       return null;

@@ -22,8 +22,9 @@ export interface BenchApp {
   close(): Promise<void>;
 }
 
-export async function startBenchApp(metrics?: Metrics): Promise<BenchApp> {
-  const store = await createSqliteStore({ filename: ':memory:' });
+/** On an in-memory SQLite store, or on the store given (closed with the app). */
+export async function startBenchApp(metrics?: Metrics, given?: Store): Promise<BenchApp> {
+  const store = given ?? (await createSqliteStore({ filename: ':memory:' }));
   const app = createApp({
     ...(metrics === undefined ? {} : { metrics }),
     store,

@@ -11,21 +11,33 @@ import http from 'node:http';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import express from 'express';
 import { REPO_ROOT } from '../test/support/processes.js';
-import { startBenchApp } from './bench-app.js';
+import type { Store } from '../src/domain/index.js';
+import { createTestPostgresStore } from '../test/support/postgres.js';
+import { startBenchApp, type BenchApp } from './bench-app.js';
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 1000);
 const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 32);
-// sessionsync as `npm start` builds it, with one provider and its video room.
-const { base, api, close } = await startBenchApp();
-const seriesStart = Date.parse('2026-11-03T14:00:00.000Z');
-for (let i = 0; i < SESSIONS; i++) {
-  const start = new Date(seriesStart + i * 3_600_000 * 7).toISOString();
-  await api('PUT', `/api/v1/providers/p1/sessions/s${i}`, { start, durationMinutes: 50, client: { id: `c${i}`, firstName: 'Client', lastName: `Number${i}` } });
+const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+
+/** sessionsync as `npm start` builds it, with one provider, its video room, its sessions and a feed URL. */
+async function seededApp(store?: Store): Promise<{ app: BenchApp; feedPath: string }> {
+  const app = await startBenchApp(undefined, store);
+  const seriesStart = Date.parse('2026-11-03T14:00:00.000Z');
+  for (let i = 0; i < SESSIONS; i++) {
+    const start = new Date(seriesStart + i * 3_600_000 * 7).toISOString();
+    await app.api('PUT', `/api/v1/providers/p1/sessions/s${i}`, { start, durationMinutes: 50, client: { id: `c${i}`, firstName: 'Client', lastName: `Number${i}` } });
+  }
+  const { url } = (await app.api('POST', '/api/v1/providers/p1/feeds', {})) as { url: string };
+  return { app, feedPath: new URL(url).pathname };
 }
-const { url } = (await api('POST', '/api/v1/providers/p1/feeds', {})) as { url: string };
-const feedPath = new URL(url).pathname;
+
+const sqlite = await seededApp();
+const { base, close } = sqlite.app;
+const { feedPath } = sqlite;
+// The same on PostgreSQL when a database is given: every poll there asks one indexed query.
+const postgres = DATABASE_URL === undefined || DATABASE_URL === '' ? null : await seededApp(await createTestPostgresStore(DATABASE_URL));
 
 // The ceiling: the same bytes and headers from memory.
 const first = await fetch(`${base}${feedPath}`, { headers: { 'Accept-Encoding': 'identity' } });
@@ -97,6 +109,16 @@ const paths: { path: string; ours: Target; top: Target }[] = [
   { path: '200, gzip', ours: { url: `${base}${feedPath}`, headers: { 'Accept-Encoding': 'gzip' } }, top: { url: `${ceilingBase}/gzip`, headers: { 'Accept-Encoding': 'gzip' } } },
   { path: '304, If-None-Match', ours: { url: `${base}${feedPath}`, headers: { 'If-None-Match': etag } }, top: { url: `${ceilingBase}/304`, headers: { 'If-None-Match': etag } } },
 ];
+if (postgres !== null) {
+  const pgBase = `${postgres.app.base}${postgres.feedPath}`;
+  // The same data renders the same bytes, so the same ETag, on either database.
+  const pgEtag = (await fetch(pgBase, { headers: { 'Accept-Encoding': 'identity' } })).headers.get('etag');
+  if (pgEtag !== etag) throw new Error(`PostgreSQL's ETag ${pgEtag} is not SQLite's ${etag}`);
+  paths.push(
+    { path: '200, gzip (PG)', ours: { url: pgBase, headers: { 'Accept-Encoding': 'gzip' } }, top: { url: `${ceilingBase}/gzip`, headers: { 'Accept-Encoding': 'gzip' } } },
+    { path: '304 (PostgreSQL)', ours: { url: pgBase, headers: { 'If-None-Match': etag } }, top: { url: `${ceilingBase}/304`, headers: { 'If-None-Match': etag } } },
+  );
+}
 
 console.log(`feed polls over HTTP: ${SESSIONS} sessions (${(bytes.length / 1024).toFixed(0)} KiB, gzip ${(gzipped.length / 1024).toFixed(0)} KiB; gzipSync would make ${(gzipSync(bytes).length / 1024).toFixed(0)} KiB), autocannon -c ${CONNECTIONS} -d ${SECONDS}, median of ${ROUNDS} rounds, node ${process.version}, ${os.cpus().length} cores`);
 console.log(`${'path'.padEnd(20)} ${'sessionsync'.padStart(12)} ${'ceiling'.padStart(12)} ${'ratio'.padStart(7)} ${'p99 ours'.padStart(9)} ${'p99 top'.padStart(8)}`);
@@ -127,3 +149,4 @@ writeFileSync(
 );
 ceilingServer.close();
 await close();
+await postgres?.app.close();

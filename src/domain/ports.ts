@@ -68,6 +68,8 @@ export interface StoreReader extends SyncStoreReader {
   findActiveFeed(tokenHash: string): Promise<ActiveFeed | null>;
   /** findActiveFeed narrowed to ids and the provider's feedRevision: one indexed query, every poll. */
   findFeedRevision(tokenHash: string): Promise<FeedRevision | null>;
+  /** findFeedRevision for many token hashes in one query: the answers by token hash (unknown and revoked absent). */
+  findFeedRevisions(tokenHashes: readonly string[]): Promise<Map<string, FeedRevision>>;
 }
 
 /** Writes; only reachable inside Store.transaction so that related rows change together. */

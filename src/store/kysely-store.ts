@@ -176,6 +176,7 @@ export class KyselyStore implements Store {
   listFeeds = this.#outside('listFeeds', (providerId: string) => this.#ops.listFeeds(providerId));
   findActiveFeed = this.#outside('findActiveFeed', (tokenHash: string) => this.#ops.findActiveFeed(tokenHash));
   findFeedRevision = this.#outside('findFeedRevision', (tokenHash: string) => this.#ops.findFeedRevision(tokenHash));
+  findFeedRevisions = this.#outside('findFeedRevisions', (tokenHashes: readonly string[]) => this.#ops.findFeedRevisions(tokenHashes));
 
   feedLookupEpoch(): number | null {
     // Both only ever grow, so their sum changes whenever either does.
@@ -330,6 +331,7 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     listFeeds: live((providerId) => ops.listFeeds(providerId)),
     findActiveFeed: live((tokenHash) => ops.findActiveFeed(tokenHash)),
     findFeedRevision: live((tokenHash) => ops.findFeedRevision(tokenHash)),
+    findFeedRevisions: live((tokenHashes) => ops.findFeedRevisions(tokenHashes)),
     lockProvider: live((providerId) => ops.lock(`provider:${providerId}`)),
     lockConnection: live((connectionId) => ops.lock(`connection:${connectionId}`)),
     putProvider: feedWrite((provider) => ops.putProvider(provider)),
@@ -612,6 +614,22 @@ class Operations {
     const row = (await this.db.executeQuery<FeedRevision>(CompiledQuery.raw(query, [tokenHash]))).rows[0];
     // PostgreSQL's INTEGER arrives as a number; Number() keeps a BIGINT-typed driver honest too.
     return row === undefined ? null : { ...row, feedRevision: Number(row.feedRevision) };
+  }
+
+  async findFeedRevisions(tokenHashes: readonly string[]): Promise<Map<string, FeedRevision>> {
+    const found = new Map<string, FeedRevision>();
+    if (tokenHashes.length === 0) return found;
+    const rows = await this.db
+      .selectFrom('feed_tokens')
+      .innerJoin('providers', 'providers.id', 'feed_tokens.provider_id')
+      .select(['feed_tokens.token_hash as tokenHash', 'feed_tokens.id as feedId', 'feed_tokens.provider_id as providerId', 'providers.created_at as providerCreatedAt', 'providers.feed_revision as feedRevision'])
+      .where('feed_tokens.token_hash', 'in', [...tokenHashes])
+      .where('feed_tokens.revoked_at', 'is', null)
+      .execute();
+    for (const { tokenHash, feedId, providerId, providerCreatedAt, feedRevision } of rows) {
+      found.set(tokenHash, { feedId, providerId, providerCreatedAt, feedRevision: Number(feedRevision) });
+    }
+    return found;
   }
 
   /** The SQL text of a query whose shape never changes (only its parameters), compiled once per dialect. */

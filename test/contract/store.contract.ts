@@ -571,6 +571,17 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         assert.equal((await store.findFeedRevision('2'.repeat(64)))?.feedRevision, 8);
       });
 
+      it('when many hashes are looked up at once, then findFeedRevisions answers the active ones by hash, and nothing for none', async () => {
+        const data = twoProviders();
+        data.feeds.push(aFeedToken({ id: 'feed-3', providerId: 'prov-2', tokenHash: '3'.repeat(64), revokedAt: T2 }));
+        await seed(data);
+
+        const found = await store.findFeedRevisions(['1'.repeat(64), '2'.repeat(64), '3'.repeat(64), 'f'.repeat(64)]);
+        assert.deepStrictEqual([...found.keys()].sort(), ['1'.repeat(64), '2'.repeat(64)]);
+        assert.deepStrictEqual(found.get('2'.repeat(64)), await store.findFeedRevision('2'.repeat(64)));
+        assert.equal((await store.findFeedRevisions([])).size, 0);
+      });
+
       it('when feeds are revoked, revisions bumped or providers written or deleted, then feedLookupEpoch changes (or is null); other writes leave it', async () => {
         await seed(twoProviders());
         const epochs = [store.feedLookupEpoch()];
