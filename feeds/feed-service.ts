@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { toCalendarEvent, toInviteEvent } from '../src/domain/calendar-event.js';
+import { toInviteEvent } from '../src/domain/calendar-event.js';
 import { ErrorCode, notFound } from '../src/domain/index.js';
-import type { CalendarMeta, Clock, FeedToken, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
+import type { CalendarMeta, Clock, FeedToken, Provider, Store } from '../src/domain/index.js';
+import { chunkedGzip } from './chunked-gzip.js';
+import { feedCalendarMeta, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 import { FetchLog } from './fetch-log.js';
+import { calendarSpans, renderCalendar } from './ics-renderer.js';
 import { LookupBatcher } from './lookup-batcher.js';
-import { chunkedGzip, type GzipChunks } from './chunked-gzip.js';
-import { assembleCalendar, calendarSpans, joinParts, renderCalendar, renderEvent, type EventFragment } from './ics-renderer.js';
+
+// The calendar's name and refresh interval, as every feed writes them.
+export { feedCalendarMeta };
 
 export interface FeedServiceOptions {
   store: Store;
@@ -90,70 +94,11 @@ export interface CreatedFeed {
   webcalUrl: string;
 }
 
-interface CacheEntry {
-  /** The provider (createdAt) and feedRevision the body was rendered from, and its window's UTC day. */
+/** A cached body, with the provider (createdAt) and feedRevision it was rendered from, and its window's UTC day. */
+interface CacheEntry extends FeedBody {
   createdAt: string;
   revision: number;
   day: number;
-  parts: Buffer[];
-  length: number;
-  /** Bytes of the buffers the parts are views into (at least length): what the cache counts. */
-  retained: number;
-  etag: string;
-  gzipEtag: string;
-  gzip: Buffer | null;
-  /**
-   * The compressed chunks its gzip is made of (views into it), or until then those of the render
-   * before, to make it from; inheritedBytes is what those keep alive (counted by the cache).
-   */
-  gzipChunks: GzipChunks | undefined;
-  inheritedBytes: number;
-  /** The provider's count of deleted sessions when its sessions were read (see changesSince). */
-  deletions: number;
-  /** The body's head and its events in order, for its chunked gzip. */
-  head: Buffer;
-  sorted: EventFragment[];
-  /**
-   * Each event of the body by session id, its bytes in body: what the next render reuses. The
-   * next render of the same day takes this map over and updates it in place.
-   */
-  events: Map<string, CachedEvent>;
-}
-
-/** What a render reuses from the cache and which sessions it reads (and renders) afresh. */
-interface RenderPlan {
-  reused: CachedEvent[];
-  read: Session[];
-  /** The provider's count of deleted sessions, read before the sessions were. */
-  deletions: number;
-  /**
-   * The previous body's events map to take over (`reused` is then every event of it but those
-   * whose ids are in `removed`), or null to fill a new map.
-   */
-  takeOver: { events: Map<string, CachedEvent>; removed: readonly string[] } | null;
-}
-
-/**
- * One event of a cached body: its fragment, whose bytes are a view into a buffer of the body
- * (its own, an earlier body's, or the one the parts were last joined into, where it is re-pointed:
- * the bytes are the same), and the session version it was rendered from; while the session has
- * this version, the fragment holds.
- */
-interface CachedEvent extends EventFragment {
-  source: Buffer;
-  offset: number;
-  readonly version: SessionVersion;
-}
-
-/** Most parts a cached body is sent in before they are joined into one buffer. */
-const MAX_PARTS = 64;
-
-/** Bytes of the distinct buffers that parts are views into. */
-function retainedBytes(parts: readonly Buffer[]): number {
-  const buffers = new Set(parts.map((p) => p.buffer));
-  let bytes = 0;
-  for (const b of buffers) bytes += b.byteLength;
-  return bytes;
 }
 
 /**
@@ -162,21 +107,6 @@ function retainedBytes(parts: readonly Buffer[]): number {
  * full collections, of rendering a 5,000-event feed (node --expose-gc, Node 24).
  */
 const EVENT_OVERHEAD_BYTES = 1024;
-
-/**
- * A change to more than this share of a feed's events reads all its sessions in one query rather
- * than the changed ones by id (a provider's name, zone or default location touches them all).
- */
-const FULL_READ_SHARE = 0.5;
-
-function sameVersion(a: SessionVersion, b: SessionVersion): boolean {
-  return a.eventFingerprint === b.eventFingerprint && a.sequence === b.sequence && a.lastModified === b.lastModified && a.createdAt === b.createdAt;
-}
-
-function versionOf(session: Session): SessionVersion {
-  const { id, eventFingerprint, sequence, lastModified, createdAt } = session;
-  return { id, eventFingerprint, sequence, lastModified, createdAt };
-}
 
 /** A token's answer, kept while the store's feedLookupEpoch() stays the same. */
 interface Lookup {
@@ -191,14 +121,9 @@ interface Lookup {
 const MAX_LOOKUPS = 100_000;
 
 const DAY_MS = 86_400_000;
-const REFRESH_SECONDS = 3600;
 
 function entrySize(entry: CacheEntry): number {
   return entry.retained + (entry.gzip?.length ?? entry.inheritedBytes) + entry.events.size * EVENT_OVERHEAD_BYTES;
-}
-
-export function feedCalendarMeta(provider: Provider): CalendarMeta {
-  return { name: `Sessions – ${provider.name}`, productId: 'sessionsync', refreshIntervalSeconds: REFRESH_SECONDS };
 }
 
 export class FeedService {
@@ -279,117 +204,6 @@ export class FeedService {
       this.windowDay = day;
     }
     return this.windowBounds;
-  }
-
-  /**
-   * Renders the provider's feed for the window of `day`, re-rendering only the events whose
-   * session changed since `previous` (the provider's last cached rendering) and reusing the
-   * other events' fragments.
-   */
-  private async renderBody(provider: Provider, day: number, previous: CacheEntry | undefined): Promise<Omit<CacheEntry, 'createdAt' | 'revision' | 'day'>> {
-    const { from, to } = this.window(day);
-    const window = { endAfter: from, startBefore: to };
-    const plan =
-      previous !== undefined && previous.day === day
-        ? await this.changesSince(provider.id, previous, window)
-        : // Read before the sessions: what they show then reflects at least this many deletions.
-          await this.changesByVersion(provider.id, previous?.events, window, await this.options.store.sessionDeletions(provider.id));
-
-    const locations = plan.read.length === 0 ? [] : await this.options.store.listLocations(provider.id);
-    const byLocation = new Map<string, Location>(locations.map((l) => [l.id, l]));
-    const kept = plan.reused;
-    const fresh: CachedEvent[] = [];
-    for (const session of plan.read) {
-      // Possibly read after the rest: what a later read would show, moved out or cancelled too.
-      if (session.status !== 'scheduled' || session.end <= from || session.start >= to) continue;
-      const location = session.locationId === null ? null : (byLocation.get(session.locationId) ?? null);
-      const event = toCalendarEvent(session, provider, location);
-      // A row whose stored fingerprint lags what it renders to now (written by older code) is
-      // rendered again every time rather than cached under a version that does not describe it.
-      const version = event.revision === session.eventFingerprint ? versionOf(session) : { ...versionOf(session), eventFingerprint: '' };
-      const rendered: CachedEvent = { ...renderEvent(event), version };
-      kept.push(rendered);
-      fresh.push(rendered);
-    }
-
-    const assembled = assembleCalendar(feedCalendarMeta(provider), kept);
-    // Synchronous from here on, so a failed render never leaves a taken-over map half updated.
-    const events = plan.takeOver?.events ?? new Map<string, CachedEvent>();
-    for (const id of plan.takeOver?.removed ?? []) events.delete(id);
-    for (const e of plan.takeOver === null ? kept : fresh) events.set(e.version.id, e);
-    let { parts } = assembled;
-    let retained = retainedBytes(parts);
-    // Parts pile up with each change and keep old buffers alive: past a few, join them into one
-    // buffer and point every event into it (the old buffers' memory then goes).
-    if (parts.length > MAX_PARTS || retained > 2 * assembled.length) {
-      const body = joinParts(parts, assembled.length);
-      let offset = assembled.head.length;
-      for (const e of assembled.sorted as CachedEvent[]) {
-        e.source = body;
-        e.offset = offset;
-        offset += e.length;
-      }
-      parts = [body];
-      retained = body.length;
-    }
-    return {
-      parts,
-      length: assembled.length,
-      retained,
-      etag: assembled.etag,
-      gzipEtag: `${assembled.etag.slice(0, -1)}-gzip"`,
-      head: assembled.head,
-      sorted: assembled.sorted,
-      gzip: null,
-      gzipChunks: previous?.gzipChunks,
-      inheritedBytes: previous === undefined ? 0 : (previous.gzip?.buffer.byteLength ?? previous.inheritedBytes),
-      events,
-      deletions: plan.deletions,
-    };
-  }
-
-  /**
-   * The common case, one session changed: the sessions stamped after the cached revision, read in
-   * full, and every other cached event kept; null when sessions were deleted since (their rows
-   * are gone, so only the versions of what is left can tell which).
-   */
-  private async changesSince(providerId: string, previous: CacheEntry, window: { endAfter: string; startBefore: string }): Promise<RenderPlan> {
-    const { changed, deletions } = await this.options.store.listSessionChanges(providerId, previous.revision);
-    if (deletions !== previous.deletions) return this.changesByVersion(providerId, previous.events, window, deletions);
-    const changedIds = new Set(changed.map((s) => s.id));
-    const reused: CachedEvent[] = [];
-    // values(), not entries(): an entry array per event was most of a render's garbage.
-    for (const event of previous.events.values()) if (!changedIds.has(event.version.id)) reused.push(event);
-    return { reused, read: changed, deletions, takeOver: { events: previous.events, removed: [...changedIds] } };
-  }
-
-  /**
-   * Every other case (a new day's window, deletions, nothing cached): the versions of the
-   * window's sessions in one narrow query, and in full only those whose version differs.
-   */
-  private async changesByVersion(
-    providerId: string,
-    previous: ReadonlyMap<string, CachedEvent> | undefined,
-    window: { endAfter: string; startBefore: string },
-    deletions: number,
-  ): Promise<RenderPlan> {
-    const { store } = this.options;
-    if (previous === undefined || previous.size === 0) {
-      return { reused: [], read: await store.listSessions(providerId, { status: 'scheduled', ...window }), deletions, takeOver: null };
-    }
-    const versions = await store.listSessionVersions(providerId, window);
-    const reused: CachedEvent[] = [];
-    const stale: string[] = [];
-    for (const version of versions) {
-      const cached = previous.get(version.id);
-      if (cached !== undefined && sameVersion(cached.version, version)) reused.push(cached);
-      else stale.push(version.id);
-    }
-    if (stale.length > versions.length * FULL_READ_SHARE) {
-      return { reused: [], read: await store.listSessions(providerId, { status: 'scheduled', ...window }), deletions, takeOver: null };
-    }
-    // A session deleted between the two reads is simply not found, as a later read would show.
-    return { reused, read: stale.length === 0 ? [] : await store.getSessions(providerId, stale), deletions, takeOver: null };
   }
 
   /**
@@ -532,7 +346,9 @@ export class FeedService {
         const previous = cached?.createdAt === provider.createdAt ? cached : undefined;
         // The render before this one may have reached this revision already.
         if (previous !== undefined && previous.revision === provider.feedRevision && previous.day === day) return previous;
-        const entry: CacheEntry = { createdAt: provider.createdAt, revision: provider.feedRevision, day, ...(await this.renderBody(provider, day, previous)) };
+        const { from, to } = this.window(day);
+        const body = await renderFeedBody(this.options.store, provider, { endAfter: from, startBefore: to }, previous && { body: previous, revision: previous.revision, sameWindow: previous.day === day });
+        const entry: CacheEntry = { ...body, createdAt: provider.createdAt, revision: provider.feedRevision, day };
         this.remember(providerId, entry);
         this.options.metrics?.feedRendered(Number(process.hrtime.bigint() - started) / 1e9);
         return entry;

@@ -1,0 +1,221 @@
+// A provider's feed body rendered incrementally: from the body before it (any revision or day),
+// only the sessions written since are read and rendered again; every other event's fragment is
+// kept, its bytes sent as views into the earlier buffers (see FeedBody.parts).
+import { toCalendarEvent } from '../src/domain/calendar-event.js';
+import type { CalendarMeta, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
+import type { GzipChunks } from './chunked-gzip.js';
+import { assembleCalendar, joinParts, renderEvent, type EventFragment } from './ics-renderer.js';
+
+/** REFRESH-INTERVAL / X-PUBLISHED-TTL of feeds and invite files: a hint apps may follow. */
+export const REFRESH_SECONDS = 3600;
+
+export function feedCalendarMeta(provider: Provider): CalendarMeta {
+  return { name: `Sessions – ${provider.name}`, productId: 'sessionsync', refreshIntervalSeconds: REFRESH_SECONDS };
+}
+
+/** A rendered feed body, and what the next render of the same provider starts from. */
+export interface FeedBody {
+  /** The body in parts to send one after another (views into cached buffers), length bytes in all. */
+  parts: Buffer[];
+  length: number;
+  /** Bytes of the buffers the parts are views into (at least length): what the cache counts. */
+  retained: number;
+  etag: string;
+  gzipEtag: string;
+  gzip: Buffer | null;
+  /**
+   * The compressed chunks its gzip is made of (views into it), or until then those of the render
+   * before, to make it from; inheritedBytes is what those keep alive (counted by the cache).
+   */
+  gzipChunks: GzipChunks | undefined;
+  inheritedBytes: number;
+  /** The provider's count of deleted sessions when its sessions were read (see changesSince). */
+  deletions: number;
+  /** The body's head and its events in order, for its chunked gzip. */
+  head: Buffer;
+  sorted: EventFragment[];
+  /**
+   * Each event of the body by session id, its bytes in body: what the next render reuses. The
+   * next render of the same day takes this map over and updates it in place.
+   */
+  events: Map<string, CachedEvent>;
+}
+
+/** What a render reuses from the cache and which sessions it reads (and renders) afresh. */
+interface RenderPlan {
+  reused: CachedEvent[];
+  read: Session[];
+  /** The provider's count of deleted sessions, read before the sessions were. */
+  deletions: number;
+  /**
+   * The previous body's events map to take over (`reused` is then every event of it but those
+   * whose ids are in `removed`), or null to fill a new map.
+   */
+  takeOver: { events: Map<string, CachedEvent>; removed: readonly string[] } | null;
+}
+
+/**
+ * One event of a cached body: its fragment, whose bytes are a view into a buffer of the body
+ * (its own, an earlier body's, or the one the parts were last joined into, where it is re-pointed:
+ * the bytes are the same), and the session version it was rendered from; while the session has
+ * this version, the fragment holds.
+ */
+interface CachedEvent extends EventFragment {
+  source: Buffer;
+  offset: number;
+  readonly version: SessionVersion;
+}
+
+/** Most parts a cached body is sent in before they are joined into one buffer. */
+const MAX_PARTS = 64;
+
+/** Bytes of the distinct buffers that parts are views into. */
+function retainedBytes(parts: readonly Buffer[]): number {
+  const buffers = new Set(parts.map((p) => p.buffer));
+  let bytes = 0;
+  for (const b of buffers) bytes += b.byteLength;
+  return bytes;
+}
+
+/**
+ * A change to more than this share of a feed's events reads all its sessions in one query rather
+ * than the changed ones by id (a provider's name, zone or default location touches them all).
+ */
+const FULL_READ_SHARE = 0.5;
+
+function sameVersion(a: SessionVersion, b: SessionVersion): boolean {
+  return a.eventFingerprint === b.eventFingerprint && a.sequence === b.sequence && a.lastModified === b.lastModified && a.createdAt === b.createdAt;
+}
+
+function versionOf(session: Session): SessionVersion {
+  const { id, eventFingerprint, sequence, lastModified, createdAt } = session;
+  return { id, eventFingerprint, sequence, lastModified, createdAt };
+}
+
+/** The window a body holds: sessions that end after endAfter and start before startBefore. */
+export interface FeedWindow {
+endAfter: string;
+startBefore: string;
+}
+
+/** What a render may start from: the provider's last body, and whether it had the same window. */
+export interface PreviousBody {
+body: FeedBody;
+/** The feed revision it was rendered at. */
+revision: number;
+sameWindow: boolean;
+}
+
+/**
+ * Renders the provider's feed for the window, re-rendering only the events whose session changed
+ * since `previous` and reusing the other events' fragments. With a previous body of the same
+ * window, takes over its events map (updated in place once every read is done), so the caller
+ * runs one render per provider at a time and replaces the previous body with this one.
+ */
+export async function renderFeedBody(store: Store, provider: Provider, window: FeedWindow, previous: PreviousBody | undefined): Promise<FeedBody> {
+const plan =
+  previous !== undefined && previous.sameWindow
+    ? await changesSince(store, provider.id, previous, window)
+    : // Read before the sessions: what they show then reflects at least this many deletions.
+      await changesByVersion(store, provider.id, previous?.body.events, window, await store.sessionDeletions(provider.id));
+const from = window.endAfter;
+const to = window.startBefore;
+
+  const locations = plan.read.length === 0 ? [] : await store.listLocations(provider.id);
+  const byLocation = new Map<string, Location>(locations.map((l) => [l.id, l]));
+  const kept = plan.reused;
+  const fresh: CachedEvent[] = [];
+  for (const session of plan.read) {
+    // Possibly read after the rest: what a later read would show, moved out or cancelled too.
+    if (session.status !== 'scheduled' || session.end <= from || session.start >= to) continue;
+    const location = session.locationId === null ? null : (byLocation.get(session.locationId) ?? null);
+    const event = toCalendarEvent(session, provider, location);
+    // A row whose stored fingerprint lags what it renders to now (written by older code) is
+    // rendered again every time rather than cached under a version that does not describe it.
+    const version = event.revision === session.eventFingerprint ? versionOf(session) : { ...versionOf(session), eventFingerprint: '' };
+    const rendered: CachedEvent = { ...renderEvent(event), version };
+    kept.push(rendered);
+    fresh.push(rendered);
+  }
+
+  const assembled = assembleCalendar(feedCalendarMeta(provider), kept);
+  // Synchronous from here on, so a failed render never leaves a taken-over map half updated.
+  const events = plan.takeOver?.events ?? new Map<string, CachedEvent>();
+  for (const id of plan.takeOver?.removed ?? []) events.delete(id);
+  for (const e of plan.takeOver === null ? kept : fresh) events.set(e.version.id, e);
+  let { parts } = assembled;
+  let retained = retainedBytes(parts);
+  // Parts pile up with each change and keep old buffers alive: past a few, join them into one
+  // buffer and point every event into it (the old buffers' memory then goes).
+  if (parts.length > MAX_PARTS || retained > 2 * assembled.length) {
+    const body = joinParts(parts, assembled.length);
+    let offset = assembled.head.length;
+    for (const e of assembled.sorted as CachedEvent[]) {
+      e.source = body;
+      e.offset = offset;
+      offset += e.length;
+    }
+    parts = [body];
+    retained = body.length;
+  }
+  return {
+    parts,
+    length: assembled.length,
+    retained,
+    etag: assembled.etag,
+    gzipEtag: `${assembled.etag.slice(0, -1)}-gzip"`,
+    head: assembled.head,
+    sorted: assembled.sorted,
+    gzip: null,
+    gzipChunks: previous?.body.gzipChunks,
+    inheritedBytes: previous === undefined ? 0 : (previous.body.gzip?.buffer.byteLength ?? previous.body.inheritedBytes),
+    events,
+    deletions: plan.deletions,
+  };
+}
+
+/**
+ * The common case, one session changed: the sessions stamped after the cached revision, read in
+ * full, and every other cached event kept; null when sessions were deleted since (their rows
+ * are gone, so only the versions of what is left can tell which).
+ */
+async function changesSince(store: Store, providerId: string, previous: PreviousBody, window: FeedWindow): Promise<RenderPlan> {
+  const { changed, deletions } = await store.listSessionChanges(providerId, previous.revision);
+  const { events } = previous.body;
+  if (deletions !== previous.body.deletions) return changesByVersion(store, providerId, events, window, deletions);
+  const changedIds = new Set(changed.map((s) => s.id));
+  const reused: CachedEvent[] = [];
+  // values(), not entries(): an entry array per event was most of a render's garbage.
+  for (const event of events.values()) if (!changedIds.has(event.version.id)) reused.push(event);
+  return { reused, read: changed, deletions, takeOver: { events, removed: [...changedIds] } };
+}
+
+/**
+ * Every other case (a new day's window, deletions, nothing cached): the versions of the
+ * window's sessions in one narrow query, and in full only those whose version differs.
+ */
+async function changesByVersion(
+  store: Store,
+  providerId: string,
+  previous: ReadonlyMap<string, CachedEvent> | undefined,
+  window: FeedWindow,
+  deletions: number,
+): Promise<RenderPlan> {
+  if (previous === undefined || previous.size === 0) {
+    return { reused: [], read: await store.listSessions(providerId, { status: 'scheduled', ...window }), deletions, takeOver: null };
+  }
+  const versions = await store.listSessionVersions(providerId, window);
+  const reused: CachedEvent[] = [];
+  const stale: string[] = [];
+  for (const version of versions) {
+    const cached = previous.get(version.id);
+    if (cached !== undefined && sameVersion(cached.version, version)) reused.push(cached);
+    else stale.push(version.id);
+  }
+  if (stale.length > versions.length * FULL_READ_SHARE) {
+    return { reused: [], read: await store.listSessions(providerId, { status: 'scheduled', ...window }), deletions, takeOver: null };
+  }
+  // A session deleted between the two reads is simply not found, as a later read would show.
+  return { reused, read: stale.length === 0 ? [] : await store.getSessions(providerId, stale), deletions, takeOver: null };
+}
+
