@@ -51,6 +51,7 @@ import {
   toTarget,
   type Database,
   type FeedRow,
+  type LocationRow,
   type ProviderRow,
   type SessionRow,
   type TargetRow,
@@ -442,8 +443,10 @@ class Operations {
     return row.feed_revision;
   }
 
+  // Every feed render after a change asks this: compiled once per dialect.
   async listLocations(providerId: string): Promise<Location[]> {
-    const rows = await this.db.selectFrom('locations').selectAll().where('provider_id', '=', providerId).orderBy('id').execute();
+    const query = this.#compiled('listLocations', (db) => db.selectFrom('locations').selectAll().where('provider_id', '=', '').orderBy('id'));
+    const { rows } = await this.db.executeQuery<LocationRow>(CompiledQuery.raw(query, [providerId]));
     return rows.map(toLocation);
   }
 
@@ -560,13 +563,17 @@ class Operations {
    * index lookups, however many sessions the provider has.
    */
   async listSessionChanges(providerId: string, since: number): Promise<{ changed: Session[]; deletions: number }> {
-    const { rows } = await sql<SessionRow & { sessions_deleted: number | string; id: string | null }>`
-      SELECT p.sessions_deleted, s.*
-      FROM providers p
-      LEFT JOIN sessions s ON s.provider_id = p.id AND s.feed_revision > ${since}
-      WHERE p.id = ${providerId}
-      ORDER BY s.starts_at, s.id
-    `.execute(this.db);
+    const query = this.#compiled('listSessionChanges', (db) =>
+      db
+        .selectFrom('providers as p')
+        .leftJoin('sessions as s', (join) => join.onRef('s.provider_id', '=', 'p.id').on('s.feed_revision', '>', 0))
+        .select('p.sessions_deleted')
+        .selectAll('s')
+        .where('p.id', '=', '')
+        .orderBy('s.starts_at')
+        .orderBy('s.id'),
+    );
+    const { rows } = await this.db.executeQuery<SessionRow & { sessions_deleted: number | string; id: string | null }>(CompiledQuery.raw(query, [since, providerId]));
     return { changed: rows.filter((r) => r.id !== null).map((r) => toSession(r)), deletions: Number(rows[0]?.sessions_deleted ?? 0) };
   }
 
