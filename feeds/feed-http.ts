@@ -36,7 +36,7 @@ const UNDER_FEEDS = /^\/feeds(?:[/?]|$)/i;
 const FEED_FILE = /^\/feeds\/([^/?]*)\.ics(?:\?|$)/i;
 
 /** RFC 9110 13.1.2: If-None-Match uses weak comparison, so W/"x" matches "x". */
-export function matchesIfNoneMatch(header: string | undefined, etag: string, otherEtag: string): boolean {
+function matchesIfNoneMatch(header: string | undefined, etag: string, otherEtag: string): boolean {
   if (header === undefined) return false;
   // The common case, a calendar app echoing the one ETag it got, needs no parsing.
   if (header === etag || header === otherEtag) return true;

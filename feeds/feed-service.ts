@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { toInviteEvent } from '../src/domain/calendar-event.js';
 import { ErrorCode, notFound } from '../src/domain/index.js';
-import type { CalendarMeta, Clock, FeedToken, Provider, Store } from '../src/domain/index.js';
+import type { CalendarMeta, Clock, FeedRevision, FeedToken, Provider, Store } from '../src/domain/index.js';
 import { chunkedGzip } from './chunked-gzip.js';
 import { feedCalendarMeta, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
@@ -54,7 +54,7 @@ export interface RenderedFeed {
 
 /** Whether a cached body is the one to serve for this lookup on this day. */
 function isCurrent(entry: CacheEntry, found: Lookup, day: number): boolean {
-  return entry.revision === found.revision && entry.createdAt === found.createdAt && entry.day === day;
+  return entry.revision === found.feedRevision && entry.createdAt === found.providerCreatedAt && entry.day === day;
 }
 
 class ServedFeed implements RenderedFeed {
@@ -109,12 +109,8 @@ interface CacheEntry extends FeedBody {
 const EVENT_OVERHEAD_BYTES = 1024;
 
 /** A token's answer, kept while the store's feedLookupEpoch() stays the same. */
-interface Lookup {
+interface Lookup extends FeedRevision {
   epoch: number;
-  feedId: string;
-  providerId: string;
-  createdAt: string;
-  revision: number;
 }
 
 /** Most token answers kept; past it the oldest go (a lookup is one query to make again). */
@@ -220,16 +216,20 @@ export class FeedService {
     const now = this.options.clock.now().getTime();
     const day = Math.floor(now / DAY_MS);
 
-    let entry: CacheEntry | null | undefined = this.cache.get(providerId);
-    if (entry !== undefined && isCurrent(entry, found, day)) {
-      this.options.metrics?.feedCacheHit();
-    } else {
-      entry = await this.renderOnce(providerId, found.revision, day);
-      if (entry === null) return null;
-    }
+    const cached = this.cache.get(providerId);
+    if (cached !== undefined && isCurrent(cached, found, day)) return this.served(found, cached, now);
+    const entry = await this.renderOnce(providerId, found.feedRevision, day);
+    if (entry === null) return null;
     this.remember(providerId, entry);
-    // A class, not an object literal with a closure: one allocation per poll, nothing else.
     return new ServedFeed(this, found.feedId, providerId, entry, now);
+  }
+
+  /** A cache hit: counted, made the most recently used, and served. */
+  private served(found: Lookup, entry: CacheEntry, now: number): RenderedFeed {
+    this.options.metrics?.feedCacheHit();
+    this.remember(found.providerId, entry);
+    // A class, not an object literal with a closure: one allocation per poll, nothing else.
+    return new ServedFeed(this, found.feedId, found.providerId, entry, now);
   }
 
   /**
@@ -246,9 +246,7 @@ export class FeedService {
     const entry = this.cache.get(known.providerId);
     const now = this.options.clock.now().getTime();
     if (entry === undefined || !isCurrent(entry, known, Math.floor(now / DAY_MS))) return undefined;
-    this.options.metrics?.feedCacheHit();
-    this.remember(known.providerId, entry);
-    return new ServedFeed(this, known.feedId, known.providerId, entry, now);
+    return this.served(known, entry, now);
   }
 
   /** The gzip of a cached body, made once (see RenderedFeed.gzipped). */
@@ -277,13 +275,7 @@ export class FeedService {
       this.lookups.delete(tokenHash);
       return null;
     }
-    const answer: Lookup = {
-      epoch: epoch ?? Number.NaN,
-      feedId: found.feedId,
-      providerId: found.providerId,
-      createdAt: found.providerCreatedAt,
-      revision: found.feedRevision,
-    };
+    const answer: Lookup = { ...found, epoch: epoch ?? Number.NaN };
     // Unknown tokens are not kept, so junk cannot grow this; live ones past the cap start over.
     if (epoch !== null) {
       if (this.lookups.size >= MAX_LOOKUPS) this.lookups.clear();
@@ -320,11 +312,6 @@ export class FeedService {
     return this.cacheBytes;
   }
 
-  /**
-   * Renders the provider's feed at (at least) `revision` for the window of `day`; null when the
-   * provider is gone. The provider row is read first and its revision labels the body: the
-   * sessions and locations read after it hold every change up to that revision.
-   */
   /**
    * Renders the provider's feed at (at least) `revision` for the window of `day`, and caches it;
    * null when the provider is gone. One render per provider at a time, each starting from the

@@ -1,7 +1,7 @@
 // CalendarEvent[] -> iCalendar (RFC 5545) text for feeds and invite files. Pure: the same input
 // gives the same bytes whatever the process TZ or clock (no now(), no random values).
 import { createHash, hash } from 'node:crypto';
-import ical, { escape, foldLines, ICalCalendarMethod, ICalEvent, ICalEventStatus, ICalEventTransparency, type ICalEventData } from 'ical-generator';
+import ical, { escape, foldLines, ICalCalendarMethod, ICalEvent, ICalEventStatus, ICalEventTransparency, type ICalCalendarData, type ICalEventData } from 'ical-generator';
 import { DateTime, IANAZone } from 'luxon';
 import { tzlib_get_ical_block } from 'timezones-ical-library';
 import { canonicalTimeZone, toPrintableText } from '../src/domain/index.js';
@@ -206,7 +206,7 @@ export function calendarSpans(calendar: Pick<AssembledCalendar, 'head' | 'sorted
   return spans;
 }
 
-/** A span's bytes, as a view (no copy). */
+/** A span's (or an event fragment's) bytes, as a view (no copy). */
 export function spanBytes(span: BodySpan): Buffer {
   return span.source.subarray(span.offset, span.offset + span.length);
 }
@@ -214,11 +214,6 @@ export function spanBytes(span: BodySpan): Buffer {
 /** The parts as one buffer (a copy, unless there is one part). */
 export function joinParts(parts: readonly Buffer[], length?: number): Buffer {
   return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, length);
-}
-
-/** A fragment's bytes, as a view (no copy). */
-export function fragmentBytes(fragment: EventFragment): Buffer {
-  return fragment.source.subarray(fragment.offset, fragment.offset + fragment.length);
 }
 
 /**
@@ -256,8 +251,9 @@ function calendarHead(meta: CalendarMeta, options: RenderCalendarOptions): Buffe
   return head;
 }
 
-function renderHead(meta: CalendarMeta, options: RenderCalendarOptions): Buffer {
-  const text = ical({
+/** ical-generator's calendar properties for a feed or invite file (no events, no zones). */
+export function calendarProperties(meta: CalendarMeta, options: RenderCalendarOptions): ICalCalendarData {
+  return {
     // PRODID, NAME and X-WR-CALNAME are TEXT values, but ical-generator writes them unescaped.
     prodId: { company: 'sessionsync', product: escape(toPrintableText(meta.productId, 'line'), false), language: 'EN' },
     name: escape(toPrintableText(meta.name, 'line'), false),
@@ -266,7 +262,11 @@ function renderHead(meta: CalendarMeta, options: RenderCalendarOptions): Buffer 
     method: options.method === 'PUBLISH' ? ICalCalendarMethod.PUBLISH : null,
     // No calendar-level zone name: with one, ical-generator writes TIMEZONE-ID/X-WR-TIMEZONE.
     timezone: { name: null },
-  }).toString();
+  };
+}
+
+function renderHead(meta: CalendarMeta, options: RenderCalendarOptions): Buffer {
+  const text = ical(calendarProperties(meta, options)).toString();
   if (!text.endsWith('END:VCALENDAR')) throw new Error('ical-generator wrote an unexpected calendar ending.');
   return Buffer.from(text.slice(0, -'END:VCALENDAR'.length), 'utf8');
 }

@@ -3,7 +3,6 @@
 export {
   assembleCalendar,
   calendarSpans,
-  fragmentBytes,
   joinParts,
   renderCalendar,
   renderEvent,

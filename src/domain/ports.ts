@@ -16,11 +16,6 @@ export interface SessionQuery {
   seriesId?: string;
 }
 
-export interface ActiveFeed {
-  feed: FeedToken;
-  provider: Provider;
-}
-
 /** What a feed poll needs to know to answer from a cached body: which feed, whose, which revision. */
 export interface FeedRevision {
   feedId: string;
@@ -64,9 +59,10 @@ export interface StoreReader extends SyncStoreReader {
   /** The provider's sessions with these ids (those that exist), ordered by start then id. */
   getSessions(providerId: string, sessionIds: readonly string[]): Promise<Session[]>;
   listFeeds(providerId: string): Promise<FeedToken[]>;
-  /** The unrevoked feed with this token hash and its provider, or null (unknown and revoked alike). */
-  findActiveFeed(tokenHash: string): Promise<ActiveFeed | null>;
-  /** findActiveFeed narrowed to ids and the provider's feedRevision: one indexed query, every poll. */
+  /**
+   * The unrevoked feed with this token hash, its provider and the provider's feedRevision, or
+   * null (unknown and revoked alike): one indexed query, asked on every poll it cannot skip.
+   */
   findFeedRevision(tokenHash: string): Promise<FeedRevision | null>;
   /** findFeedRevision for many token hashes in one query: the answers by token hash (unknown and revoked absent). */
   findFeedRevisions(tokenHashes: readonly string[]): Promise<Map<string, FeedRevision>>;

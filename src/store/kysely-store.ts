@@ -6,7 +6,6 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import type {
-  ActiveFeed,
   FeedRevision,
   SessionVersion,
   AuditEntry,
@@ -50,9 +49,7 @@ import {
   toSession,
   toTarget,
   type Database,
-  type FeedRow,
   type LocationRow,
-  type ProviderRow,
   type SessionRow,
   type TargetRow,
 } from './rows.js';
@@ -175,7 +172,6 @@ export class KyselyStore implements Store {
   sessionDeletions = this.#outside('sessionDeletions', (providerId: string) => this.#ops.sessionDeletions(providerId));
   getSessions = this.#outside('getSessions', (providerId: string, sessionIds: readonly string[]) => this.#ops.getSessions(providerId, sessionIds));
   listFeeds = this.#outside('listFeeds', (providerId: string) => this.#ops.listFeeds(providerId));
-  findActiveFeed = this.#outside('findActiveFeed', (tokenHash: string) => this.#ops.findActiveFeed(tokenHash));
   findFeedRevision = this.#outside('findFeedRevision', (tokenHash: string) => this.#ops.findFeedRevision(tokenHash));
   findFeedRevisions = this.#outside('findFeedRevisions', (tokenHashes: readonly string[]) => this.#ops.findFeedRevisions(tokenHashes));
 
@@ -330,7 +326,6 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     listSessionChanges: live((providerId, since) => ops.listSessionChanges(providerId, since)),
     sessionDeletions: live((providerId) => ops.sessionDeletions(providerId)),
     listFeeds: live((providerId) => ops.listFeeds(providerId)),
-    findActiveFeed: live((tokenHash) => ops.findActiveFeed(tokenHash)),
     findFeedRevision: live((tokenHash) => ops.findFeedRevision(tokenHash)),
     findFeedRevisions: live((tokenHashes) => ops.findFeedRevisions(tokenHashes)),
     lockProvider: live((providerId) => ops.lock(`provider:${providerId}`)),
@@ -386,6 +381,22 @@ function queues(scope: TxScope, kind: WorkKind, count: number): number {
 }
 
 /** `col = excluded.col` for every non-key column: the update half of an upsert. */
+/** Unrevoked feeds with their provider's revision: what findFeedRevision(s) select from. */
+function activeFeedRevisions(db: Kysely<Database>) {
+  return db
+    .selectFrom('feed_tokens')
+    .innerJoin('providers', 'providers.id', 'feed_tokens.provider_id')
+    .select(['feed_tokens.token_hash as tokenHash', 'feed_tokens.id as feedId', 'feed_tokens.provider_id as providerId', 'providers.created_at as providerCreatedAt', 'providers.feed_revision as feedRevision'])
+    .where('feed_tokens.revoked_at', 'is', null);
+}
+
+type FeedRevisionRow = FeedRevision & { tokenHash: string };
+
+function toFeedRevision({ feedId, providerId, providerCreatedAt, feedRevision }: FeedRevisionRow): FeedRevision {
+  // PostgreSQL's INTEGER arrives as a number; Number() keeps a BIGINT-typed driver honest too.
+  return { feedId, providerId, providerCreatedAt, feedRevision: Number(feedRevision) };
+}
+
 /** A session write's feed_revision: the revision the provider's next bump, in this transaction, commits. */
 function changeStamp(providerId: string) {
   return sql<number>`(SELECT feed_revision + 1 FROM providers WHERE id = ${providerId})`;
@@ -598,45 +609,18 @@ class Operations {
     return rows.map(toFeed);
   }
 
-  // Every feed poll asks this: its two queries are built and compiled once per dialect, then run
-  // with fresh parameters (building a Kysely query cost more than running it: npm run bench).
-  async findActiveFeed(tokenHash: string): Promise<ActiveFeed | null> {
-    const findFeed = this.#compiled('findActiveFeed', (db) => db.selectFrom('feed_tokens').selectAll().where('token_hash', '=', '').where('revoked_at', 'is', null));
-    const row = (await this.db.executeQuery<FeedRow>(CompiledQuery.raw(findFeed, [tokenHash]))).rows[0];
-    if (row === undefined) return null;
-    const getProvider = this.#compiled('getProvider', (db) => db.selectFrom('providers').selectAll().where('id', '=', ''));
-    const provider = (await this.db.executeQuery<ProviderRow>(CompiledQuery.raw(getProvider, [row.provider_id]))).rows[0];
-    return provider === undefined ? null : { feed: toFeed(row), provider: toProvider(provider) };
-  }
-
+  // Every feed poll it cannot skip asks this: built and compiled once per dialect (building a
+  // Kysely query cost more than running it).
   async findFeedRevision(tokenHash: string): Promise<FeedRevision | null> {
-    const query = this.#compiled('findFeedRevision', (db) =>
-      db
-        .selectFrom('feed_tokens')
-        .innerJoin('providers', 'providers.id', 'feed_tokens.provider_id')
-        .select(['feed_tokens.id as feedId', 'feed_tokens.provider_id as providerId', 'providers.created_at as providerCreatedAt', 'providers.feed_revision as feedRevision'])
-        .where('feed_tokens.token_hash', '=', '')
-        .where('feed_tokens.revoked_at', 'is', null),
-    );
-    const row = (await this.db.executeQuery<FeedRevision>(CompiledQuery.raw(query, [tokenHash]))).rows[0];
-    // PostgreSQL's INTEGER arrives as a number; Number() keeps a BIGINT-typed driver honest too.
-    return row === undefined ? null : { ...row, feedRevision: Number(row.feedRevision) };
+    const query = this.#compiled('findFeedRevision', (db) => activeFeedRevisions(db).where('feed_tokens.token_hash', '=', ''));
+    const row = (await this.db.executeQuery<FeedRevisionRow>(CompiledQuery.raw(query, [tokenHash]))).rows[0];
+    return row === undefined ? null : toFeedRevision(row);
   }
 
   async findFeedRevisions(tokenHashes: readonly string[]): Promise<Map<string, FeedRevision>> {
-    const found = new Map<string, FeedRevision>();
-    if (tokenHashes.length === 0) return found;
-    const rows = await this.db
-      .selectFrom('feed_tokens')
-      .innerJoin('providers', 'providers.id', 'feed_tokens.provider_id')
-      .select(['feed_tokens.token_hash as tokenHash', 'feed_tokens.id as feedId', 'feed_tokens.provider_id as providerId', 'providers.created_at as providerCreatedAt', 'providers.feed_revision as feedRevision'])
-      .where('feed_tokens.token_hash', 'in', [...tokenHashes])
-      .where('feed_tokens.revoked_at', 'is', null)
-      .execute();
-    for (const { tokenHash, feedId, providerId, providerCreatedAt, feedRevision } of rows) {
-      found.set(tokenHash, { feedId, providerId, providerCreatedAt, feedRevision: Number(feedRevision) });
-    }
-    return found;
+    if (tokenHashes.length === 0) return new Map();
+    const rows = await activeFeedRevisions(this.db).where('feed_tokens.token_hash', 'in', [...tokenHashes]).execute();
+    return new Map(rows.map((row) => [row.tokenHash, toFeedRevision(row)]));
   }
 
   /** The SQL text of a query whose shape never changes (only its parameters), compiled once per dialect. */

@@ -14,6 +14,11 @@ interface Seed {
   feeds?: FeedToken[];
 }
 
+/** What findFeedRevision answers for an unrevoked feed of this provider. */
+function activeFeed(feed: FeedToken, provider: Provider) {
+  return { feedId: feed.id, providerId: provider.id, providerCreatedAt: provider.createdAt, feedRevision: provider.feedRevision };
+}
+
 function nextTick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -109,7 +114,7 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         assert.deepStrictEqual(await store.listSessions('prov-1'), []);
         assert.equal(await store.getSession('prov-1', 'sess-1'), null);
         assert.deepStrictEqual(await store.listFeeds('prov-1'), []);
-        assert.equal(await store.findActiveFeed('1'.repeat(64)), null);
+        assert.equal(await store.findFeedRevision('1'.repeat(64)), null);
         assert.deepStrictEqual(await store.getProvider('prov-2'), data.providers[1]);
         assert.deepStrictEqual(await store.listLocations('prov-2'), [data.locations[1]]);
         assert.deepStrictEqual(await store.listSessions('prov-2'), [data.sessions[1]]);
@@ -539,23 +544,23 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         assert.deepStrictEqual(await store.listFeeds('prov-1'), [a, b, c]);
       });
 
-      it('when an unrevoked feed\'s hash is looked up, then findActiveFeed returns the feed and its provider', async () => {
+      it('when an unrevoked feed\'s hash is looked up, then findFeedRevision returns the feed, its provider and the provider\'s revision', async () => {
         const data = twoProviders();
         await seed(data);
 
-        assert.deepStrictEqual(await store.findActiveFeed('2'.repeat(64)), { feed: data.feeds[1], provider: data.providers[1] });
+        assert.deepStrictEqual(await store.findFeedRevision('2'.repeat(64)), activeFeed(data.feeds[1]!, data.providers[1]!));
       });
 
-      it('when the hash is unknown, then findActiveFeed returns null', async () => {
+      it('when the hash is unknown, then findFeedRevision returns null', async () => {
         await seed(twoProviders());
 
-        assert.equal(await store.findActiveFeed('f'.repeat(64)), null);
+        assert.equal(await store.findFeedRevision('f'.repeat(64)), null);
       });
 
-      it('when the feed is revoked, then findActiveFeed returns null', async () => {
+      it('when the feed is revoked, then findFeedRevision returns null', async () => {
         await seed({ providers: [aProvider()], feeds: [aFeedToken({ tokenHash: '1'.repeat(64), revokedAt: T1 })] });
 
-        assert.equal(await store.findActiveFeed('1'.repeat(64)), null);
+        assert.equal(await store.findFeedRevision('1'.repeat(64)), null);
       });
 
       it('when an unrevoked feed\'s hash is looked up narrowly, then findFeedRevision returns its ids, provider createdAt and feedRevision; unknown and revoked give null', async () => {
@@ -618,7 +623,7 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
 
         assert.equal(revoked, true);
         assert.deepStrictEqual(await store.listFeeds('prov-1'), [{ ...feed, revokedAt: T1 }]);
-        assert.equal(await store.findActiveFeed('1'.repeat(64)), null);
+        assert.equal(await store.findFeedRevision('1'.repeat(64)), null);
       });
 
       it('when the feed belongs to another provider or does not exist, then revokeFeed returns false and changes nothing', async () => {
@@ -627,7 +632,7 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
 
         assert.equal(await store.transaction((tx) => tx.revokeFeed('prov-1', 'feed-2', T1)), false);
         assert.equal(await store.transaction((tx) => tx.revokeFeed('prov-1', 'feed-404', T1)), false);
-        assert.deepStrictEqual(await store.findActiveFeed('2'.repeat(64)), { feed: data.feeds[1], provider: data.providers[1] });
+        assert.deepStrictEqual(await store.findFeedRevision('2'.repeat(64)), activeFeed(data.feeds[1]!, data.providers[1]!));
       });
 
       it('when the feed is already revoked, then revokeFeed returns false and keeps the first revokedAt', async () => {
@@ -767,7 +772,7 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         });
         await entered;
         const read = store.getProvider('prov-1');
-        const found = store.findActiveFeed('a'.repeat(64));
+        const found = store.findFeedRevision('a'.repeat(64));
         releaseFn();
 
         await assert.rejects(pending, (error: unknown) => error === boom);

@@ -4,23 +4,16 @@
 // assembled bytes must equal (test/unit/calendar-assembly.test.ts, incremental-feed.test.ts), and
 // as the baseline that npm run bench compares a cold render with. Both share toEventData (zones,
 // escapes, instants): what differs is who writes the calendar around the events.
-import ical, { escape, ICalCalendarMethod } from 'ical-generator';
-import { toEventData, type RenderCalendarOptions } from '../../feeds/ics-renderer.js';
+import ical from 'ical-generator';
+import { calendarProperties, toEventData, type RenderCalendarOptions } from '../../feeds/ics-renderer.js';
 import { buildVtimezone } from '../../feeds/vtimezone.js';
-import { toPrintableText } from '../../src/domain/index.js';
 import type { CalendarEvent, CalendarMeta } from '../../src/domain/index.js';
 
 export function renderCalendarReference(meta: CalendarMeta, events: readonly CalendarEvent[], options: RenderCalendarOptions = {}): string {
   const vtimezones = new Map<string, string>();
   const spans = new Map<string, { from: number; to: number }>();
-  const calendar = ical({
-    prodId: { company: 'sessionsync', product: escape(toPrintableText(meta.productId, 'line'), false), language: 'EN' },
-    name: escape(toPrintableText(meta.name, 'line'), false),
-    scale: 'GREGORIAN',
-    ttl: meta.refreshIntervalSeconds,
-    method: options.method === 'PUBLISH' ? ICalCalendarMethod.PUBLISH : null,
-    timezone: { name: null, generator: (tzid) => vtimezones.get(tzid) ?? null },
-  });
+  // The same calendar properties; ical-generator writes the VTIMEZONEs the events use.
+  const calendar = ical({ ...calendarProperties(meta, options), timezone: { name: null, generator: (tzid) => vtimezones.get(tzid) ?? null } });
   const sorted = events
     .map((event) => ({ event, ...toEventData(event) }))
     .sort((a, b) => a.startMs - b.startMs || compare(a.event.uid, b.event.uid) || a.endMs - b.endMs || compare(a.event.revision, b.event.revision));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { assembleCalendar, calendarSpans, fragmentBytes, joinParts, renderCalendar, renderEvent, spanBytes } from '../../feeds/index.js';
+import { assembleCalendar, calendarSpans, joinParts, renderCalendar, renderEvent, spanBytes } from '../../feeds/index.js';
 import type { CalendarEvent, CalendarMeta } from '../../src/domain/index.js';
 import { allCalendarEvents, calendarMeta } from '../fixtures/calendar-events.js';
 import { renderCalendarReference } from '../support/reference-renderer.js';
@@ -123,7 +123,7 @@ describe('calendar assembly from event fragments', () => {
   it('when one event is rendered, then its fragment is exactly its VEVENT lines of the whole calendar', () => {
     const [event] = allCalendarEvents;
     assert.ok(event);
-    const fragment = fragmentBytes(renderEvent(event)).toString('utf8');
+    const fragment = spanBytes(renderEvent(event)).toString('utf8');
     assert.match(fragment, /^BEGIN:VEVENT\r\n[\s\S]*END:VEVENT\r\n$/);
     assert.ok(renderCalendarReference(calendarMeta, [event]).includes(fragment));
   });
