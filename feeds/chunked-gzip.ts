@@ -3,8 +3,8 @@
 // and calendar clients (Google, Outlook) ask for gzip on every poll. So the body is cut into chunks
 // at content-defined boundaries, each chunk is deflated on its own and kept by a key derived from
 // its content, and the gzip member is assembled from kept chunks: after one event changes, only
-// the chunk that holds it (and at times the next one) is deflated again, ~3 ms in all. What stays
-// O(body) is cheap: the CRC-32 of the body (~1 ms) and hashing the events' digests into keys.
+// the chunk that holds it (and at times the next one) is deflated again. The CRC-32 of the body
+// is combined from the chunks' CRCs (body-chunks.ts keeps them), not read from 2.2 MB again.
 //
 // Standards and behaviour this relies on:
 // - RFC 1951 3.2.3: a deflate stream is a sequence of blocks, only the last with BFINAL set; a
@@ -26,8 +26,9 @@
 // - RFC 1952 2.3: a gzip member is a 10-byte header, the deflate data, the CRC-32 of the
 //   uncompressed data and its length mod 2^32, both little-endian. The header is constant (no
 //   MTIME, no name), so the same body always gives the same bytes.
-import { hash } from 'node:crypto';
-import { constants, crc32, deflateRawSync } from 'node:zlib';
+import { constants, deflateRawSync } from 'node:zlib';
+import { bodyChunks, dictionarySpan, type BodyChunk } from './body-chunks.js';
+import { crc32Combine } from './crc32-combine.js';
 import { spanBytes, type BodySpan } from './ics-renderer.js';
 
 // A span is a stretch of the body: its bytes, and a digest identifying them (an event's SHA-256),
@@ -50,15 +51,6 @@ export interface ChunkedGzip {
 
 /** zlib's default, what gzipSync uses. */
 const DEFAULT_LEVEL = 6;
-// A digest whose first byte is below this ends a chunk: 1 event in 64, ~28 KiB of ~430-byte
-// events. At 1 in 32 a real feed's chunked gzip was 1.11 times gzipSync's size (1.05 at 1 in 64);
-// deflating the chunk of a changed event again costs ~0.4 ms instead of ~0.2.
-const BOUNDARY_BELOW = 4;
-// A chunk also ends once this long, so that a run of events whose digests never end a chunk
-// (chance, or events made to) cannot make one chunk of the whole body. It may move the boundaries
-// that follow, up to the next one the digests set. At 1 in 64, a run of ~300 events (128 KiB)
-// without a boundary happens by chance less than 1% of the time.
-const CHUNK_CAP = 128 * 1024;
 /** How far back a deflate reference can reach (RFC 1951 3.2.5): more dictionary is never used. */
 const WINDOW = 32 * 1024;
 
@@ -69,38 +61,34 @@ const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00,
 const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
 const SYNC_MARKER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
-/** Spans [first, end) of the body, length bytes in all. */
-interface Chunk {
-  first: number;
-  end: number;
-  length: number;
-}
-
 /**
- * Gzips the body, given twice: as the parts it is sent in (the CRC runs over these, a few large
- * buffers) and span by span (the chunks are cut from these); both must hold the same bytes.
- * Deflates only the chunks that previous lacks. The output is the same bytes whatever previous
- * holds, as long as previous came from this function: deflate gives the same bytes for the same
- * input, dictionary, level and zlib build, so a kept chunk is what deflating it again would give.
- * Throws a RangeError when parts and spans differ in length or the level is not 0..9.
+ * Gzips the body, given twice: as the parts it is sent in and span by span (the chunks are cut
+ * from these, see body-chunks.ts); both must hold the same bytes. `chunks`, when given, must be
+ * bodyChunks(spans) (a caller that has them saves the walk). Deflates only the chunks that
+ * previous lacks; the CRC-32 is combined from the chunks' own. The output is the same bytes
+ * whatever previous holds, as long as previous came from this function: deflate gives the same
+ * bytes for the same input, dictionary, level and zlib build, so a kept chunk is what deflating
+ * it again would give. Throws a RangeError when parts and spans differ in length or the level
+ * is not 0..9.
  */
 export function chunkedGzip(
   parts: readonly Buffer[],
   spans: readonly BodySpan[],
   previous: GzipChunks | undefined,
-  options: { level?: number } = {},
+  options: { level?: number; chunks?: readonly BodyChunk[] } = {},
 ): ChunkedGzip {
   const level = options.level ?? DEFAULT_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`gzip level ${level} is not 0..9`);
-  checkLengths(parts, spans);
-  const keyOf = chunkKeys(level, spans);
+  const chunks = options.chunks ?? bodyChunks(spans);
   const out: Buffer[] = [GZIP_HEADER];
   const keys: string[] = [];
   const fresh = new Map<string, Buffer>();
   let compressed = 0;
   let reused = 0;
-  for (const chunk of chunksOf(spans)) {
-    const key = keyOf(chunk);
+  let crc = 0;
+  let length = 0;
+  for (const chunk of chunks) {
+    const key = `${level}${chunk.identity}`;
     let bytes = fresh.get(key) ?? previous?.get(key);
     if (bytes === undefined) {
       bytes = deflateChunk(spans, chunk, level);
@@ -111,98 +99,23 @@ export function chunkedGzip(
     fresh.set(key, bytes);
     keys.push(key);
     out.push(bytes);
+    crc = crc32Combine(crc, chunk.crc, chunk.shift);
+    length += chunk.length;
   }
-  out.push(FINAL_BLOCK, trailer(parts));
+  checkLength(parts, length);
+  out.push(FINAL_BLOCK, trailer(crc, length));
   const gzip = Buffer.concat(out);
   return { gzip, chunks: viewsInto(gzip, keys, out), compressed, reused };
 }
 
-function checkLengths(parts: readonly Buffer[], spans: readonly BodySpan[]): void {
+function checkLength(parts: readonly Buffer[], inSpans: number): void {
   let inParts = 0;
   for (const part of parts) inParts += part.length;
-  let inSpans = 0;
-  for (const span of spans) inSpans += span.length;
   if (inParts !== inSpans) throw new RangeError(`spans hold ${inSpans} bytes of a ${inParts}-byte body`);
 }
 
-/**
- * Chunk boundaries set by the spans themselves (a span without a digest alone, otherwise after a
- * digest that starts below BOUNDARY_BELOW), so inserting, removing or changing one event moves no
- * boundary but its own, and the chunks around it keep their keys.
- */
-function* chunksOf(spans: readonly BodySpan[]): Generator<Chunk> {
-  let first = 0;
-  let length = 0;
-  for (let i = 0; i < spans.length; i++) {
-    const span = spans[i] as BodySpan;
-    if (span.digest === null) {
-      if (i > first) yield { first, end: i, length };
-      yield { first: i, end: i + 1, length: span.length };
-      first = i + 1;
-      length = 0;
-      continue;
-    }
-    length += span.length;
-    if ((span.digest[0] ?? 0xff) < BOUNDARY_BELOW || length >= CHUNK_CAP) {
-      yield { first, end: i + 1, length };
-      first = i + 1;
-      length = 0;
-    }
-  }
-  if (first < spans.length) yield { first, end: spans.length, length };
-}
-
-/**
- * The event whose bytes a chunk of events is deflated against, if the span before it is one. Not
- * the head: it changes with the events' time range (its VTIMEZONEs), and would then take the
- * first chunk of events with it.
- */
-function dictionarySpan(spans: readonly BodySpan[], chunk: Chunk): BodySpan | undefined {
-  const before = spans[chunk.first - 1];
-  return before?.digest === null || spans[chunk.first]?.digest === null ? undefined : before;
-}
-
-/**
- * Keys for the chunks of one body: the level and what identifies the bytes a chunk is deflated
- * from. A span without a digest: its bytes. A run of events: the event before (the dictionary)
- * and its own, each as length and digest (so a stale digest of an event whose length changed
- * cannot pass for it, and digests of up to 255 bytes cannot run together). The 'e' and 'b'
- * tags keep the two kinds apart. Identities are written into one buffer for the whole body:
- * thousands of small allocations cost more than the hashing.
- */
-function chunkKeys(level: number, spans: readonly BodySpan[]): (chunk: Chunk) => string {
-  let size = 0;
-  for (const span of spans) size += 2 * (6 + (span.digest?.length ?? 0));
-  const scratch = Buffer.allocUnsafe(size);
-  let at = 0;
-  return (chunk) => {
-    const head = spans[chunk.first] as BodySpan;
-    if (head.digest === null) return `${level}b${hash('sha256', spanBytes(head), 'base64url')}`;
-    const from = at;
-    const before = dictionarySpan(spans, chunk);
-    scratch[at++] = before === undefined ? 0 : 1;
-    if (before !== undefined) at = writeIdentity(scratch, at, before);
-    for (let i = chunk.first; i < chunk.end; i++) at = writeIdentity(scratch, at, spans[i] as BodySpan);
-    return `${level}e${hash('sha256', scratch.subarray(from, at), 'base64url')}`;
-  };
-}
-
-/** Length (4 bytes), digest length (1) and digest; byte by byte and with set(), the fastest here. */
-function writeIdentity(out: Buffer, at: number, span: BodySpan): number {
-  const digest = span.digest ?? EMPTY;
-  const { length } = span;
-  out[at] = length & 0xff;
-  out[at + 1] = (length >>> 8) & 0xff;
-  out[at + 2] = (length >>> 16) & 0xff;
-  out[at + 3] = length >>> 24;
-  out[at + 4] = digest.length;
-  out.set(digest, at + 5);
-  return at + 5 + digest.length;
-}
-const EMPTY = Buffer.alloc(0);
-
 /** A raw deflate stream with no final block, ending byte-aligned: one that can be followed by more. */
-function deflateChunk(spans: readonly BodySpan[], chunk: Chunk, level: number): Buffer {
+function deflateChunk(spans: readonly BodySpan[], chunk: BodyChunk, level: number): Buffer {
   const before = dictionarySpan(spans, chunk);
   const input = chunkBytes(spans, chunk);
   const dictionary = before === undefined ? undefined : before.source.subarray(Math.max(before.offset, before.offset + before.length - WINDOW), before.offset + before.length);
@@ -219,7 +132,7 @@ function deflateChunk(spans: readonly BodySpan[], chunk: Chunk, level: number): 
 }
 
 /** A chunk's bytes in one buffer: copied straight from the spans' sources, with no view per span. */
-function chunkBytes(spans: readonly BodySpan[], chunk: Chunk): Buffer {
+function chunkBytes(spans: readonly BodySpan[], chunk: BodyChunk): Buffer {
   if (chunk.end - chunk.first === 1) return spanBytes(spans[chunk.first] as BodySpan);
   const out = Buffer.allocUnsafe(chunk.length);
   let at = 0;
@@ -231,13 +144,7 @@ function chunkBytes(spans: readonly BodySpan[], chunk: Chunk): Buffer {
   return out;
 }
 
-function trailer(parts: readonly Buffer[]): Buffer {
-  let crc = 0;
-  let length = 0;
-  for (const part of parts) {
-    crc = crc32(part, crc);
-    length += part.length;
-  }
+function trailer(crc: number, length: number): Buffer {
   const out = Buffer.allocUnsafe(8);
   out.writeUInt32LE(crc, 0);
   out.writeUInt32LE(length % 2 ** 32, 4);

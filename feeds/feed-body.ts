@@ -4,7 +4,9 @@
 import { toCalendarEvent } from '../src/domain/calendar-event.js';
 import type { CalendarMeta, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
 import type { GzipChunks } from './chunked-gzip.js';
-import { assembleCalendar, joinParts, renderEvent, type EventFragment } from './ics-renderer.js';
+import type { BodyChunk } from './body-chunks.js';
+import type { BodySpan } from './body-span.js';
+import { assembleSorted, joinParts, renderEvent, sortFragments, updateSorted, type EventFragment } from './ics-renderer.js';
 
 /** REFRESH-INTERVAL / X-PUBLISHED-TTL of feeds and invite files: a hint apps may follow. */
 export const REFRESH_SECONDS = 3600;
@@ -31,9 +33,11 @@ export interface FeedBody {
   inheritedBytes: number;
   /** The provider's count of deleted sessions when its sessions were read (see changesSince). */
   deletions: number;
-  /** The body's head and its events in order, for its chunked gzip. */
+  /** The body's head and its events in order, span by span and in chunks: for its gzip. */
   head: Buffer;
   sorted: EventFragment[];
+  spans: BodySpan[];
+  chunks: BodyChunk[];
   /**
    * Each event of the body by session id, its bytes in body: what the next render reuses. The
    * next render of the same day takes this map over and updates it in place.
@@ -43,12 +47,17 @@ export interface FeedBody {
 
 /** What a render reuses from the cache and which sessions it reads (and renders) afresh. */
 interface RenderPlan {
-  reused: CachedEvent[];
   read: Session[];
   /** The provider's count of deleted sessions, read before the sessions were. */
   deletions: number;
   /**
-   * The previous body's events map to take over (`reused` is then every event of it but those
+   * What the new body's order starts from: the previous body's events in order, less `removed`
+   * (the fragments of events read again or gone); or, without one (null), `reused` to sort.
+   */
+  base: { sorted: readonly EventFragment[]; removed: CachedEvent[] } | null;
+  reused: CachedEvent[];
+  /**
+   * The previous body's events map to take over (its events are then the base's, less those
    * whose ids are in `removed`), or null to fill a new map.
    */
   takeOver: { events: Map<string, CachedEvent>; removed: readonly string[] } | null;
@@ -94,16 +103,16 @@ function versionOf(session: Session): SessionVersion {
 
 /** The window a body holds: sessions that end after endAfter and start before startBefore. */
 export interface FeedWindow {
-endAfter: string;
-startBefore: string;
+  endAfter: string;
+  startBefore: string;
 }
 
 /** What a render may start from: the provider's last body, and whether it had the same window. */
 export interface PreviousBody {
-body: FeedBody;
-/** The feed revision it was rendered at. */
-revision: number;
-sameWindow: boolean;
+  body: FeedBody;
+  /** The feed revision it was rendered at. */
+  revision: number;
+  sameWindow: boolean;
 }
 
 /**
@@ -113,17 +122,16 @@ sameWindow: boolean;
  * runs one render per provider at a time and replaces the previous body with this one.
  */
 export async function renderFeedBody(store: Store, provider: Provider, window: FeedWindow, previous: PreviousBody | undefined): Promise<FeedBody> {
-const plan =
-  previous !== undefined && previous.sameWindow
-    ? await changesSince(store, provider.id, previous, window)
-    : // Read before the sessions: what they show then reflects at least this many deletions.
-      await changesByVersion(store, provider.id, previous?.body.events, window, await store.sessionDeletions(provider.id));
-const from = window.endAfter;
-const to = window.startBefore;
+  const plan =
+    previous !== undefined && previous.sameWindow
+      ? await changesSince(store, provider.id, previous, window)
+      : // Read before the sessions: what they show then reflects at least this many deletions.
+        await changesByVersion(store, provider.id, previous?.body, window, await store.sessionDeletions(provider.id));
+  const from = window.endAfter;
+  const to = window.startBefore;
 
   const locations = plan.read.length === 0 ? [] : await store.listLocations(provider.id);
   const byLocation = new Map<string, Location>(locations.map((l) => [l.id, l]));
-  const kept = plan.reused;
   const fresh: CachedEvent[] = [];
   for (const session of plan.read) {
     // Possibly read after the rest: what a later read would show, moved out or cancelled too.
@@ -133,16 +141,22 @@ const to = window.startBefore;
     // A row whose stored fingerprint lags what it renders to now (written by older code) is
     // rendered again every time rather than cached under a version that does not describe it.
     const version = event.revision === session.eventFingerprint ? versionOf(session) : { ...versionOf(session), eventFingerprint: '' };
-    const rendered: CachedEvent = { ...renderEvent(event), version };
-    kept.push(rendered);
-    fresh.push(rendered);
+    fresh.push({ ...renderEvent(event), version });
   }
 
-  const assembled = assembleCalendar(feedCalendarMeta(provider), kept);
+  // O(changes) after one change: the order is updated (searches and memmoves), not sorted again.
+  const sorted = plan.base === null ? sortFragments([...plan.reused, ...fresh]) : updateSorted(plan.base.sorted, plan.base.removed, fresh);
+  const assembled = assembleSorted(feedCalendarMeta(provider), sorted);
   // Synchronous from here on, so a failed render never leaves a taken-over map half updated.
-  const events = plan.takeOver?.events ?? new Map<string, CachedEvent>();
-  for (const id of plan.takeOver?.removed ?? []) events.delete(id);
-  for (const e of plan.takeOver === null ? kept : fresh) events.set(e.version.id, e);
+  let events: Map<string, CachedEvent>;
+  if (plan.takeOver === null) {
+    events = new Map<string, CachedEvent>();
+    for (const e of assembled.sorted as CachedEvent[]) events.set(e.version.id, e);
+  } else {
+    events = plan.takeOver.events;
+    for (const id of plan.takeOver.removed) events.delete(id);
+    for (const e of fresh) events.set(e.version.id, e);
+  }
   let { parts } = assembled;
   let retained = retainedBytes(parts);
   // Parts pile up with each change and keep old buffers alive: past a few, join them into one
@@ -166,6 +180,8 @@ const to = window.startBefore;
     gzipEtag: `${assembled.etag.slice(0, -1)}-gzip"`,
     head: assembled.head,
     sorted: assembled.sorted,
+    spans: assembled.spans,
+    chunks: assembled.chunks,
     gzip: null,
     gzipChunks: previous?.body.gzipChunks,
     inheritedBytes: previous === undefined ? 0 : (previous.body.gzip?.buffer.byteLength ?? previous.body.inheritedBytes),
@@ -182,40 +198,41 @@ const to = window.startBefore;
 async function changesSince(store: Store, providerId: string, previous: PreviousBody, window: FeedWindow): Promise<RenderPlan> {
   const { changed, deletions } = await store.listSessionChanges(providerId, previous.revision);
   const { events } = previous.body;
-  if (deletions !== previous.body.deletions) return changesByVersion(store, providerId, events, window, deletions);
-  const changedIds = new Set(changed.map((s) => s.id));
-  const reused: CachedEvent[] = [];
-  // values(), not entries(): an entry array per event was most of a render's garbage.
-  for (const event of events.values()) if (!changedIds.has(event.version.id)) reused.push(event);
-  return { reused, read: changed, deletions, takeOver: { events, removed: [...changedIds] } };
+  if (deletions !== previous.body.deletions) return changesByVersion(store, providerId, previous.body, window, deletions);
+  const removedIds = changed.map((s) => s.id);
+  const removed: CachedEvent[] = [];
+  for (const id of removedIds) {
+    const event = events.get(id);
+    if (event !== undefined) removed.push(event);
+  }
+  return { read: changed, deletions, base: { sorted: previous.body.sorted, removed }, reused: [], takeOver: { events, removed: removedIds } };
 }
 
 /**
  * Every other case (a new day's window, deletions, nothing cached): the versions of the
  * window's sessions in one narrow query, and in full only those whose version differs.
  */
-async function changesByVersion(
-  store: Store,
-  providerId: string,
-  previous: ReadonlyMap<string, CachedEvent> | undefined,
-  window: FeedWindow,
-  deletions: number,
-): Promise<RenderPlan> {
-  if (previous === undefined || previous.size === 0) {
-    return { reused: [], read: await store.listSessions(providerId, { status: 'scheduled', ...window }), deletions, takeOver: null };
-  }
+async function changesByVersion(store: Store, providerId: string, previous: FeedBody | undefined, window: FeedWindow, deletions: number): Promise<RenderPlan> {
+  const fullRead = async (): Promise<RenderPlan> => ({
+    read: await store.listSessions(providerId, { status: 'scheduled', ...window }),
+    deletions,
+    base: null,
+    reused: [],
+    takeOver: null,
+  });
+  if (previous === undefined || previous.events.size === 0) return fullRead();
   const versions = await store.listSessionVersions(providerId, window);
-  const reused: CachedEvent[] = [];
+  const reused = new Set<CachedEvent>();
   const stale: string[] = [];
   for (const version of versions) {
-    const cached = previous.get(version.id);
-    if (cached !== undefined && sameVersion(cached.version, version)) reused.push(cached);
+    const cached = previous.events.get(version.id);
+    if (cached !== undefined && sameVersion(cached.version, version)) reused.add(cached);
     else stale.push(version.id);
   }
-  if (stale.length > versions.length * FULL_READ_SHARE) {
-    return { reused: [], read: await store.listSessions(providerId, { status: 'scheduled', ...window }), deletions, takeOver: null };
-  }
+  if (stale.length > versions.length * FULL_READ_SHARE) return fullRead();
+  const removed: CachedEvent[] = [];
+  for (const event of previous.events.values()) if (!reused.has(event)) removed.push(event);
   // A session deleted between the two reads is simply not found, as a later read would show.
-  return { reused, read: stale.length === 0 ? [] : await store.getSessions(providerId, stale), deletions, takeOver: null };
+  const read = stale.length === 0 ? [] : await store.getSessions(providerId, stale);
+  return { read, deletions, base: { sorted: previous.sorted, removed }, reused: [], takeOver: null };
 }
-

@@ -6,7 +6,7 @@ import { chunkedGzip } from './chunked-gzip.js';
 import { feedCalendarMeta, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 import { FetchLog } from './fetch-log.js';
-import { calendarSpans, renderCalendar } from './ics-renderer.js';
+import { renderCalendar } from './ics-renderer.js';
 import { LookupBatcher } from './lookup-batcher.js';
 
 // The calendar's name and refresh interval, as every feed writes them.
@@ -252,7 +252,7 @@ export class FeedService {
   /** The gzip of a cached body, made once (see RenderedFeed.gzipped). */
   gzipOf(providerId: string, entry: CacheEntry): Buffer {
     if (entry.gzip === null) {
-      const made = chunkedGzip(entry.parts, calendarSpans(entry), entry.gzipChunks);
+      const made = chunkedGzip(entry.parts, entry.spans, entry.gzipChunks, { chunks: entry.chunks });
       entry.gzip = made.gzip;
       entry.gzipChunks = made.chunks;
       // Counted once made, if the entry is still cached; what it inherited goes.

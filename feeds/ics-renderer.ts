@@ -1,11 +1,13 @@
 // CalendarEvent[] -> iCalendar (RFC 5545) text for feeds and invite files. Pure: the same input
 // gives the same bytes whatever the process TZ or clock (no now(), no random values).
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import ical, { escape, foldLines, ICalCalendarMethod, ICalEvent, ICalEventStatus, ICalEventTransparency, type ICalCalendarData, type ICalEventData } from 'ical-generator';
 import { DateTime, IANAZone } from 'luxon';
 import { tzlib_get_ical_block } from 'timezones-ical-library';
 import { canonicalTimeZone, toPrintableText } from '../src/domain/index.js';
 import type { CalendarEvent, CalendarMeta } from '../src/domain/index.js';
+import { bodyChunks, chunksEtag, type BodyChunk } from './body-chunks.js';
+import type { BodySpan } from './body-span.js';
 import { cachedZone } from './cached-zone.js';
 import { buildVtimezone } from './vtimezone.js';
 
@@ -38,16 +40,6 @@ export interface EventFragment {
   readonly tzid: string | null;
 }
 
-/** A stretch of an assembled body: the calendar's head (with its VTIMEZONEs), one event, or its end. */
-export interface BodySpan {
-  /** Its bytes are source[offset, offset + length) (an event fragment is a span as it is). */
-  readonly source: Buffer;
-  readonly offset: number;
-  readonly length: number;
-  /** The event's digest, or null for the head and the end. */
-  readonly digest: Buffer | null;
-}
-
 /**
  * A calendar as the buffers to send one after another: the fragments' bytes are not copied, so
  * after a change to one event of a cached calendar the new one is a handful of views into the
@@ -61,9 +53,14 @@ export interface AssembledCalendar {
   head: Buffer;
   /** The fragments in the order the body holds them. */
   sorted: EventFragment[];
-  /** Strong ETag: SHA-256 over the calendar's parts (head, VTIMEZONEs, event digests), not its bytes. */
+  /** The body span by span (head, each event, end), and cut into chunks (body-chunks.ts). */
+  spans: BodySpan[];
+  chunks: BodyChunk[];
+  /** Strong ETag: SHA-256 over the chunks' identities (which cover every byte), not the bytes. */
   etag: string;
 }
+
+export { spanBytes, type BodySpan } from './body-span.js';
 
 // Builds ICalEvent objects; nothing is ever added to it (events only read its zone, which is unset).
 const scratch = ical();
@@ -142,73 +139,58 @@ export function assembleCalendar(
   fragments: readonly EventFragment[],
   options: RenderCalendarOptions = {},
 ): AssembledCalendar {
-  const sorted = sortFragments(fragments);
+  return assembleSorted(meta, sortFragments(fragments), options);
+}
+
+/**
+ * assembleCalendar of fragments already in order (see sortFragments, updateSorted); `sorted`
+ * becomes the result's and must not change after.
+ */
+export function assembleSorted(meta: CalendarMeta, sorted: EventFragment[], options: RenderCalendarOptions = {}): AssembledCalendar {
   // VTIMEZONEs in the order their TZIDs first appear, as ical-generator writes them.
-  const spans = new Map<string, { from: number; to: number }>();
+  const zones = new Map<string, { from: number; to: number }>();
   // Indexed loops: these run over every event of every render, and for-of with destructuring
   // left garbage per event here.
   for (let i = 0; i < sorted.length; i++) {
     const { tzid, startMs, endMs } = sorted[i] as EventFragment;
     if (tzid === null) continue;
-    const span = spans.get(tzid);
-    if (span === undefined) spans.set(tzid, { from: startMs, to: endMs });
+    const zone = zones.get(tzid);
+    if (zone === undefined) zones.set(tzid, { from: startMs, to: endMs });
     else {
-      if (startMs < span.from) span.from = startMs;
-      if (endMs > span.to) span.to = endMs;
+      if (startMs < zone.from) zone.from = startMs;
+      if (endMs > zone.to) zone.to = endMs;
     }
   }
-  const parts: Buffer[] = [calendarHead(meta, options)];
-  for (const [tzid, span] of spans) parts.push(vtimezoneBytes(tzid, span.from, span.to));
-  const etag = createHash('sha256');
-  let offset = 0;
-  for (const part of parts) {
-    etag.update(part);
-    offset += part.length;
-  }
-  // The events' digests go into the ETag in one update: one call per event cost more than all
-  // the copying (each crosses into C++).
-  const digests = Buffer.allocUnsafe(fragments.length * DIGEST_BYTES);
-  let at = 0;
-  const head = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, offset);
+  const head = calendarHeadWithZones(meta, options, zones);
+  let offset = head.length;
   const out: Buffer[] = [head];
+  const spans: BodySpan[] = new Array<BodySpan>(sorted.length + 2);
+  spans[0] = { source: head, offset: 0, length: head.length, digest: null };
   // Fragments that sit side by side in one buffer (a cached body's unchanged events, in order)
   // go out as one view of it: after a change to one event, a handful of parts, not thousands.
-  let run: { source: Buffer; start: number; end: number } | null = null;
-  const flush = () => {
-    if (run !== null) out.push(run.source.subarray(run.start, run.end));
-  };
+  let runSource: Buffer | null = null;
+  let runStart = 0;
+  let runEnd = 0;
   for (let i = 0; i < sorted.length; i++) {
-    const { source, offset: from, length, digest } = sorted[i] as EventFragment;
+    const fragment = sorted[i] as EventFragment;
+    const { source, offset: from, length, digest } = fragment;
     if (digest.length !== DIGEST_BYTES) throw new RangeError('An event fragment needs a SHA-256 digest.');
-    digests.set(digest, at);
-    at += DIGEST_BYTES;
+    spans[i + 1] = fragment;
     offset += length;
-    if (run !== null && run.source === source && run.end === from) {
-      run.end += length;
+    if (runSource === source && runEnd === from) {
+      runEnd += length;
     } else {
-      flush();
-      run = { source, start: from, end: from + length };
+      if (runSource !== null) out.push(runSource.subarray(runStart, runEnd));
+      runSource = source;
+      runStart = from;
+      runEnd = from + length;
     }
   }
-  flush();
-  etag.update(digests);
+  if (runSource !== null) out.push(runSource.subarray(runStart, runEnd));
   out.push(CALENDAR_END);
-  return { parts: out, length: offset + CALENDAR_END.length, head, sorted, etag: `"${etag.digest('base64url')}"` };
-}
-
-/** The body span by span: head, each event, end (what a chunked gzip groups). */
-export function calendarSpans(calendar: Pick<AssembledCalendar, 'head' | 'sorted'>): BodySpan[] {
-  const { head, sorted } = calendar;
-  // The fragments themselves: no object or view made per event.
-  const spans: BodySpan[] = [{ source: head, offset: 0, length: head.length, digest: null }];
-  for (let i = 0; i < sorted.length; i++) spans.push(sorted[i] as EventFragment);
-  spans.push({ source: CALENDAR_END, offset: 0, length: CALENDAR_END.length, digest: null });
-  return spans;
-}
-
-/** A span's (or an event fragment's) bytes, as a view (no copy). */
-export function spanBytes(span: BodySpan): Buffer {
-  return span.source.subarray(span.offset, span.offset + span.length);
+  spans[sorted.length + 1] = END_SPAN;
+  const chunks = bodyChunks(spans);
+  return { parts: out, length: offset + CALENDAR_END.length, head, sorted, spans, chunks, etag: chunksEtag(chunks) };
 }
 
 /** The parts as one buffer (a copy, unless there is one part). */
@@ -230,6 +212,7 @@ export function renderCalendar(
 }
 
 const CALENDAR_END = Buffer.from('END:VCALENDAR\r\n');
+const END_SPAN: BodySpan = { source: CALENDAR_END, offset: 0, length: CALENDAR_END.length, digest: null };
 const DIGEST_BYTES = 32;
 
 /**
@@ -240,7 +223,7 @@ const DIGEST_BYTES = 32;
 const heads = new Map<string, Buffer>();
 const MAX_HEADS = 10_000;
 
-function calendarHead(meta: CalendarMeta, options: RenderCalendarOptions): Buffer {
+function calendarHead(meta: CalendarMeta, options: RenderCalendarOptions): { key: string; head: Buffer } {
   const key = JSON.stringify([meta.name, meta.productId, meta.refreshIntervalSeconds, options.method ?? null]);
   let head = heads.get(key);
   if (head === undefined) {
@@ -248,7 +231,28 @@ function calendarHead(meta: CalendarMeta, options: RenderCalendarOptions): Buffe
     if (heads.size >= MAX_HEADS) heads.clear();
     heads.set(key, head);
   }
-  return head;
+  return { key, head };
+}
+
+// The head with its VTIMEZONEs, by head and the UTC years each zone spans (a VTIMEZONE covers
+// whole years, see vtimezone.ts): the same Buffer from render to render of a feed while its years
+// hold, so its chunk is found again (body-chunks.ts) and not hashed.
+const headsWithZones = new Map<string, Buffer>();
+
+function calendarHeadWithZones(meta: CalendarMeta, options: RenderCalendarOptions, zones: ReadonlyMap<string, { from: number; to: number }>): Buffer {
+  const { key, head } = calendarHead(meta, options);
+  if (zones.size === 0) return head;
+  let zonesKey = key;
+  for (const [tzid, span] of zones) zonesKey += `|${tzid} ${new Date(span.from).getUTCFullYear()} ${new Date(span.to).getUTCFullYear()}`;
+  let bytes = headsWithZones.get(zonesKey);
+  if (bytes === undefined) {
+    const parts = [head];
+    for (const [tzid, span] of zones) parts.push(vtimezoneBytes(tzid, span.from, span.to));
+    bytes = Buffer.concat(parts);
+    if (headsWithZones.size >= MAX_HEADS) headsWithZones.clear();
+    headsWithZones.set(zonesKey, bytes);
+  }
+  return bytes;
 }
 
 /** ical-generator's calendar properties for a feed or invite file (no events, no zones). */
@@ -299,8 +303,48 @@ function withInstants(event: CalendarEvent): { start: DateTime; end: DateTime } 
  * The fragments sorted by start, then uid, with end and revision as tie-breakers so input order
  * never shows (equal keys mean equal bytes).
  */
-function sortFragments(fragments: readonly EventFragment[]): EventFragment[] {
+export function sortFragments(fragments: readonly EventFragment[]): EventFragment[] {
   return [...fragments].sort(compareFragments);
+}
+
+/** Past this many changes a re-sort (O(n log n), in C++) beats moving entries one by one. */
+const MAX_SPLICES = 64;
+
+/**
+ * `sorted` (in sortFragments order, left as it is) without the `removed` fragments (the same
+ * objects) and with `added`: what sortFragments would give, in O(log n) searches and memmoves
+ * per change rather than a sort of the whole feed.
+ */
+export function updateSorted(sorted: readonly EventFragment[], removed: readonly EventFragment[], added: readonly EventFragment[]): EventFragment[] {
+  if (removed.length + added.length > MAX_SPLICES) {
+    const gone = new Set(removed);
+    return sortFragments([...sorted.filter((f) => !gone.has(f)), ...added]);
+  }
+  const out = sorted.slice();
+  for (const fragment of removed) {
+    let at = searchSorted(out, fragment, false);
+    while (at < out.length && out[at] !== fragment && compareFragments(out[at] as EventFragment, fragment) === 0) at++;
+    if (out[at] !== fragment) throw new RangeError(`Event ${fragment.uid} is not among the sorted fragments.`);
+    out.splice(at, 1);
+  }
+  for (const fragment of added) out.splice(searchSorted(out, fragment, true), 0, fragment);
+  return out;
+}
+
+/**
+ * The first index whose fragment does not sort before `fragment` (lower bound), or with `after`,
+ * the first that sorts after it (upper bound: equal keys keep their order, as a stable sort does).
+ */
+function searchSorted(sorted: readonly EventFragment[], fragment: EventFragment, after: boolean): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const order = compareFragments(sorted[mid] as EventFragment, fragment);
+    if (order < 0 || (after && order === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function compareFragments(a: EventFragment, b: EventFragment): number {

@@ -2,7 +2,6 @@
 // handler that src/app.ts wires up.
 export {
   assembleCalendar,
-  calendarSpans,
   joinParts,
   renderCalendar,
   renderEvent,

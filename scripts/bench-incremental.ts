@@ -58,10 +58,21 @@ async function runClient(base: string, feedUrl: string, sessions: number, change
       });
       req.once('error', reject);
     });
-  const put = async (i: number, shift: boolean) => {
-    const res = await fetch(`${base}/api/v1/providers/p1/sessions/s${i}`, { method: 'PUT', headers: { Authorization: `Bearer ${BENCH_TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(sessionBody(i, shift)) });
-    if (res.status !== 200) throw new Error(`PUT s${i}: ${res.status}`);
-  };
+  // The platform's write, on a connection of its own, its answer read to the end before the poll.
+  // Not fetch(): it resolves at the headers and undici went on working in this process while the
+  // poll after it was timed, 2-3 ms of every after-change figure (the server's own time was not).
+  const platform = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const put = (i: number, shift: boolean): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const body = JSON.stringify(sessionBody(i, shift));
+      const req = http.request(`${base}/api/v1/providers/p1/sessions/s${i}`, { method: 'PUT', agent: platform, headers: { Authorization: `Bearer ${BENCH_TOKEN}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        res.once('error', reject);
+        res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`PUT s${i}: ${res.statusCode}`))));
+      });
+      req.once('error', reject);
+      req.end(body);
+    });
 
   const first = await poll('identity');
   const events = (first.bytes.toString('utf8').match(/BEGIN:VEVENT/g) ?? []).length;
@@ -90,6 +101,7 @@ async function runClient(base: string, feedUrl: string, sessions: number, change
     rows.push({ encoding, hits, afterChange });
   }
   agent.destroy();
+  platform.destroy();
   return { warmupPolls: 22, bytes: first.bytes.length, rows };
 }
 
@@ -114,6 +126,13 @@ const feedUrl = `${base}${new URL(url).pathname}`;
 
 // The client runs in a process of its own (this script with --client): in this one, its
 // garbage (2.2 MB per poll) made the server's collector run in the server's timings.
+// BENCH_PROFILE=<file.cpuprofile>: the server's CPU profile while the client runs (not the set-up).
+const inspector = process.env.BENCH_PROFILE ? new (await import('node:inspector/promises')).Session() : null;
+if (inspector) {
+  inspector.connect();
+  await inspector.post('Profiler.enable');
+  await inspector.post('Profiler.start');
+}
 const client = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--client', base, feedUrl, String(SESSIONS), String(CHANGES)], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
@@ -122,6 +141,10 @@ client.stdout.on('data', (c: Buffer) => (out += c.toString()));
 const [code] = (await once(client, 'exit')) as [number | null];
 if (code !== 0) throw new Error(`the bench client exited ${code}`);
 const timings = JSON.parse(out) as ClientTimings;
+if (inspector) {
+  const { profile } = await inspector.post('Profiler.stop');
+  writeFileSync(process.env.BENCH_PROFILE ?? '', JSON.stringify(profile));
+}
 // Server times come in the order the client polled: warm-up, then per change one poll and 3 hits.
 const byPoll = serverTimes.slice(timings.warmupPolls);
 const rows = timings.rows.map((r, e) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { assembleCalendar, calendarSpans, joinParts, renderCalendar, renderEvent, spanBytes } from '../../feeds/index.js';
+import { assembleCalendar, joinParts, renderCalendar, renderEvent, spanBytes } from '../../feeds/index.js';
 import type { CalendarEvent, CalendarMeta } from '../../src/domain/index.js';
 import { allCalendarEvents, calendarMeta } from '../fixtures/calendar-events.js';
 import { renderCalendarReference } from '../support/reference-renderer.js';
@@ -82,7 +82,7 @@ describe('calendar assembly from event fragments', () => {
         assert.equal(body.toString('utf8'), renderCalendarReference(meta, events, options));
         assert.equal(body.length, assembled.length);
         // The spans (head, each event in order, end) are the body too.
-        const spans = calendarSpans(assembled);
+        const { spans } = assembled;
         assert.equal(spans.length, fragments.length + 2);
         assert.ok(Buffer.concat(spans.map(spanBytes)).equals(body));
       }),
