@@ -68,7 +68,7 @@ export function bodyChunks(spans: readonly BodySpan[]): BodyChunk[] {
       continue;
     }
     length += span.length;
-    if ((span.digest[0] ?? 0xff) < BOUNDARY_BELOW || length >= CHUNK_CAP) {
+    if (endsChunk(span.digest, length)) {
       chunks.push(eventRun(spans, first, i + 1, length));
       first = i + 1;
       length = 0;
@@ -76,6 +76,11 @@ export function bodyChunks(spans: readonly BodySpan[]): BodyChunk[] {
   }
   if (first < spans.length) chunks.push(eventRun(spans, first, spans.length, length));
   return chunks;
+}
+
+/** Whether an event with this digest ends its chunk, the chunk being `length` bytes with it. */
+export function endsChunk(digest: Buffer, length: number): boolean {
+  return (digest[0] ?? 0xff) < BOUNDARY_BELOW || length >= CHUNK_CAP;
 }
 
 /**
@@ -90,14 +95,20 @@ export function dictionarySpan(spans: readonly BodySpan[], chunk: Pick<BodyChunk
 
 function standalone(spans: readonly BodySpan[], i: number): BodyChunk {
   const span = spans[i] as BodySpan;
+  const { identity, crc, shift } = wholeSpan(span);
+  return { first: i, end: i + 1, length: span.length, identity, crc, shift };
+}
+
+/** Identity, CRC and shift of a span without a digest (the head, the end), by its bytes. */
+export function wholeSpan(span: Pick<BodySpan, 'source' | 'offset' | 'length'>): { identity: string; crc: number; shift: number } {
   let memo = wholeBuffers.get(span.source);
   if (memo === undefined || memo.offset !== span.offset || memo.length !== span.length) {
-    const bytes = spanBytes(span);
+    const bytes = span.source.subarray(span.offset, span.offset + span.length);
     memo = { offset: span.offset, length: span.length, identity: `b${hash('sha256', bytes, 'base64url')}`, crc: crc32(bytes), shift: crc32Shift(span.length) };
     // Only a span that is its whole buffer is remembered: the cached head and end are.
     if (span.offset === 0 && span.length === span.source.length) wholeBuffers.set(span.source, memo);
   }
-  return { first: i, end: i + 1, length: span.length, identity: memo.identity, crc: memo.crc, shift: memo.shift };
+  return memo;
 }
 
 function eventRun(spans: readonly BodySpan[], first: number, end: number, length: number): BodyChunk {
@@ -116,25 +127,33 @@ function sameRun(memo: RunMemo, spans: readonly BodySpan[], first: number, end: 
   return true;
 }
 
-/**
- * Identities are written into one buffer per run and hashed once: a hash call per event cost
- * more than the hashing. Lengths go in so that a stale digest of an event whose length changed
- * cannot pass for it, and digest lengths so that digests cannot run together.
- */
 function newRun(spans: readonly BodySpan[], first: number, end: number, length: number, dictionary: BodySpan | undefined): RunMemo {
   const members = spans.slice(first, end);
-  let size = 1;
-  for (const span of dictionary === undefined ? members : [dictionary, ...members]) size += 5 + (span.digest?.length ?? 0);
-  const identity = Buffer.allocUnsafe(size);
-  let at = 0;
-  identity[at++] = dictionary === undefined ? 0 : 1;
-  if (dictionary !== undefined) at = writeIdentity(identity, at, dictionary);
   let crc = 0;
-  for (const span of members) {
-    at = writeIdentity(identity, at, span);
-    crc = crc32(spanBytes(span), crc);
-  }
-  return { dictionary, members, identity: `e${hash('sha256', identity, 'base64url')}`, length, crc, shift: crc32Shift(length) };
+  for (const span of members) crc = crc32(spanBytes(span), crc);
+  return { dictionary, members, identity: runIdentity(dictionary, membersIdentity(members)), length, crc, shift: crc32Shift(length) };
+}
+
+/**
+ * What identifies a run's events, each as length (so that a stale digest of an event whose
+ * length changed cannot pass for it), digest length (so digests cannot run together) and digest,
+ * written into one buffer: a hash call per event cost more than the hashing.
+ */
+export function membersIdentity(members: readonly BodySpan[]): Buffer {
+  let size = 0;
+  for (const span of members) size += 5 + (span.digest?.length ?? 0);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const span of members) at = writeIdentity(out, at, span);
+  return out;
+}
+
+/** A run's identity: the event before it (its deflate dictionary), if any, and its events'. */
+export function runIdentity(dictionary: BodySpan | undefined, members: Buffer): string {
+  const before = Buffer.allocUnsafe(dictionary === undefined ? 1 : 6 + (dictionary.digest?.length ?? 0));
+  before[0] = dictionary === undefined ? 0 : 1;
+  if (dictionary !== undefined) writeIdentity(before, 1, dictionary);
+  return `e${hash('sha256', Buffer.concat([before, members]), 'base64url')}`;
 }
 
 /** Length (4 bytes), digest length (1) and digest. */
@@ -148,6 +167,6 @@ function writeIdentity(out: Buffer, at: number, span: BodySpan): number {
 const EMPTY = Buffer.alloc(0);
 
 /** Strong ETag of a body from its chunks: SHA-256 over their identities, which cover every byte. */
-export function chunksEtag(chunks: readonly BodyChunk[]): string {
+export function chunksEtag(chunks: readonly Pick<BodyChunk, 'identity'>[]): string {
   return `"${hash('sha256', chunks.map((c) => c.identity).join('.'), 'base64url')}"`;
 }

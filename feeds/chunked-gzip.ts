@@ -62,14 +62,25 @@ const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
 const SYNC_MARKER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 /**
+ * A stretch of the body as the gzip deflates it: a chunk (body-chunks.ts) with what identifies
+ * its bytes and the bytes it is deflated against, its length, CRC-32 and crc32Shift, and both
+ * sets of bytes, asked for only when the chunk is deflated.
+ */
+export interface GzipPiece {
+  readonly identity: string;
+  readonly length: number;
+  readonly crc: number;
+  readonly shift: number;
+  bytes(): Buffer;
+  /** The bytes of the event before it, which a decoder has just written; undefined for none. */
+  dictionary(): Buffer | undefined;
+}
+
+/**
  * Gzips the body, given twice: as the parts it is sent in and span by span (the chunks are cut
  * from these, see body-chunks.ts); both must hold the same bytes. `chunks`, when given, must be
- * bodyChunks(spans) (a caller that has them saves the walk). Deflates only the chunks that
- * previous lacks; the CRC-32 is combined from the chunks' own. The output is the same bytes
- * whatever previous holds, as long as previous came from this function: deflate gives the same
- * bytes for the same input, dictionary, level and zlib build, so a kept chunk is what deflating
- * it again would give. Throws a RangeError when parts and spans differ in length or the level
- * is not 0..9.
+ * bodyChunks(spans) (a caller that has them saves the walk). See gzipPieces. Throws a RangeError
+ * when parts and spans differ in length or the level is not 0..9.
  */
 export function chunkedGzip(
   parts: readonly Buffer[],
@@ -77,9 +88,33 @@ export function chunkedGzip(
   previous: GzipChunks | undefined,
   options: { level?: number; chunks?: readonly BodyChunk[] } = {},
 ): ChunkedGzip {
+  const chunks = options.chunks ?? bodyChunks(spans);
+  const pieces = chunks.map((chunk): GzipPiece => ({
+    identity: chunk.identity,
+    length: chunk.length,
+    crc: chunk.crc,
+    shift: chunk.shift,
+    bytes: () => chunkBytes(spans, chunk),
+    dictionary: () => {
+      const before = dictionarySpan(spans, chunk);
+      return before === undefined ? undefined : spanBytes(before);
+    },
+  }));
+  const made = gzipPieces(pieces, previous, options);
+  checkLength(parts, made.length);
+  return made;
+}
+
+/**
+ * One gzip member of the pieces in order. Deflates only the pieces that previous lacks; the
+ * CRC-32 is combined from the pieces' own. The output is the same bytes whatever previous holds,
+ * as long as previous came from this function: deflate gives the same bytes for the same input,
+ * dictionary, level and zlib build, so a kept chunk is what deflating it again would give.
+ * Throws a RangeError when the level is not 0..9.
+ */
+export function gzipPieces(pieces: readonly GzipPiece[], previous: GzipChunks | undefined, options: { level?: number } = {}): ChunkedGzip & { length: number } {
   const level = options.level ?? DEFAULT_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`gzip level ${level} is not 0..9`);
-  const chunks = options.chunks ?? bodyChunks(spans);
   const out: Buffer[] = [GZIP_HEADER];
   const keys: string[] = [];
   const fresh = new Map<string, Buffer>();
@@ -87,11 +122,11 @@ export function chunkedGzip(
   let reused = 0;
   let crc = 0;
   let length = 0;
-  for (const chunk of chunks) {
-    const key = `${level}${chunk.identity}`;
+  for (const piece of pieces) {
+    const key = `${level}${piece.identity}`;
     let bytes = fresh.get(key) ?? previous?.get(key);
     if (bytes === undefined) {
-      bytes = deflateChunk(spans, chunk, level);
+      bytes = deflateChunk(piece, level);
       compressed += 1;
     } else {
       reused += 1;
@@ -99,13 +134,12 @@ export function chunkedGzip(
     fresh.set(key, bytes);
     keys.push(key);
     out.push(bytes);
-    crc = crc32Combine(crc, chunk.crc, chunk.shift);
-    length += chunk.length;
+    crc = crc32Combine(crc, piece.crc, piece.shift);
+    length += piece.length;
   }
-  checkLength(parts, length);
   out.push(FINAL_BLOCK, trailer(crc, length));
   const gzip = Buffer.concat(out);
-  return { gzip, chunks: viewsInto(gzip, keys, out), compressed, reused };
+  return { gzip, chunks: viewsInto(gzip, keys, out), compressed, reused, length };
 }
 
 function checkLength(parts: readonly Buffer[], inSpans: number): void {
@@ -115,11 +149,10 @@ function checkLength(parts: readonly Buffer[], inSpans: number): void {
 }
 
 /** A raw deflate stream with no final block, ending byte-aligned: one that can be followed by more. */
-function deflateChunk(spans: readonly BodySpan[], chunk: BodyChunk, level: number): Buffer {
-  const before = dictionarySpan(spans, chunk);
-  const input = chunkBytes(spans, chunk);
-  const dictionary = before === undefined ? undefined : before.source.subarray(Math.max(before.offset, before.offset + before.length - WINDOW), before.offset + before.length);
-  const out = deflateRawSync(input, {
+function deflateChunk(piece: GzipPiece, level: number): Buffer {
+  const before = piece.dictionary();
+  const dictionary = before?.subarray(Math.max(0, before.length - WINDOW));
+  const out = deflateRawSync(piece.bytes(), {
     level,
     finishFlush: constants.Z_SYNC_FLUSH,
     ...(dictionary !== undefined && dictionary.length > 0 ? { dictionary } : {}),

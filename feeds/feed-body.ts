@@ -4,9 +4,11 @@
 import { toCalendarEvent } from '../src/domain/calendar-event.js';
 import type { CalendarMeta, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
 import type { GzipChunks } from './chunked-gzip.js';
-import type { BodyChunk } from './body-chunks.js';
-import type { BodySpan } from './body-span.js';
-import { assembleSorted, joinParts, renderEvent, sortFragments, updateSorted, type EventFragment } from './ics-renderer.js';
+import { chunksEtag, wholeSpan } from './body-chunks.js';
+import { spanBytes } from './body-span.js';
+import type { GzipPiece } from './chunked-gzip.js';
+import { layoutZones, layOut, relayOut, type EventLayout, type LaidEvent } from './event-layout.js';
+import { CALENDAR_END, calendarHeadWithZones, renderEvent, sortFragments } from './ics-renderer.js';
 
 /** REFRESH-INTERVAL / X-PUBLISHED-TTL of feeds and invite files: a hint apps may follow. */
 export const REFRESH_SECONDS = 3600;
@@ -17,10 +19,10 @@ export function feedCalendarMeta(provider: Provider): CalendarMeta {
 
 /** A rendered feed body, and what the next render of the same provider starts from. */
 export interface FeedBody {
-  /** The body in parts to send one after another (views into cached buffers), length bytes in all. */
+  /** The body in parts to send one after another (its head, its chunks' bytes, its end), length bytes in all. */
   parts: Buffer[];
   length: number;
-  /** Bytes of the buffers the parts are views into (at least length): what the cache counts. */
+  /** Bytes of the buffers the parts are (length: each part is a whole buffer): what the cache counts. */
   retained: number;
   etag: string;
   gzipEtag: string;
@@ -33,11 +35,9 @@ export interface FeedBody {
   inheritedBytes: number;
   /** The provider's count of deleted sessions when its sessions were read (see changesSince). */
   deletions: number;
-  /** The body's head and its events in order, span by span and in chunks: for its gzip. */
+  /** The body's head (calendar properties, VTIMEZONEs) and its events, in chunks. */
   head: Buffer;
-  sorted: EventFragment[];
-  spans: BodySpan[];
-  chunks: BodyChunk[];
+  layout: EventLayout;
   /**
    * Each event of the body by session id, its bytes in body: what the next render reuses. The
    * next render of the same day takes this map over and updates it in place.
@@ -54,7 +54,7 @@ interface RenderPlan {
    * What the new body's order starts from: the previous body's events in order, less `removed`
    * (the fragments of events read again or gone); or, without one (null), `reused` to sort.
    */
-  base: { sorted: readonly EventFragment[]; removed: CachedEvent[] } | null;
+  base: { layout: EventLayout; removed: CachedEvent[] } | null;
   reused: CachedEvent[];
   /**
    * The previous body's events map to take over (its events are then the base's, less those
@@ -64,26 +64,12 @@ interface RenderPlan {
 }
 
 /**
- * One event of a cached body: its fragment, whose bytes are a view into a buffer of the body
- * (its own, an earlier body's, or the one the parts were last joined into, where it is re-pointed:
- * the bytes are the same), and the session version it was rendered from; while the session has
- * this version, the fragment holds.
+ * One event of a cached body: its fragment, whose bytes sit in its chunk's buffer (event-layout.ts),
+ * and the session version it was rendered from; while the session has this version, the fragment
+ * holds.
  */
-interface CachedEvent extends EventFragment {
-  source: Buffer;
-  offset: number;
+interface CachedEvent extends LaidEvent {
   readonly version: SessionVersion;
-}
-
-/** Most parts a cached body is sent in before they are joined into one buffer. */
-const MAX_PARTS = 64;
-
-/** Bytes of the distinct buffers that parts are views into. */
-function retainedBytes(parts: readonly Buffer[]): number {
-  const buffers = new Set(parts.map((p) => p.buffer));
-  let bytes = 0;
-  for (const b of buffers) bytes += b.byteLength;
-  return bytes;
 }
 
 /**
@@ -144,50 +130,61 @@ export async function renderFeedBody(store: Store, provider: Provider, window: F
     fresh.push({ ...renderEvent(event), version });
   }
 
-  // O(changes) after one change: the order is updated (searches and memmoves), not sorted again.
-  const sorted = plan.base === null ? sortFragments([...plan.reused, ...fresh]) : updateSorted(plan.base.sorted, plan.base.removed, fresh);
-  const assembled = assembleSorted(feedCalendarMeta(provider), sorted);
+  // O(changes) after one change: the chunks around it are cut again, the others kept as they are.
+  const layout = plan.base === null ? layOut(sortFragments([...plan.reused, ...fresh]) as CachedEvent[]) : relayOut(plan.base.layout, plan.base.removed, fresh);
+  const head = calendarHeadWithZones(feedCalendarMeta(provider), {}, layoutZones(layout));
+  const parts = [head];
+  for (const chunk of layout.chunks) parts.push(chunk.bytes);
+  parts.push(CALENDAR_END);
+  const length = head.length + layout.length + CALENDAR_END.length;
+  // What bodyChunks() would cut from the body: the same ETag however the body was reached.
+  const etag = chunksEtag([wholeSpan(wholeOf(head)), ...layout.chunks, wholeSpan(wholeOf(CALENDAR_END))]);
   // Synchronous from here on, so a failed render never leaves a taken-over map half updated.
   let events: Map<string, CachedEvent>;
   if (plan.takeOver === null) {
     events = new Map<string, CachedEvent>();
-    for (const e of assembled.sorted as CachedEvent[]) events.set(e.version.id, e);
+    for (const chunk of layout.chunks) for (const e of chunk.events as CachedEvent[]) events.set(e.version.id, e);
   } else {
     events = plan.takeOver.events;
     for (const id of plan.takeOver.removed) events.delete(id);
     for (const e of fresh) events.set(e.version.id, e);
   }
-  let { parts } = assembled;
-  let retained = retainedBytes(parts);
-  // Parts pile up with each change and keep old buffers alive: past a few, join them into one
-  // buffer and point every event into it (the old buffers' memory then goes).
-  if (parts.length > MAX_PARTS || retained > 2 * assembled.length) {
-    const body = joinParts(parts, assembled.length);
-    let offset = assembled.head.length;
-    for (const e of assembled.sorted as CachedEvent[]) {
-      e.source = body;
-      e.offset = offset;
-      offset += e.length;
-    }
-    parts = [body];
-    retained = body.length;
-  }
   return {
     parts,
-    length: assembled.length,
-    retained,
-    etag: assembled.etag,
-    gzipEtag: `${assembled.etag.slice(0, -1)}-gzip"`,
-    head: assembled.head,
-    sorted: assembled.sorted,
-    spans: assembled.spans,
-    chunks: assembled.chunks,
+    length,
+    retained: length,
+    etag,
+    gzipEtag: `${etag.slice(0, -1)}-gzip"`,
+    head,
+    layout,
     gzip: null,
     gzipChunks: previous?.body.gzipChunks,
     inheritedBytes: previous === undefined ? 0 : (previous.body.gzip?.buffer.byteLength ?? previous.body.inheritedBytes),
     events,
     deletions: plan.deletions,
   };
+}
+
+function wholeOf(buffer: Buffer): { source: Buffer; offset: number; length: number } {
+  return { source: buffer, offset: 0, length: buffer.length };
+}
+
+/** The body as its gzip is made (chunked-gzip.ts): the head, each chunk, the end. */
+export function gzipPiecesOf(body: Pick<FeedBody, 'head' | 'layout'>): GzipPiece[] {
+  const whole = (buffer: Buffer): GzipPiece => ({ ...wholeSpan(wholeOf(buffer)), length: buffer.length, bytes: () => buffer, dictionary: () => undefined });
+  const pieces = [whole(body.head)];
+  for (const chunk of body.layout.chunks) {
+    pieces.push({
+      identity: chunk.identity,
+      length: chunk.bytes.length,
+      crc: chunk.crc,
+      shift: chunk.shift,
+      bytes: () => chunk.bytes,
+      dictionary: () => (chunk.dictionary === undefined ? undefined : spanBytes(chunk.dictionary)),
+    });
+  }
+  pieces.push(whole(CALENDAR_END));
+  return pieces;
 }
 
 /**
@@ -205,7 +202,7 @@ async function changesSince(store: Store, providerId: string, previous: Previous
     const event = events.get(id);
     if (event !== undefined) removed.push(event);
   }
-  return { read: changed, deletions, base: { sorted: previous.body.sorted, removed }, reused: [], takeOver: { events, removed: removedIds } };
+  return { read: changed, deletions, base: { layout: previous.body.layout, removed }, reused: [], takeOver: { events, removed: removedIds } };
 }
 
 /**
@@ -234,5 +231,5 @@ async function changesByVersion(store: Store, providerId: string, previous: Feed
   for (const event of previous.events.values()) if (!reused.has(event)) removed.push(event);
   // A session deleted between the two reads is simply not found, as a later read would show.
   const read = stale.length === 0 ? [] : await store.getSessions(providerId, stale);
-  return { read, deletions, base: { sorted: previous.sorted, removed }, reused: [], takeOver: null };
+  return { read, deletions, base: { layout: previous.layout, removed }, reused: [], takeOver: null };
 }

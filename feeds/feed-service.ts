@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { toInviteEvent } from '../src/domain/calendar-event.js';
 import { ErrorCode, notFound } from '../src/domain/index.js';
 import type { CalendarMeta, Clock, FeedRevision, FeedToken, Provider, Store } from '../src/domain/index.js';
-import { chunkedGzip } from './chunked-gzip.js';
-import { feedCalendarMeta, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
+import { gzipPieces } from './chunked-gzip.js';
+import { feedCalendarMeta, gzipPiecesOf, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 import { FetchLog } from './fetch-log.js';
 import { renderCalendar } from './ics-renderer.js';
@@ -252,7 +252,7 @@ export class FeedService {
   /** The gzip of a cached body, made once (see RenderedFeed.gzipped). */
   gzipOf(providerId: string, entry: CacheEntry): Buffer {
     if (entry.gzip === null) {
-      const made = chunkedGzip(entry.parts, entry.spans, entry.gzipChunks, { chunks: entry.chunks });
+      const made = gzipPieces(gzipPiecesOf(entry), entry.gzipChunks);
       entry.gzip = made.gzip;
       entry.gzipChunks = made.chunks;
       // Counted once made, if the entry is still cached; what it inherited goes.

@@ -139,14 +139,7 @@ export function assembleCalendar(
   fragments: readonly EventFragment[],
   options: RenderCalendarOptions = {},
 ): AssembledCalendar {
-  return assembleSorted(meta, sortFragments(fragments), options);
-}
-
-/**
- * assembleCalendar of fragments already in order (see sortFragments, updateSorted); `sorted`
- * becomes the result's and must not change after.
- */
-export function assembleSorted(meta: CalendarMeta, sorted: EventFragment[], options: RenderCalendarOptions = {}): AssembledCalendar {
+  const sorted = sortFragments(fragments);
   // VTIMEZONEs in the order their TZIDs first appear, as ical-generator writes them.
   const zones = new Map<string, { from: number; to: number }>();
   // Indexed loops: these run over every event of every render, and for-of with destructuring
@@ -211,7 +204,8 @@ export function renderCalendar(
   return joinParts(parts, length).toString('utf8');
 }
 
-const CALENDAR_END = Buffer.from('END:VCALENDAR\r\n');
+/** The last line of every calendar. */
+export const CALENDAR_END = Buffer.from('END:VCALENDAR\r\n');
 const END_SPAN: BodySpan = { source: CALENDAR_END, offset: 0, length: CALENDAR_END.length, digest: null };
 const DIGEST_BYTES = 32;
 
@@ -239,7 +233,8 @@ function calendarHead(meta: CalendarMeta, options: RenderCalendarOptions): { key
 // hold, so its chunk is found again (body-chunks.ts) and not hashed.
 const headsWithZones = new Map<string, Buffer>();
 
-function calendarHeadWithZones(meta: CalendarMeta, options: RenderCalendarOptions, zones: ReadonlyMap<string, { from: number; to: number }>): Buffer {
+/** The calendar's head (its properties) and a VTIMEZONE per zone, zones in the order given. */
+export function calendarHeadWithZones(meta: CalendarMeta, options: RenderCalendarOptions, zones: ReadonlyMap<string, { from: number; to: number }>): Buffer {
   const { key, head } = calendarHead(meta, options);
   if (zones.size === 0) return head;
   let zonesKey = key;
@@ -307,47 +302,7 @@ export function sortFragments(fragments: readonly EventFragment[]): EventFragmen
   return [...fragments].sort(compareFragments);
 }
 
-/** Past this many changes a re-sort (O(n log n), in C++) beats moving entries one by one. */
-const MAX_SPLICES = 64;
-
-/**
- * `sorted` (in sortFragments order, left as it is) without the `removed` fragments (the same
- * objects) and with `added`: what sortFragments would give, in O(log n) searches and memmoves
- * per change rather than a sort of the whole feed.
- */
-export function updateSorted(sorted: readonly EventFragment[], removed: readonly EventFragment[], added: readonly EventFragment[]): EventFragment[] {
-  if (removed.length + added.length > MAX_SPLICES) {
-    const gone = new Set(removed);
-    return sortFragments([...sorted.filter((f) => !gone.has(f)), ...added]);
-  }
-  const out = sorted.slice();
-  for (const fragment of removed) {
-    let at = searchSorted(out, fragment, false);
-    while (at < out.length && out[at] !== fragment && compareFragments(out[at] as EventFragment, fragment) === 0) at++;
-    if (out[at] !== fragment) throw new RangeError(`Event ${fragment.uid} is not among the sorted fragments.`);
-    out.splice(at, 1);
-  }
-  for (const fragment of added) out.splice(searchSorted(out, fragment, true), 0, fragment);
-  return out;
-}
-
-/**
- * The first index whose fragment does not sort before `fragment` (lower bound), or with `after`,
- * the first that sorts after it (upper bound: equal keys keep their order, as a stable sort does).
- */
-function searchSorted(sorted: readonly EventFragment[], fragment: EventFragment, after: boolean): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const order = compareFragments(sorted[mid] as EventFragment, fragment);
-    if (order < 0 || (after && order === 0)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function compareFragments(a: EventFragment, b: EventFragment): number {
+export function compareFragments(a: EventFragment, b: EventFragment): number {
   if (a.startMs !== b.startMs) return a.startMs < b.startMs ? -1 : 1;
   // Code-unit order, not localeCompare: the order must not depend on the server's locale.
   if (a.uid !== b.uid) return a.uid < b.uid ? -1 : 1;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { FeedService, joinParts } from '../../feeds/index.js';
+import { assembleCalendar, FeedService, joinParts, renderEvent } from '../../feeds/index.js';
 import { feedCalendarMeta } from '../../feeds/feed-service.js';
 import { toCalendarEvent } from '../../src/domain/calendar-event.js';
 import { AppError } from '../../src/domain/index.js';
@@ -115,8 +115,12 @@ async function run(store: Store, changes: readonly Change[]): Promise<void> {
     const events = live.map((s) => toCalendarEvent(s, provider, s.locationId === null ? null : (byId.get(s.locationId) ?? null)));
     assert.equal(joinParts(served.parts).toString('utf8'), renderCalendarReference(feedCalendarMeta(provider), events), step);
     assert.equal(served.etag, cold.etag, step);
-    // The gzip a calendar app gets is that body too, however it was put together.
+    // The ETag of a body is one: that of the same calendar assembled in one go from its events.
+    assert.equal(served.etag, assembleCalendar(feedCalendarMeta(provider), events.map(renderEvent)).etag, step);
+    // The gzip a calendar app gets is that body too, however it was put together, and the same
+    // bytes as a cold render's (another process answers with the same representation).
     assert.ok(gunzipSync(served.gzipped()).equals(joinParts(served.parts)), step);
+    assert.ok(served.gzipped().equals(cold.gzipped()), step);
   };
 
   await check('start');

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { hash } from 'node:crypto';
+import fc from 'fast-check';
+import { bodyChunks } from '../../feeds/body-chunks.js';
+import { chunkedGzip, gzipPieces } from '../../feeds/chunked-gzip.js';
+import { gzipPiecesOf } from '../../feeds/feed-body.js';
+import { layOut, layoutZones, relayOut, type EventLayout, type LaidEvent } from '../../feeds/event-layout.js';
+import { CALENDAR_END, sortFragments, type BodySpan } from '../../feeds/ics-renderer.js';
+
+// A feed body's events are kept as chunks and, after a change, only the chunks around it are cut
+// again. Whatever the changes, the chunks must be those a cold layout of the same events cuts, and
+// those bodyChunks() cuts from the body's spans (so ETags and gzip bytes agree however a body was
+// reached), and every event's bytes must still be its own after being moved between buffers.
+// Digests are made up here, with a boundary byte 1 time in 4 (a real digest: 1 in 64) and events
+// up to 60 KB, so that chunks are many, short, and sometimes end at the 128 KiB cap.
+
+const FC = { seed: 64, numRuns: 120, endOnFailure: true } as const;
+const HEAD = Buffer.from('BEGIN:VCALENDAR\r\nVERSION:2.0\r\n');
+
+interface EventSpec {
+  startMs: number;
+  length: number;
+  boundary: number;
+  tzid: string | null;
+}
+
+const specArb: fc.Arbitrary<EventSpec> = fc.record({
+  startMs: fc.integer({ min: 0, max: 10_000 }).map((h) => Date.UTC(2026, 0, 1) + h * 3_600_000),
+  length: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 1, max: 3000 }) }, { weight: 1, arbitrary: fc.integer({ min: 20_000, max: 60_000 }) }),
+  boundary: fc.nat(15),
+  tzid: fc.constantFrom(null, 'America/New_York', 'Europe/London'),
+});
+
+type Step = { remove: number[]; add: EventSpec[] };
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ remove: fc.array(fc.nat(), { maxLength: 3 }), add: fc.array(specArb, { maxLength: 3 }) }) },
+  // Past the layout's limit for finding each change's chunk: laid out afresh.
+  { weight: 1, arbitrary: fc.record({ remove: fc.array(fc.nat(), { minLength: 40, maxLength: 80 }), add: fc.array(specArb, { minLength: 30, maxLength: 40 }) }) },
+);
+
+let serial = 0;
+/** An event whose bytes are its uid repeated (so moved bytes can be checked), with a made-up digest. */
+function makeEvent(spec: EventSpec): { event: LaidEvent; bytes: Buffer } {
+  const uid = `e${(serial++).toString().padStart(6, '0')}@test`;
+  const bytes = Buffer.alloc(spec.length, `${uid};`);
+  const digest = hash('sha256', bytes, 'buffer');
+  digest[0] = spec.boundary;
+  const event: LaidEvent = { source: Buffer.from(bytes), offset: 0, length: spec.length, digest, uid, revision: 'r', startMs: spec.startMs, endMs: spec.startMs + 3_000_000, tzid: spec.tzid };
+  return { event, bytes };
+}
+
+function spansOf(layout: EventLayout): BodySpan[] {
+  return [{ source: HEAD, offset: 0, length: HEAD.length, digest: null }, ...layout.chunks.flatMap((c) => c.events), { source: CALENDAR_END, offset: 0, length: CALENDAR_END.length, digest: null }];
+}
+
+describe('event layout', () => {
+  it('when random changes follow one another, then the chunks are those a cold layout and bodyChunks cut, and every event keeps its bytes', () => {
+    fc.assert(
+      fc.property(fc.array(specArb, { maxLength: 400 }), fc.array(stepArb, { minLength: 1, maxLength: 12 }), (initial, steps) => {
+        const own = new Map<LaidEvent, Buffer>();
+        const live: LaidEvent[] = [];
+        const add = (spec: EventSpec): LaidEvent => {
+          const { event, bytes } = makeEvent(spec);
+          own.set(event, bytes);
+          live.push(event);
+          return event;
+        };
+        for (const spec of initial) add(spec);
+        let layout = layOut(sortFragments(live) as LaidEvent[]);
+        for (const step of steps) {
+          const removed = [...new Set(step.remove.filter(() => live.length > 0).map((r) => live[r % live.length] as LaidEvent))];
+          for (const event of removed) live.splice(live.indexOf(event), 1);
+          const added = step.add.map(add);
+          layout = relayOut(layout, removed, added);
+
+          const order = sortFragments(live) as LaidEvent[];
+          // By uid: a failure message of events with their buffers would take minutes to print.
+          assert.deepEqual(layout.chunks.flatMap((c) => c.events.map((e) => e.uid)), order.map((e) => e.uid), 'the events, in order');
+          assert.ok(layout.chunks.every((c, i) => c.events.every((e, k) => e === order[layout.chunks.slice(0, i).reduce((n, x) => n + x.events.length, 0) + k])), 'the same event objects');
+          assert.equal(layout.count, live.length);
+          for (const chunk of layout.chunks) {
+            assert.ok(Buffer.concat(chunk.events.map((e) => own.get(e) as Buffer)).equals(chunk.bytes), 'a chunk holds its events bytes');
+            for (const e of chunk.events) assert.ok(e.source.subarray(e.offset, e.offset + e.length).equals(own.get(e) as Buffer), `${e.uid} keeps its bytes`);
+          }
+          const cold = layOut(order);
+          assert.deepEqual(
+            layout.chunks.map((c) => [c.identity, c.crc, c.shift, c.events.length, c.dictionary?.uid]),
+            cold.chunks.map((c) => [c.identity, c.crc, c.shift, c.events.length, c.dictionary?.uid]),
+            'chunks as a cold layout cuts them',
+          );
+          assert.deepEqual([...layoutZones(layout)], [...layoutZones(cold)]);
+          const spans = spansOf(layout);
+          const cut = bodyChunks(spans);
+          assert.deepEqual(cut.slice(1, -1).map((c) => [c.identity, c.crc, c.length]), layout.chunks.map((c) => [c.identity, c.crc, c.bytes.length]), 'chunks as bodyChunks cuts them');
+        }
+      }),
+      FC,
+    );
+  });
+
+  it('when the layout is gzipped, then the bytes are those chunkedGzip makes from the same body as spans', () => {
+    fc.assert(
+      fc.property(fc.array(specArb, { maxLength: 120 }), (specs) => {
+        const layout = layOut(sortFragments(specs.map((s) => makeEvent(s).event)) as LaidEvent[]);
+        const spans = spansOf(layout);
+        const body = Buffer.concat(spans.map((s) => s.source.subarray(s.offset, s.offset + s.length)));
+        const fromLayout = gzipPieces(gzipPiecesOf({ head: HEAD, layout }), undefined);
+        assert.ok(fromLayout.gzip.equals(chunkedGzip([body], spans, undefined).gzip));
+      }),
+      { ...FC, numRuns: 40 },
+    );
+  });
+
+  it('when a removed event is not in the layout, then it throws a RangeError, with few changes or many', () => {
+    const layout = layOut(sortFragments([makeEvent({ startMs: 0, length: 10, boundary: 9, tzid: null }).event]) as LaidEvent[]);
+    const stranger = makeEvent({ startMs: 0, length: 10, boundary: 9, tzid: null }).event;
+    assert.throws(() => relayOut(layout, [stranger], []), RangeError);
+    const many = Array.from({ length: 70 }, () => makeEvent({ startMs: 5, length: 10, boundary: 9, tzid: null }).event);
+    assert.throws(() => relayOut(layout, [stranger], many), RangeError);
+  });
+
+  it('when every event is removed, then the layout is empty', () => {
+    const events = Array.from({ length: 50 }, (_, i) => makeEvent({ startMs: i, length: 100, boundary: i % 16, tzid: null }).event);
+    const layout = relayOut(layOut(sortFragments(events) as LaidEvent[]), events.slice(0, 30), []);
+    assert.deepEqual(relayOut(layout, sortFragments(events.slice(30)) as LaidEvent[], []), { chunks: [], count: 0, length: 0 });
+  });
+});
