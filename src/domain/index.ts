@@ -10,3 +10,4 @@ export * from './time-zones.js';
 export * from './overlap.js';
 export * from './sync-types.js';
 export type * from './sync-ports.js';
+export * from './busy.js';
