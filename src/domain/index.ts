@@ -11,3 +11,4 @@ export * from './overlap.js';
 export * from './sync-types.js';
 export type * from './sync-ports.js';
 export * from './busy.js';
+export type * from './busy-source.js';

@@ -1,4 +1,6 @@
 import type { SyncStoreLeases, SyncStoreReader, SyncStoreWriter } from './sync-ports.js';
+import type { BusySource, StoredBusyInterval } from './busy-source.js';
+import type { BusyInterval } from './busy.js';
 import type { FeedToken, Location, Provider, Session, SessionStatus } from './types.js';
 
 /** Source of "now"; injected so that tests and renders never read the real clock. */
@@ -66,6 +68,11 @@ export interface StoreReader extends SyncStoreReader {
   findFeedRevision(tokenHash: string): Promise<FeedRevision | null>;
   /** findFeedRevision for many token hashes in one query: the answers by token hash (unknown and revoked absent). */
   findFeedRevisions(tokenHashes: readonly string[]): Promise<Map<string, FeedRevision>>;
+  /** The provider's busy sources, by id. */
+  listBusySources(providerId: string): Promise<BusySource[]>;
+  getBusySource(providerId: string, sourceId: string): Promise<BusySource | null>;
+  /** The provider's stored busy intervals that overlap [from, to) (end > from, start < to), by start, then sourceId, then end. */
+  listBusyIntervals(providerId: string, from: string, to: string): Promise<StoredBusyInterval[]>;
 }
 
 /** Writes; only reachable inside Store.transaction so that related rows change together. */
@@ -93,6 +100,12 @@ export interface StoreWriter extends SyncStoreWriter {
   revokeFeed(providerId: string, feedId: string, at: string): Promise<boolean>;
   /** Atomically increments the provider's feedRevision and returns the new value. */
   bumpFeedRevision(providerId: string, at: string): Promise<number>;
+  /** Insert or replace by (providerId, id). */
+  putBusySource(source: BusySource): Promise<void>;
+  /** Removes the source and every interval read from it; false when it did not exist. */
+  deleteBusySource(providerId: string, sourceId: string): Promise<boolean>;
+  /** Replaces every interval stored for the source with these (start < end, ISO UTC instants). */
+  replaceBusyIntervals(providerId: string, sourceId: string, intervals: readonly BusyInterval[]): Promise<void>;
 }
 
 export interface StoreTx extends StoreReader, StoreWriter {}
@@ -122,6 +135,12 @@ export interface Store extends StoreReader, SyncStoreLeases {
    * the unsubscribe function.
    */
   onWork(kind: WorkKind, listener: () => void): () => void;
+  /**
+   * Claims up to `limit` busy sources of kind 'ics' whose nextFetchAt is at or before `now`,
+   * oldest due first: moves their nextFetchAt to `until` in the same statement, so another
+   * process (or a worker that crashed holding them) gets them only once `until` passes.
+   */
+  claimDueBusySources(now: string, until: string, limit: number): Promise<BusySource[]>;
   /** Best-effort fetch bookkeeping of `count` polls (default 1), outside any transaction; never affects the feed revision. */
   recordFeedFetch(feedId: string, at: string, userAgent: string | null, count?: number): Promise<void>;
   /**

@@ -9,6 +9,8 @@ import type {
   FeedRevision,
   SessionVersion,
   AuditEntry,
+  BusyInterval,
+  BusySource,
   ClaimOptions,
   Connection,
   ConnectionStatus,
@@ -19,6 +21,7 @@ import type {
   Session,
   SessionQuery,
   Store,
+  StoredBusyInterval,
   StoreTx,
   SyncHealth,
   PoolStats,
@@ -28,8 +31,11 @@ import type {
 import { AppError, ErrorCode, notFound } from '../domain/index.js';
 import type { StoreDialect } from './dialect.js';
 import {
+  BUSY_SOURCE_COLUMNS,
   CONNECTION_COLUMNS,
   FEED_COLUMNS,
+  fromBusyInterval,
+  fromBusySource,
   fromConnection,
   fromFeed,
   fromJob,
@@ -41,13 +47,16 @@ import {
   PROVIDER_COLUMNS,
   SESSION_COLUMNS,
   toAudit,
+  toBusySource,
   toConnection,
   toFeed,
   toJob,
   toLocation,
   toProvider,
   toSession,
+  toStoredBusyInterval,
   toTarget,
+  type BusySourceRow,
   type Database,
   type LocationRow,
   type SessionRow,
@@ -62,6 +71,15 @@ const COMPILED = new Map<string, string>();
 
 /** Rows per multi-row session upsert. */
 const SESSION_CHUNK = 500;
+
+/**
+ * Rows per multi-row busy interval insert: 1,000 x 4 values stays well under both databases'
+ * parameter limits (SQLite 32,766, PostgreSQL 65,535).
+ */
+const INTERVAL_CHUNK = 1_000;
+
+/** Claimed busy sources moved on per UPDATE: 2 values each. */
+const CLAIM_CHUNK = 1_000;
 
 /** At most this many dead targets are listed by syncHealth, newest first. */
 const DEAD_TARGETS_LISTED = 100;
@@ -174,6 +192,9 @@ export class KyselyStore implements Store {
   listFeeds = this.#outside('listFeeds', (providerId: string) => this.#ops.listFeeds(providerId));
   findFeedRevision = this.#outside('findFeedRevision', (tokenHash: string) => this.#ops.findFeedRevision(tokenHash));
   findFeedRevisions = this.#outside('findFeedRevisions', (tokenHashes: readonly string[]) => this.#ops.findFeedRevisions(tokenHashes));
+  listBusySources = this.#outside('listBusySources', (providerId: string) => this.#ops.listBusySources(providerId));
+  getBusySource = this.#outside('getBusySource', (providerId: string, sourceId: string) => this.#ops.getBusySource(providerId, sourceId));
+  listBusyIntervals = this.#outside('listBusyIntervals', (providerId: string, from: string, to: string) => this.#ops.listBusyIntervals(providerId, from, to));
 
   feedLookupEpoch(): number | null {
     // Both only ever grow, so their sum changes whenever either does.
@@ -222,6 +243,9 @@ export class KyselyStore implements Store {
   );
   nextDueAt = this.#outside('nextDueAt', (owner?: string) => this.#ops.nextDueAt(owner));
   claimJob = this.#outside('claimJob', (options: Omit<ClaimOptions, 'limit'>) => this.#ops.claimJob(options));
+  claimDueBusySources = this.#outside('claimDueBusySources', (now: string, until: string, limit: number) =>
+    this.#db.transaction().execute((trx) => new Operations(trx, this.#dialect).claimDueBusySources(now, until, limit)),
+  );
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     this.#assertOutsideTransaction('transaction');
@@ -340,6 +364,14 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     putFeed: live((feed) => ops.putFeed(feed)),
     revokeFeed: feedWrite((providerId, feedId, at) => ops.revokeFeed(providerId, feedId, at)),
     bumpFeedRevision: feedWrite((providerId) => ops.bumpFeedRevision(providerId)),
+
+    // Busy time changes no feed: plain writes, never feedWrite, so feedLookupEpoch stays.
+    listBusySources: live((providerId) => ops.listBusySources(providerId)),
+    getBusySource: live((providerId, sourceId) => ops.getBusySource(providerId, sourceId)),
+    listBusyIntervals: live((providerId, from, to) => ops.listBusyIntervals(providerId, from, to)),
+    putBusySource: live((source) => ops.putBusySource(source)),
+    deleteBusySource: live((providerId, sourceId) => ops.deleteBusySource(providerId, sourceId)),
+    replaceBusyIntervals: live((providerId, sourceId, intervals) => ops.replaceBusyIntervals(providerId, sourceId, intervals)),
 
     getConnection: live((connectionId) => ops.getConnection(connectionId)),
     listConnections: live((providerId) => ops.listConnections(providerId)),
@@ -659,6 +691,98 @@ class Operations {
       .set((eb) => ({ last_fetched_at: at, last_user_agent: truncateUserAgent(userAgent), fetch_count: eb('fetch_count', '+', count) }))
       .where('id', '=', feedId)
       .execute();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Busy sources: a provider's external calendars read as busy time. Nothing here touches a
+  // provider's feed revision or a session: busy time is not in any feed.
+
+  async listBusySources(providerId: string): Promise<BusySource[]> {
+    const rows = await this.db.selectFrom('busy_sources').selectAll().where('provider_id', '=', providerId).orderBy('id').execute();
+    return rows.map(toBusySource);
+  }
+
+  async getBusySource(providerId: string, sourceId: string): Promise<BusySource | null> {
+    const row = await this.db
+      .selectFrom('busy_sources')
+      .selectAll()
+      .where('provider_id', '=', providerId)
+      .where('id', '=', sourceId)
+      .executeTakeFirst();
+    return row === undefined ? null : toBusySource(row);
+  }
+
+  // One range scan of busy_intervals_by_provider_start, already in the answer's order.
+  async listBusyIntervals(providerId: string, from: string, to: string): Promise<StoredBusyInterval[]> {
+    const rows = await this.db
+      .selectFrom('busy_intervals')
+      .select(['source_id', 'start_at', 'end_at'])
+      .where('provider_id', '=', providerId)
+      .where('start_at', '<', to)
+      .where('end_at', '>', from)
+      .orderBy('start_at')
+      .orderBy('source_id')
+      .orderBy('end_at')
+      .execute();
+    return rows.map(toStoredBusyInterval);
+  }
+
+  async putBusySource(source: BusySource): Promise<void> {
+    await this.db
+      .insertInto('busy_sources')
+      .values(fromBusySource(source))
+      .onConflict((oc) => oc.columns(['provider_id', 'id']).doUpdateSet(excludedSet(BUSY_SOURCE_COLUMNS, ['provider_id', 'id'])))
+      .execute();
+  }
+
+  // Its intervals go by the cascade.
+  async deleteBusySource(providerId: string, sourceId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('busy_sources').where('provider_id', '=', providerId).where('id', '=', sourceId).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  /**
+   * Sets the source's interval_count first: on PostgreSQL that locks its row, so two transactions
+   * replacing the same source's intervals run one after the other instead of both inserting
+   * (READ COMMITTED: the second's DELETE then sees the first's rows). A missing source rejects.
+   */
+  async replaceBusyIntervals(providerId: string, sourceId: string, intervals: readonly BusyInterval[]): Promise<void> {
+    // Checked before anything is written.
+    const rows = intervals.map((interval) => fromBusyInterval(providerId, sourceId, interval));
+    const source = await this.db
+      .updateTable('busy_sources')
+      .set({ interval_count: rows.length })
+      .where('provider_id', '=', providerId)
+      .where('id', '=', sourceId)
+      .executeTakeFirst();
+    if (source.numUpdatedRows === 0n) throw notFound(ErrorCode.BUSY_SOURCE_NOT_FOUND, 'Busy source not found.');
+    await this.db.deleteFrom('busy_intervals').where('provider_id', '=', providerId).where('source_id', '=', sourceId).execute();
+    for (let i = 0; i < rows.length; i += INTERVAL_CHUNK) {
+      await this.db.insertInto('busy_intervals').values(rows.slice(i, i + INTERVAL_CHUNK)).execute();
+    }
+  }
+
+  /**
+   * Runs inside a transaction of the caller's, in two steps: the due rows, oldest first (SKIP
+   * LOCKED on PostgreSQL, so concurrent claimers take disjoint rows and never wait; SQLite's
+   * write lock serialises claimers), then their next_fetch_at moved on. Two steps rather than one
+   * UPDATE ... RETURNING because the answer is in the old next_fetch_at's order, which RETURNING
+   * cannot give on SQLite (it sees only the new row, not an UPDATE ... FROM's subquery).
+   */
+  async claimDueBusySources(now: string, until: string, limit: number): Promise<BusySource[]> {
+    // SQLite reads a negative LIMIT as none, PostgreSQL refuses it: both claim nothing.
+    if (limit < 1) return [];
+    const due = await sql<BusySourceRow>`
+      SELECT * FROM busy_sources s
+      WHERE s.kind = 'ics' AND s.next_fetch_at <= ${now}
+      ORDER BY s.next_fetch_at, s.provider_id, s.id
+      LIMIT ${limit}
+      ${this.dialect.skipLocked('s')}`.execute(this.db);
+    for (let i = 0; i < due.rows.length; i += CLAIM_CHUNK) {
+      const keys = due.rows.slice(i, i + CLAIM_CHUNK).map((row) => sql`(${row.provider_id}, ${row.id})`);
+      await sql`UPDATE busy_sources SET next_fetch_at = ${until} WHERE (provider_id, id) IN (VALUES ${sql.join(keys)})`.execute(this.db);
+    }
+    return due.rows.map((row) => toBusySource({ ...row, next_fetch_at: until }));
   }
 
   // -------------------------------------------------------------------------------------------

@@ -385,4 +385,100 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE providers ADD COLUMN sessions_deleted INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    id: 5,
+    name: 'busy sources: external calendars read as busy time, and their intervals',
+    // busy_sources is one table for both kinds, as locations: the CHECK keeps each kind's columns
+    // filled and the other kind's NULL. A connection source names a connection of its own
+    // provider (the FK on (provider_id, connection_id), which the new unique index on connections
+    // makes possible) and goes when that connection goes. busy_intervals holds only instants.
+    // busy_sources_due serves claimDueBusySources (queries repeat kind = 'ics' literally to use it);
+    // busy_intervals_by_provider_start serves listBusyIntervals (start_at < to, in its order, with
+    // end_at > from read from the index: a source's intervals are replaced on every read, so the
+    // past ones scanned are few); busy_intervals_by_source serves the replace and the cascade.
+    sqlite: `
+      CREATE UNIQUE INDEX connections_by_provider_and_id ON connections (provider_id, id);
+
+      CREATE TABLE busy_sources (
+        provider_id     TEXT    NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+        id              TEXT    NOT NULL,
+        kind            TEXT    NOT NULL CHECK (kind IN ('ics', 'connection')),
+        url_sealed      TEXT,
+        url_host        TEXT,
+        connection_id   TEXT,
+        status          TEXT    NOT NULL CHECK (status IN ('pending', 'ok', 'error')),
+        last_fetched_at TEXT,
+        last_error_code TEXT,
+        etag            TEXT,
+        last_modified   TEXT,
+        interval_count  INTEGER NOT NULL CHECK (interval_count >= 0),
+        next_fetch_at   TEXT    NOT NULL,
+        created_at      TEXT    NOT NULL,
+        updated_at      TEXT    NOT NULL,
+        PRIMARY KEY (provider_id, id),
+        FOREIGN KEY (provider_id, connection_id) REFERENCES connections (provider_id, id) ON DELETE CASCADE,
+        CHECK (
+          (kind = 'ics' AND url_sealed IS NOT NULL AND url_host IS NOT NULL AND connection_id IS NULL)
+          OR (kind = 'connection' AND connection_id IS NOT NULL AND url_sealed IS NULL AND url_host IS NULL)
+        )
+      ) STRICT;
+
+      CREATE INDEX busy_sources_due ON busy_sources (next_fetch_at, provider_id, id) WHERE kind = 'ics';
+      CREATE INDEX busy_sources_by_connection ON busy_sources (provider_id, connection_id);
+
+      CREATE TABLE busy_intervals (
+        provider_id TEXT NOT NULL,
+        source_id   TEXT NOT NULL,
+        start_at    TEXT NOT NULL,
+        end_at      TEXT NOT NULL,
+        CHECK (end_at > start_at),
+        FOREIGN KEY (provider_id, source_id) REFERENCES busy_sources (provider_id, id) ON DELETE CASCADE
+      ) STRICT;
+
+      CREATE INDEX busy_intervals_by_provider_start ON busy_intervals (provider_id, start_at, source_id, end_at);
+      CREATE INDEX busy_intervals_by_source ON busy_intervals (provider_id, source_id);
+    `,
+    postgres: `
+      CREATE UNIQUE INDEX connections_by_provider_and_id ON connections (provider_id, id);
+
+      CREATE TABLE busy_sources (
+        provider_id     ${T}    NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+        id              ${T}    NOT NULL,
+        kind            ${T}    NOT NULL CHECK (kind IN ('ics', 'connection')),
+        url_sealed      ${T},
+        url_host        ${T},
+        connection_id   ${T},
+        status          ${T}    NOT NULL CHECK (status IN ('pending', 'ok', 'error')),
+        last_fetched_at ${T},
+        last_error_code ${T},
+        etag            ${T},
+        last_modified   ${T},
+        interval_count  INTEGER NOT NULL CHECK (interval_count >= 0),
+        next_fetch_at   ${T}    NOT NULL,
+        created_at      ${T}    NOT NULL,
+        updated_at      ${T}    NOT NULL,
+        PRIMARY KEY (provider_id, id),
+        FOREIGN KEY (provider_id, connection_id) REFERENCES connections (provider_id, id) ON DELETE CASCADE,
+        CHECK (
+          (kind = 'ics' AND url_sealed IS NOT NULL AND url_host IS NOT NULL AND connection_id IS NULL)
+          OR (kind = 'connection' AND connection_id IS NOT NULL AND url_sealed IS NULL AND url_host IS NULL)
+        )
+      );
+
+      CREATE INDEX busy_sources_due ON busy_sources (next_fetch_at, provider_id, id) WHERE kind = 'ics';
+      CREATE INDEX busy_sources_by_connection ON busy_sources (provider_id, connection_id);
+
+      CREATE TABLE busy_intervals (
+        provider_id ${T} NOT NULL,
+        source_id   ${T} NOT NULL,
+        start_at    ${T} NOT NULL,
+        end_at      ${T} NOT NULL,
+        CHECK (end_at > start_at),
+        FOREIGN KEY (provider_id, source_id) REFERENCES busy_sources (provider_id, id) ON DELETE CASCADE
+      );
+
+      CREATE INDEX busy_intervals_by_provider_start ON busy_intervals (provider_id, start_at, source_id, end_at);
+      CREATE INDEX busy_intervals_by_source ON busy_intervals (provider_id, source_id);
+    `,
+  },
 ];

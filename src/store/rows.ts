@@ -6,6 +6,10 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
 import type {
   AuditEntry,
+  BusyInterval,
+  BusySource,
+  BusySourceKind,
+  BusySourceStatus,
   Connection,
   ConnectionKind,
   ConnectionStatus,
@@ -17,6 +21,7 @@ import type {
   ResyncJob,
   Session,
   SessionStatus,
+  StoredBusyInterval,
   SyncTarget,
 } from '../domain/index.js';
 import { EARLIEST_INSTANT, isStoredInstant, LATEST_INSTANT } from '../domain/index.js';
@@ -33,6 +38,8 @@ export interface Database {
   sync_targets: TargetRow;
   resync_jobs: JobRow;
   audit_log: AuditTable;
+  busy_sources: BusySourceRow;
+  busy_intervals: BusyIntervalRow;
 }
 
 export interface ProviderRow {
@@ -256,7 +263,7 @@ export function toSession(row: SessionRow): Session {
 
 /** Instants are compared as text, which is time order only for fixed-width UTC in range. */
 function storedInstant(value: string, field: string): string {
-  if (!isStoredInstant(value)) throw new RangeError(`session ${field} must be fixed-width UTC from ${EARLIEST_INSTANT} to ${LATEST_INSTANT}`);
+  if (!isStoredInstant(value)) throw new RangeError(`${field} must be fixed-width UTC from ${EARLIEST_INSTANT} to ${LATEST_INSTANT}`);
   return value;
 }
 
@@ -273,8 +280,8 @@ export function fromSession(session: Session): SessionRow {
     provider_id: session.providerId,
     id: session.id,
     uid: session.uid,
-    starts_at: storedInstant(session.start, 'start'),
-    ends_at: storedInstant(session.end, 'end'),
+    starts_at: storedInstant(session.start, 'session start'),
+    ends_at: storedInstant(session.end, 'session end'),
     location_id: session.locationId,
     telehealth_url: session.telehealthUrl,
     client_id: session.client?.id ?? null,
@@ -469,6 +476,106 @@ export function toTarget(row: TargetRow): SyncTarget {
     deadAt: row.dead_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+/** The table CHECK keeps url_sealed and url_host set for 'ics' and connection_id for 'connection', the others NULL. */
+export interface BusySourceRow {
+  provider_id: string;
+  id: string;
+  kind: BusySourceKind;
+  url_sealed: string | null;
+  url_host: string | null;
+  connection_id: string | null;
+  status: BusySourceStatus;
+  last_fetched_at: string | null;
+  last_error_code: string | null;
+  etag: string | null;
+  last_modified: string | null;
+  interval_count: number;
+  next_fetch_at: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export const BUSY_SOURCE_COLUMNS = columnsOf<BusySourceRow>({
+  provider_id: true,
+  id: true,
+  kind: true,
+  url_sealed: true,
+  url_host: true,
+  connection_id: true,
+  status: true,
+  last_fetched_at: true,
+  last_error_code: true,
+  etag: true,
+  last_modified: true,
+  interval_count: true,
+  next_fetch_at: true,
+  created_at: true,
+  updated_at: true,
+});
+
+export function toBusySource(row: BusySourceRow): BusySource {
+  return {
+    providerId: row.provider_id,
+    id: row.id,
+    kind: row.kind,
+    urlSealed: row.url_sealed,
+    urlHost: row.url_host,
+    connectionId: row.connection_id,
+    status: row.status,
+    lastFetchedAt: row.last_fetched_at,
+    lastErrorCode: row.last_error_code,
+    etag: row.etag,
+    lastModified: row.last_modified,
+    // PostgreSQL's INTEGER arrives as a number; Number() keeps a BIGINT-typed driver honest too.
+    intervalCount: Number(row.interval_count),
+    nextFetchAt: row.next_fetch_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+// Kind and columns are written as given: a source that mixes the kinds is the table CHECK's to refuse.
+export function fromBusySource(source: BusySource): BusySourceRow {
+  return {
+    provider_id: source.providerId,
+    id: source.id,
+    kind: source.kind,
+    url_sealed: source.urlSealed,
+    url_host: source.urlHost,
+    connection_id: source.connectionId,
+    status: source.status,
+    last_fetched_at: source.lastFetchedAt,
+    last_error_code: source.lastErrorCode,
+    etag: source.etag,
+    last_modified: source.lastModified,
+    interval_count: source.intervalCount,
+    // Claims compare and order it as text.
+    next_fetch_at: storedInstant(source.nextFetchAt, 'busy source nextFetchAt'),
+    created_at: source.createdAt,
+    updated_at: source.updatedAt,
+  };
+}
+
+export interface BusyIntervalRow {
+  provider_id: string;
+  source_id: string;
+  start_at: string;
+  end_at: string;
+}
+
+export function toStoredBusyInterval(row: Pick<BusyIntervalRow, 'source_id' | 'start_at' | 'end_at'>): StoredBusyInterval {
+  return { start: row.start_at, end: row.end_at, sourceId: row.source_id };
+}
+
+export function fromBusyInterval(providerId: string, sourceId: string, interval: BusyInterval): BusyIntervalRow {
+  return {
+    provider_id: providerId,
+    source_id: sourceId,
+    start_at: storedInstant(interval.start, 'busy interval start'),
+    end_at: storedInstant(interval.end, 'busy interval end'),
   };
 }
 

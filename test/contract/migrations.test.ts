@@ -56,7 +56,42 @@ async function postgresShape(url: string, schema: string): Promise<Shape> {
   }
 }
 
+// A provider with a connection, a source reading it and an ICS source, each with an interval.
+// Connections are never deleted through the Store port (only by their provider's cascade), so the
+// schema's own cascade is checked here, in SQL.
+const BUSY_SEED = [
+  `INSERT INTO providers (id, name, timezone, privacy_mode, privacy_baa_attested, created_at, updated_at)
+   VALUES ('p1', 'Dr. A', 'UTC', 'none', FALSE, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+  `INSERT INTO connections (id, provider_id, kind, calendar_id, status, created_at, updated_at)
+   VALUES ('c1', 'p1', 'google', 'primary', 'active', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+  ...[
+    ['s-conn', 'connection', 'NULL', 'NULL', "'c1'"],
+    ['s-ics', 'ics', "'sealed'", "'example.org'", 'NULL'],
+  ].flatMap(([id, kind, url, host, connection]) => [
+    `INSERT INTO busy_sources (provider_id, id, kind, url_sealed, url_host, connection_id, status, interval_count, next_fetch_at, created_at, updated_at)
+     VALUES ('p1', '${id}', '${kind}', ${url}, ${host}, ${connection}, 'ok', 1, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+    `INSERT INTO busy_intervals (provider_id, source_id, start_at, end_at) VALUES ('p1', '${id}', '2026-01-02T10:00:00.000Z', '2026-01-02T11:00:00.000Z')`,
+  ]),
+];
+const DELETE_CONNECTION = "DELETE FROM connections WHERE id = 'c1'";
+const BUSY_LEFT = "SELECT (SELECT string_agg(id, ',') FROM busy_sources) AS sources, (SELECT string_agg(source_id, ',') FROM busy_intervals) AS intervals";
+const BUSY_LEFT_SQLITE = BUSY_LEFT.replaceAll('string_agg', 'group_concat');
+const AFTER_CONNECTION_DELETED = { sources: 's-ics', intervals: 's-ics' };
+
 describe('migrations', () => {
+  it('when a connection is deleted (SQLite), then its busy source and that source\'s intervals go with it and an ICS source stays', () => {
+    const db = new DatabaseSync(':memory:');
+    try {
+      db.exec('PRAGMA foreign_keys = ON');
+      migrateSqlite(db);
+      for (const statement of BUSY_SEED) db.exec(statement);
+      db.exec(DELETE_CONNECTION);
+      assert.deepEqual({ ...db.prepare(BUSY_LEFT_SQLITE).get() }, AFTER_CONNECTION_DELETED);
+    } finally {
+      db.close();
+    }
+  });
+
   it('when the list is read, then ids increase and every entry has DDL for both dialects', () => {
     migrations.forEach((m, i) => {
       assert.ok(i === 0 || m.id > (migrations[i - 1]?.id ?? 0), `${m.id} in order`);
@@ -90,6 +125,18 @@ describe('migrations', () => {
       assert.ok(sqlite.columns.length > 50, `${sqlite.columns.length} columns`);
       assert.deepEqual(postgres.columns, sqlite.columns);
       assert.deepEqual(postgres.indexes, sqlite.indexes);
+    });
+
+    it('when a connection is deleted (PostgreSQL), then its busy source and that source\'s intervals go with it and an ICS source stays', async () => {
+      const pool = poolFor();
+      try {
+        await migratePostgres(pool);
+        for (const statement of BUSY_SEED) await pool.query(statement);
+        await pool.query(DELETE_CONNECTION);
+        assert.deepEqual((await pool.query(BUSY_LEFT)).rows[0], AFTER_CONNECTION_DELETED);
+      } finally {
+        await pool.end();
+      }
     });
 
     it('when four processes migrate one PostgreSQL database at once, then each migration is applied exactly once', async () => {

@@ -1,8 +1,9 @@
 // The Store port's behaviour, as every adapter must show it (SQLite always, PostgreSQL when
 // TEST_DATABASE_URL is set). Each test opens a fresh, empty store and seeds only what it states.
 import assert from 'node:assert/strict';
-import type { FeedToken, Location, Provider, Session, Store, StoreTx } from '../../src/domain/index.js';
-import { T0, aFeedToken, aProvider, aSession, aVirtualLocation, anOfficeLocation } from '../support/builders.js';
+import type { BusyInterval, BusySource, FeedToken, Location, Provider, Session, Store, StoreTx } from '../../src/domain/index.js';
+import { AppError, ErrorCode } from '../../src/domain/index.js';
+import { T0, aBusySource, aConnection, aFeedToken, aProvider, aSession, aVirtualLocation, anOfficeLocation } from '../support/builders.js';
 
 const T1 = '2026-11-03T09:30:00.000Z';
 const T2 = '2026-11-04T18:45:00.000Z';
@@ -690,6 +691,348 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         await store.recordFeedFetch('feed-404', T1, 'curl/8');
 
         assert.deepStrictEqual(await store.listFeeds('prov-1'), [feed]);
+      });
+    });
+
+    describe('busy sources', () => {
+      /** A connection source of `connectionId` (which the test puts first). */
+      const aConnectionSource = (overrides: Partial<BusySource> = {}): BusySource =>
+        aBusySource({ id: 'busy-conn', kind: 'connection', urlSealed: null, urlHost: null, connectionId: 'conn-1', ...overrides });
+
+      /** `count` back-to-back 30-minute intervals from `start`. */
+      function halfHours(start: string, count: number): BusyInterval[] {
+        const from = Date.parse(start);
+        return Array.from({ length: count }, (_, i) => ({
+          start: new Date(from + i * 1_800_000).toISOString(),
+          end: new Date(from + (i + 1) * 1_800_000).toISOString(),
+        }));
+      }
+
+      async function seedSources(sources: BusySource[], providers: Provider[] = [aProvider()]): Promise<void> {
+        await store.transaction(async (tx) => {
+          for (const provider of providers) await tx.putProvider(provider);
+          for (const provider of providers) await tx.putConnection(aConnection({ id: `conn-${provider.id}`, providerId: provider.id }));
+          if (providers.some((p) => p.id === 'prov-1')) await tx.putConnection(aConnection({ id: 'conn-1' }));
+          for (const source of sources) await tx.putBusySource(source);
+        });
+      }
+
+      const isNotFound = (error: unknown): boolean => error instanceof AppError && error.code === ErrorCode.BUSY_SOURCE_NOT_FOUND;
+
+      it('when sources of both kinds are put, then getBusySource returns each one exactly, nulls included', async () => {
+        const read = aBusySource({
+          id: 'busy-ics',
+          status: 'ok',
+          lastFetchedAt: T1,
+          etag: '"abc-123"',
+          lastModified: 'Tue, 03 Nov 2026 09:30:00 GMT',
+          intervalCount: 3,
+          nextFetchAt: T2,
+          createdAt: T0,
+          updatedAt: T1,
+        });
+        const failed = aBusySource({ id: 'busy-err', status: 'error', lastFetchedAt: T1, lastErrorCode: 'SOURCE_TIMEOUT' });
+        const connection = aConnectionSource();
+        await seedSources([read, failed, connection]);
+
+        assert.deepStrictEqual(await store.getBusySource('prov-1', 'busy-ics'), read);
+        assert.deepStrictEqual(await store.getBusySource('prov-1', 'busy-err'), failed);
+        assert.deepStrictEqual(await store.getBusySource('prov-1', 'busy-conn'), connection);
+        assert.equal(await store.getBusySource('prov-1', 'busy-404'), null);
+        assert.equal(await store.getBusySource('prov-2', 'busy-ics'), null);
+      });
+
+      it('when a source is put again, then every field of the second replaces the first', async () => {
+        await seedSources([aBusySource()]);
+        const next = aBusySource({
+          urlSealed: 'sealed:other',
+          urlHost: 'ics.example.net',
+          status: 'error',
+          lastFetchedAt: T2,
+          lastErrorCode: 'SOURCE_HTTP_STATUS',
+          etag: 'W/"2"',
+          lastModified: 'Wed, 04 Nov 2026 18:45:00 GMT',
+          intervalCount: 12,
+          nextFetchAt: T2,
+          updatedAt: T2,
+        });
+
+        await store.transaction((tx) => tx.putBusySource(next));
+
+        assert.deepStrictEqual(await store.listBusySources('prov-1'), [next]);
+      });
+
+      it('when listing sources, then only that provider\'s come back, ordered by id in code-unit order', async () => {
+        const ids = ['busy-b', 'busy-B', 'busy-a', 'busy-10', 'busy-9'];
+        await seedSources(
+          [...ids.map((id) => aBusySource({ id })), aBusySource({ providerId: 'prov-2', id: 'busy-0' })],
+          [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })],
+        );
+
+        assert.deepEqual((await store.listBusySources('prov-1')).map((s) => s.id), ['busy-10', 'busy-9', 'busy-B', 'busy-a', 'busy-b']);
+        assert.deepEqual((await store.listBusySources('prov-2')).map((s) => s.id), ['busy-0']);
+        assert.deepEqual(await store.listBusySources('prov-404'), []);
+      });
+
+      it('when a source is deleted, then its intervals go with it, others stay, and a second delete returns false', async () => {
+        await seedSources([aBusySource({ id: 'busy-1' }), aBusySource({ id: 'busy-2' })]);
+        await store.transaction(async (tx) => {
+          await tx.replaceBusyIntervals('prov-1', 'busy-1', halfHours(T1, 2));
+          await tx.replaceBusyIntervals('prov-1', 'busy-2', halfHours(T1, 1));
+        });
+
+        assert.equal(await store.transaction((tx) => tx.deleteBusySource('prov-1', 'busy-1')), true);
+
+        assert.equal(await store.getBusySource('prov-1', 'busy-1'), null);
+        assert.deepStrictEqual(
+          await store.listBusyIntervals('prov-1', T0, T2),
+          halfHours(T1, 1).map((i) => ({ ...i, sourceId: 'busy-2' })),
+        );
+        assert.equal(await store.transaction((tx) => tx.deleteBusySource('prov-1', 'busy-1')), false);
+        assert.equal(await store.transaction((tx) => tx.deleteBusySource('prov-2', 'busy-2')), false);
+        assert.ok(await store.getBusySource('prov-1', 'busy-2'));
+      });
+
+      it('when intervals are replaced, then only the new ones remain, intervalCount counts them, and other sources keep theirs', async () => {
+        await seedSources([aBusySource({ id: 'busy-1' }), aBusySource({ id: 'busy-2' })]);
+        const LATER = '2026-12-01T00:00:00.000Z';
+        const first = halfHours('2026-11-05T09:00:00.000Z', 3);
+        const second = [{ start: '2026-11-06T10:00:00.000Z', end: '2026-11-06T11:00:00.000Z' }];
+        const other = [{ start: '2026-11-05T09:15:00.000Z', end: '2026-11-05T09:45:00.000Z' }];
+        await store.transaction(async (tx) => {
+          await tx.replaceBusyIntervals('prov-1', 'busy-1', first);
+          await tx.replaceBusyIntervals('prov-1', 'busy-2', other);
+        });
+        assert.equal((await store.listBusyIntervals('prov-1', T0, LATER)).length, 4);
+
+        await store.transaction((tx) => tx.replaceBusyIntervals('prov-1', 'busy-1', second));
+
+        assert.deepStrictEqual(await store.listBusyIntervals('prov-1', T0, LATER), [
+          { ...other[0]!, sourceId: 'busy-2' },
+          { ...second[0]!, sourceId: 'busy-1' },
+        ]);
+        assert.equal((await store.getBusySource('prov-1', 'busy-1'))?.intervalCount, 1);
+        await store.transaction((tx) => tx.replaceBusyIntervals('prov-1', 'busy-1', []));
+        assert.deepStrictEqual((await store.listBusyIntervals('prov-1', T0, LATER)).map((i) => i.sourceId), ['busy-2']);
+        assert.equal((await store.getBusySource('prov-1', 'busy-1'))?.intervalCount, 0);
+      });
+
+      it('when 20,000 intervals are stored for one source, then all of them are read back in order, and replacing them works', async () => {
+        await seedSources([aBusySource()]);
+        const many = halfHours('2026-01-01T00:00:00.000Z', 20_000);
+
+        await store.transaction((tx) => tx.replaceBusyIntervals('prov-1', 'busy-1', many));
+        const read = await store.listBusyIntervals('prov-1', '2025-01-01T00:00:00.000Z', '2028-01-01T00:00:00.000Z');
+        assert.equal(read.length, 20_000);
+        assert.deepStrictEqual(read[0], { ...many[0]!, sourceId: 'busy-1' });
+        assert.deepStrictEqual(read[19_999], { ...many[19_999]!, sourceId: 'busy-1' });
+        assert.ok(read.every((interval, i) => interval.start === many[i]!.start));
+        assert.equal((await store.getBusySource('prov-1', 'busy-1'))?.intervalCount, 20_000);
+
+        await store.transaction((tx) => tx.replaceBusyIntervals('prov-1', 'busy-1', many.slice(0, 19_999)));
+        assert.equal((await store.listBusyIntervals('prov-1', '2025-01-01T00:00:00.000Z', '2028-01-01T00:00:00.000Z')).length, 19_999);
+      });
+
+      it('when intervals are listed for [from, to), then those that only touch it are left out and the rest come by start, source, end', async () => {
+        await seedSources([aBusySource({ id: 'busy-a' }), aBusySource({ id: 'busy-b' }), aBusySource({ providerId: 'prov-2', id: 'busy-a' })], [
+          aProvider({ id: 'prov-1' }),
+          aProvider({ id: 'prov-2' }),
+        ]);
+        const at = (hhmm: string) => `2026-11-05T${hhmm}:00.000Z`;
+        await store.transaction(async (tx) => {
+          await tx.replaceBusyIntervals('prov-1', 'busy-a', [
+            { start: at('08:00'), end: at('09:00') }, // ends at from: out
+            { start: at('08:30'), end: at('09:01') }, // reaches in: in
+            { start: at('10:00'), end: at('11:00') }, // inside
+            { start: at('10:00'), end: at('10:30') }, // same start, shorter: before the one above
+            { start: at('11:59'), end: at('12:30') }, // starts before to: in
+            { start: at('12:00'), end: at('13:00') }, // starts at to: out
+          ]);
+          await tx.replaceBusyIntervals('prov-1', 'busy-b', [
+            { start: at('07:00'), end: at('13:00') }, // covers the window
+            { start: at('10:00'), end: at('10:15') },
+          ]);
+          await tx.replaceBusyIntervals('prov-2', 'busy-a', [{ start: at('10:00'), end: at('11:00') }]);
+        });
+
+        const found = await store.listBusyIntervals('prov-1', at('09:00'), at('12:00'));
+
+        assert.deepStrictEqual(
+          found.map((i) => `${i.start.slice(11, 16)}-${i.end.slice(11, 16)} ${i.sourceId}`),
+          ['07:00-13:00 busy-b', '08:30-09:01 busy-a', '10:00-10:30 busy-a', '10:00-11:00 busy-a', '10:00-10:15 busy-b', '11:59-12:30 busy-a'],
+        );
+        assert.deepStrictEqual(await store.listBusyIntervals('prov-1', at('12:30'), at('12:31')), [
+          { start: at('07:00'), end: at('13:00'), sourceId: 'busy-b' },
+          { start: at('12:00'), end: at('13:00'), sourceId: 'busy-a' },
+        ]);
+        assert.deepStrictEqual(await store.listBusyIntervals('prov-3', at('00:00'), at('23:00')), []);
+      });
+
+      it('when an interval is empty, inverted or not fixed-width UTC, then the replace rejects and the stored intervals stay', async () => {
+        await seedSources([aBusySource()]);
+        const kept = halfHours(T1, 2);
+        await store.transaction((tx) => tx.replaceBusyIntervals('prov-1', 'busy-1', kept));
+        const bad: BusyInterval[] = [
+          { start: T1, end: T1 },
+          { start: T2, end: T1 },
+          { start: '2026-11-03T09:30:00Z', end: T2 },
+          { start: T1, end: '2026-11-04T18:45:00.000+01:00' },
+        ];
+
+        for (const interval of bad) {
+          await assert.rejects(store.transaction((tx) => tx.replaceBusyIntervals('prov-1', 'busy-1', [...halfHours(T0, 1), interval])), JSON.stringify(interval));
+        }
+
+        assert.deepStrictEqual(await store.listBusyIntervals('prov-1', T0, T2), kept.map((i) => ({ ...i, sourceId: 'busy-1' })));
+        assert.equal((await store.getBusySource('prov-1', 'busy-1'))?.intervalCount, 2);
+      });
+
+      it('when the source of a replace does not exist, then it rejects with BUSY_SOURCE_NOT_FOUND', async () => {
+        await seedSources([aBusySource({ providerId: 'prov-2', id: 'busy-1' })], [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })]);
+
+        await assert.rejects(store.transaction((tx) => tx.replaceBusyIntervals('prov-1', 'busy-1', halfHours(T1, 1))), isNotFound);
+        await assert.rejects(store.transaction((tx) => tx.replaceBusyIntervals('prov-1', 'busy-1', [])), isNotFound);
+        assert.deepStrictEqual(await store.listBusyIntervals('prov-2', T0, T2), []);
+      });
+
+      it('when a source mixes the two kinds\' columns, then the write rejects and nothing is stored', async () => {
+        await seedSources([]);
+        const mixed = [
+          aBusySource({ id: 'ics-with-connection', connectionId: 'conn-1' }),
+          aBusySource({ id: 'ics-without-url', urlSealed: null }),
+          aBusySource({ id: 'ics-without-host', urlHost: null }),
+          aConnectionSource({ id: 'connection-with-url', urlSealed: 'sealed:x', urlHost: 'example.org' }),
+          aConnectionSource({ id: 'connection-with-host', urlHost: 'example.org' }),
+          aConnectionSource({ id: 'connection-without-connection', connectionId: null }),
+        ];
+
+        for (const source of mixed) await assert.rejects(store.transaction((tx) => tx.putBusySource(source)), source.id);
+
+        assert.deepStrictEqual(await store.listBusySources('prov-1'), []);
+      });
+
+      it('when a connection source names a connection that is not its provider\'s, then the write rejects', async () => {
+        await seedSources([], [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })]);
+
+        await assert.rejects(store.transaction((tx) => tx.putBusySource(aConnectionSource({ connectionId: 'conn-prov-2' }))));
+        await assert.rejects(store.transaction((tx) => tx.putBusySource(aConnectionSource({ connectionId: 'conn-404' }))));
+
+        assert.deepStrictEqual(await store.listBusySources('prov-1'), []);
+      });
+
+      it('when a negative intervalCount or a nextFetchAt that is not fixed-width UTC is put, then the write rejects', async () => {
+        await seedSources([]);
+
+        await assert.rejects(store.transaction((tx) => tx.putBusySource(aBusySource({ intervalCount: -1 }))));
+        await assert.rejects(store.transaction((tx) => tx.putBusySource(aBusySource({ nextFetchAt: '2026-11-02T15:00:00Z' }))), RangeError);
+
+        assert.deepStrictEqual(await store.listBusySources('prov-1'), []);
+      });
+
+      it('when the connection of a connection source is put again, then the source stays', async () => {
+        await seedSources([aConnectionSource()]);
+
+        await store.transaction((tx) => tx.putConnection(aConnection({ id: 'conn-1', status: 'needs_reauth', updatedAt: T1 })));
+
+        assert.deepStrictEqual(await store.listBusySources('prov-1'), [aConnectionSource()]);
+      });
+
+      it('when a provider is deleted, then its busy sources and intervals go with it and another provider\'s stay', async () => {
+        await seedSources([aBusySource(), aConnectionSource(), aBusySource({ providerId: 'prov-2' })], [aProvider({ id: 'prov-1' }), aProvider({ id: 'prov-2' })]);
+        await store.transaction(async (tx) => {
+          await tx.replaceBusyIntervals('prov-1', 'busy-1', halfHours(T1, 2));
+          await tx.replaceBusyIntervals('prov-1', 'busy-conn', halfHours(T1, 2));
+          await tx.replaceBusyIntervals('prov-2', 'busy-1', halfHours(T1, 3));
+        });
+
+        await store.transaction((tx) => tx.deleteProvider('prov-1'));
+
+        assert.deepStrictEqual(await store.listBusySources('prov-1'), []);
+        assert.deepStrictEqual(await store.listBusyIntervals('prov-1', T0, T2), []);
+        assert.deepStrictEqual(await store.claimDueBusySources(T2, T2, 10), [aBusySource({ providerId: 'prov-2', intervalCount: 3, nextFetchAt: T2 })]);
+        assert.equal((await store.listBusyIntervals('prov-2', T0, T2)).length, 3);
+      });
+
+      it('when busy sources and intervals are written, then neither the feed revision nor feedLookupEpoch moves', async () => {
+        const provider = aProvider({ feedRevision: 4 });
+        await seedSources([aConnectionSource()], [provider]);
+        const epoch = store.feedLookupEpoch();
+
+        await store.transaction(async (tx) => {
+          await tx.putBusySource(aBusySource());
+          await tx.replaceBusyIntervals('prov-1', 'busy-1', halfHours(T1, 2));
+          await tx.deleteBusySource('prov-1', 'busy-conn');
+        });
+        await store.claimDueBusySources(T2, T2, 10);
+
+        assert.equal(store.feedLookupEpoch(), epoch);
+        assert.deepStrictEqual(await store.getProvider('prov-1'), provider);
+        assert.equal(await store.sessionDeletions('prov-1'), 0);
+      });
+
+      describe('claimDueBusySources', () => {
+        const minutes = (n: number) => new Date(Date.parse(T0) + n * 60_000).toISOString();
+
+        it('when ICS sources are due, then the claim returns the due ones oldest first, moved to until, and leaves the rest', async () => {
+          await seedSources(
+            [
+              aBusySource({ id: 'busy-late', nextFetchAt: minutes(5) }),
+              aBusySource({ id: 'busy-b', nextFetchAt: minutes(-10) }),
+              aBusySource({ id: 'busy-a', nextFetchAt: minutes(-10) }),
+              aBusySource({ providerId: 'prov-0', id: 'busy-z', nextFetchAt: minutes(-10) }),
+              aBusySource({ id: 'busy-now', nextFetchAt: minutes(0) }),
+              aBusySource({ id: 'busy-oldest', nextFetchAt: minutes(-60), status: 'error', lastErrorCode: 'SOURCE_TIMEOUT' }),
+              aConnectionSource({ nextFetchAt: minutes(-120) }),
+            ],
+            [aProvider({ id: 'prov-0' }), aProvider({ id: 'prov-1' })],
+          );
+          const until = minutes(3);
+
+          const claimed = await store.claimDueBusySources(minutes(0), until, 10);
+
+          assert.deepEqual(
+            claimed.map((s) => `${s.providerId}/${s.id}`),
+            ['prov-1/busy-oldest', 'prov-0/busy-z', 'prov-1/busy-a', 'prov-1/busy-b', 'prov-1/busy-now'],
+          );
+          assert.ok(claimed.every((s) => s.nextFetchAt === until));
+          assert.deepStrictEqual(claimed[0], aBusySource({ id: 'busy-oldest', nextFetchAt: until, status: 'error', lastErrorCode: 'SOURCE_TIMEOUT' }));
+          for (const s of claimed) assert.deepStrictEqual(await store.getBusySource(s.providerId, s.id), s);
+          assert.equal((await store.getBusySource('prov-1', 'busy-late'))?.nextFetchAt, minutes(5));
+          assert.equal((await store.getBusySource('prov-1', 'busy-conn'))?.nextFetchAt, minutes(-120));
+        });
+
+        it('when more are due than the limit, then the oldest are claimed, the rest by the next claim, and then nothing until one is due again', async () => {
+          await seedSources([1, 2, 3, 4, 5].map((n) => aBusySource({ id: `busy-${n}`, nextFetchAt: minutes(-n) })));
+          const now = minutes(0);
+          const until = minutes(10);
+
+          const first = await store.claimDueBusySources(now, until, 2);
+          const second = await store.claimDueBusySources(now, until, 2);
+          const third = await store.claimDueBusySources(now, until, 2);
+          const fourth = await store.claimDueBusySources(now, until, 2);
+
+          assert.deepEqual(first.map((s) => s.id), ['busy-5', 'busy-4']);
+          assert.deepEqual(second.map((s) => s.id), ['busy-3', 'busy-2']);
+          assert.deepEqual(third.map((s) => s.id), ['busy-1']);
+          assert.deepEqual(fourth, []);
+          assert.deepEqual(await store.claimDueBusySources(minutes(9), minutes(20), 10), []);
+          assert.deepEqual((await store.claimDueBusySources(until, minutes(20), 10)).map((s) => s.id), ['busy-1', 'busy-2', 'busy-3', 'busy-4', 'busy-5']);
+          assert.deepEqual(await store.claimDueBusySources(until, minutes(20), 0), []);
+        });
+
+        it('when two claims run at once, then no source is returned by both and every due one by one of them', async () => {
+          const ids = Array.from({ length: 30 }, (_, i) => `busy-${String(i).padStart(2, '0')}`);
+          await seedSources(ids.map((id, i) => aBusySource({ id, nextFetchAt: minutes(-i) })));
+
+          for (let round = 0; round < 10; round++) {
+            const now = minutes(round * 100);
+            const until = minutes(round * 100 + 50);
+            const claims = await Promise.all([store.claimDueBusySources(now, until, 20), store.claimDueBusySources(now, until, 20)]);
+            const all = claims.flat().map((s) => s.id);
+            assert.equal(new Set(all).size, all.length, `round ${round}: ${all.join(' ')}`);
+            assert.deepEqual([...all].sort(), ids, `round ${round}`);
+          }
+        });
       });
     });
 

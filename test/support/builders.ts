@@ -1,5 +1,6 @@
 // Test data builders: each test states only what matters to it.
 import type {
+  BusySource,
   Connection,
   FeedToken,
   OfficeLocation,
@@ -156,6 +157,31 @@ export function aResyncJob(overrides: Partial<ResyncJob> = {}): ResyncJob {
     createdAt: T0,
     startedAt: null,
     finishedAt: null,
+    ...overrides,
+  };
+}
+
+/**
+ * A never-read ICS busy source of prov-1, due at T0 (the sealed address is an opaque placeholder).
+ * For a connection source: `{ kind: 'connection', urlSealed: null, urlHost: null, connectionId }`.
+ */
+export function aBusySource(overrides: Partial<BusySource> = {}): BusySource {
+  return {
+    providerId: 'prov-1',
+    id: 'busy-1',
+    kind: 'ics',
+    urlSealed: 'sealed:https://calendar.example.org/private-secret/basic.ics',
+    urlHost: 'calendar.example.org',
+    connectionId: null,
+    status: 'pending',
+    lastFetchedAt: null,
+    lastErrorCode: null,
+    etag: null,
+    lastModified: null,
+    intervalCount: 0,
+    nextFetchAt: T0,
+    createdAt: T0,
+    updatedAt: T0,
     ...overrides,
   };
 }
