@@ -1,5 +1,6 @@
 import express from 'express';
 import type { Express } from 'express';
+import { createIcsReader, DEFAULT_MAX_BYTES } from '../busy/index.js';
 import { FeedService, feedRoutes } from '../feeds/index.js';
 import type { CalendarConnector, Clock, ConnectionKind, OAuthProvider, Store } from './domain/index.js';
 import type { SecretBox } from './crypto/secret-box.js';
@@ -11,6 +12,8 @@ import { noMetrics, type Metrics } from './metrics.js';
 import { jsonBody } from './http/json-body.js';
 import { adminRouter, connectionsRouter, oauthRouter } from './http/sync-routers.js';
 import { AdminService } from './services/admin-service.js';
+import { BusyService, type IcsSources } from './services/busy-service.js';
+import { busyRouter } from './http/busy-routes.js';
 import { ConnectionService } from './services/connection-service.js';
 import type { Logger } from './logger.js';
 import { LocationService } from './services/location-service.js';
@@ -34,6 +37,20 @@ export interface AppDeps {
     oauth: ReadonlyMap<ConnectionKind, OAuthProvider>;
     connectors: ReadonlyMap<ConnectionKind, CalendarConnector>;
   };
+  /** Busy sources: the ICS reader (default: public https hosts only, 5 MiB) and how often the worker reads each. */
+  busy?: { ics?: IcsSources; refreshMinutes?: number };
+}
+
+/** The busy service of an app or a worker: one construction, the same defaults. */
+export function createBusyService(deps: Pick<AppDeps, 'store' | 'clock' | 'logger' | 'uidDomain' | 'busy'> & { secrets: SecretBox }): BusyService {
+  return new BusyService({
+    store: deps.store,
+    clock: deps.clock,
+    logger: deps.logger,
+    secrets: deps.secrets,
+    ics: deps.busy?.ics ?? createIcsReader({ allowHosts: new Set(), maxBytes: DEFAULT_MAX_BYTES, uidDomain: deps.uidDomain }),
+    refreshMinutes: deps.busy?.refreshMinutes ?? 15,
+  });
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -54,6 +71,7 @@ export function createApp(deps: AppDeps): Express {
     locations: new LocationService({ store, clock }),
     sessions: new SessionService({ store, clock, uidDomain: deps.uidDomain }),
     feeds,
+    busy: createBusyService({ ...deps, secrets: deps.sync.secrets }),
   };
   const connections = new ConnectionService({ store, clock, logger, pastDays: deps.feed.pastDays, ...deps.sync });
   const admin = new AdminService({ store, clock });
@@ -89,6 +107,7 @@ export function createApp(deps: AppDeps): Express {
   });
   api.use('/admin', requireAdmin, adminRouter(admin));
   api.use(apiRouter(services));
+  api.use(busyRouter(services.busy));
   api.use(connectionsRouter(connections));
   app.use('/api/v1', api);
 

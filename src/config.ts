@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseAllowHosts } from '../busy/index.js';
 import { parseEncryptionKey } from './crypto/secret-box.js';
 import type { StoreLocation } from './store/index.js';
 
@@ -43,6 +44,19 @@ const envSchema = z.object({
   MICROSOFT_TENANT: z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be common, organizations, consumers or a tenant id/domain').default('common'),
   MICROSOFT_LOGIN_URL: z.url().default('https://login.microsoftonline.com'),
   MICROSOFT_GRAPH_URL: z.url().default('https://graph.microsoft.com'),
+  BUSY_REFRESH_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+  BUSY_MAX_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(5 * 1024 * 1024),
+  BUSY_ALLOW_HOSTS: z
+    .string()
+    .default('')
+    .transform((spec, ctx) => {
+      try {
+        return parseAllowHosts(spec);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+        return z.NEVER;
+      }
+    }),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -73,6 +87,8 @@ export interface Config {
   syncPacing: boolean;
   google: OAuthAppConfig | null;
   microsoft: (OAuthAppConfig & { tenant: string }) | null;
+  /** Busy sources: how often each ICS source is read, its size cap, and the private hosts allowed (tests, on-premises). */
+  busy: { refreshMinutes: number; maxBytes: number; allowHosts: ReadonlySet<string> };
 }
 
 export interface OAuthAppConfig {
@@ -172,5 +188,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
             redirectUri: `${publicBaseUrl}/oauth/microsoft/callback`,
           }
         : null,
+    busy: { refreshMinutes: env.BUSY_REFRESH_MINUTES, maxBytes: env.BUSY_MAX_BYTES, allowHosts: env.BUSY_ALLOW_HOSTS },
   };
 }

@@ -4,8 +4,9 @@ import { createMicrosoftOAuth, createOutlookConnector } from '../connectors/outl
 import { createSecretBox, parseEncryptionKey } from './crypto/secret-box.js';
 import { loadOrCreateDevSecret } from './dev-secrets.js';
 import type { CalendarConnector, ConnectionKind, OAuthProvider } from './domain/index.js';
-import { ResyncRunner, SyncWorker } from './sync/index.js';
-import { createApp } from './app.js';
+import { BusyRefresher, ResyncRunner, SyncWorker } from './sync/index.js';
+import { createIcsReader } from '../busy/index.js';
+import { createApp, createBusyService } from './app.js';
 import { createOpsApp } from './http/ops-routes.js';
 import { createMetrics } from './metrics.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -71,6 +72,8 @@ async function main(): Promise<void> {
   const unpaced = { perSecond: 1e9, burst: 1e9 };
   const worker = runsWorkers ? new SyncWorker({ ...syncOptions, ...(config.syncPacing ? {} : { rateLimits: { google: unpaced, outlook: unpaced } }) }) : null;
   const resync = runsWorkers ? new ResyncRunner(syncOptions) : null;
+  const busyConfig = { ics: createIcsReader({ ...config.busy, uidDomain: config.uidDomain }), refreshMinutes: config.busy.refreshMinutes };
+  const busyRefresher = runsWorkers ? new BusyRefresher(createBusyService({ store, clock: systemClock, logger, uidDomain: config.uidDomain, busy: busyConfig, secrets }), logger) : null;
   const tokens = { admin: adminToken, platform: config.platformApiToken };
   const shutdownHooks: (() => Promise<void>)[] = [];
   const app =
@@ -86,10 +89,12 @@ async function main(): Promise<void> {
           uidDomain: config.uidDomain,
           feed: config.feed,
           sync: { secrets, oauth, connectors },
+          busy: busyConfig,
           onShutdown: (hook) => shutdownHooks.push(hook),
         });
   worker?.start();
   resync?.start();
+  busyRefresher?.start();
 
   const server = app.listen(config.port, config.host, () => {
     const address = server.address();
@@ -112,7 +117,7 @@ async function main(): Promise<void> {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Keep-alive connections of idle clients would hold server.close() open until they time out.
     server.closeIdleConnections();
-    Promise.all([closed, worker?.stop(), resync?.stop()])
+    Promise.all([closed, worker?.stop(), resync?.stop(), busyRefresher?.stop()])
       .then(() => Promise.all(shutdownHooks.map((hook) => hook())))
       .then(() => store.close())
       .then(

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Request, Response } from 'express';
 import type { FeedService } from '../../feeds/index.js';
 import type { FeedToken, Location, Provider, Session } from '../domain/index.js';
+import type { BusyService } from '../services/busy-service.js';
 import type { LocationService } from '../services/location-service.js';
 import type { ProviderService } from '../services/provider-service.js';
 import type { SessionService } from '../services/session-service.js';
@@ -12,6 +13,7 @@ export interface ApiServices {
   locations: LocationService;
   sessions: SessionService;
   feeds: FeedService;
+  busy: BusyService;
 }
 
 // Response shapes: internal bookkeeping (feedRevision, fingerprints, token hashes) stays inside.
@@ -57,7 +59,7 @@ export function param(req: Request, name: string): string {
 
 export function apiRouter(services: ApiServices): Router {
   const router = Router();
-  const { providers, locations, sessions, feeds } = services;
+  const { providers, locations, sessions, feeds, busy } = services;
 
   router.put('/providers/:providerId', async (req, res) => {
     const id = param(req, 'providerId');
@@ -93,7 +95,8 @@ export function apiRouter(services: ApiServices): Router {
     const sessionId = param(req, 'sessionId');
     const input = parseOrThrow(sessionBody, req.body);
     const { value, created, warnings } = await sessions.put(providerId, sessionId, input);
-    res.status(created ? 201 : 200).json({ ...sessionJson(value), warnings });
+    // Written over busy time in another calendar: accepted (the provider may mean it), and said.
+    res.status(created ? 201 : 200).json({ ...sessionJson(value), warnings: [...warnings, ...(await busy.conflictsWith(value))] });
   });
   router.get('/providers/:providerId/sessions', async (req, res) => {
     const providerId = param(req, 'providerId');
@@ -123,6 +126,7 @@ export function apiRouter(services: ApiServices): Router {
     const providerId = param(req, 'providerId');
     const input = parseOrThrow(seriesBody, req.body);
     const result = await sessions.putSeries(providerId, input);
+    const conflicts = (await Promise.all(result.sessions.map((s) => busy.conflictsWith(s)))).flat();
     res.status(result.created > 0 ? 201 : 200).json({
       seriesId: input.seriesId,
       created: result.created,
@@ -130,7 +134,7 @@ export function apiRouter(services: ApiServices): Router {
       unchanged: result.unchanged,
       cancelled: result.cancelled,
       sessions: result.sessions.map(sessionJson),
-      warnings: result.warnings,
+      warnings: [...result.warnings, ...conflicts],
     });
   });
 

@@ -2,3 +2,4 @@
 export { DEFAULT_RATE_LIMITS, SyncWorker, type SyncWorkerOptions, type TargetOutcome } from './sync-worker.js';
 export { ResyncRunner, type ResyncRunnerOptions } from './resync-runner.js';
 export { connectorSession, openTokens, sealTokens } from './connection-tokens.js';
+export { BusyRefresher } from './busy-refresher.js';

@@ -3,9 +3,12 @@ import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { Express } from 'express';
 import supertest from 'supertest';
+import { createIcsReader } from '../../busy/index.js';
 import { ErrorCode } from '../../src/domain/index.js';
 import type { ConnectionKind, OAuthProvider } from '../../src/domain/index.js';
+import { busySourceBody } from '../../src/http/busy-routes.js';
 import { feedBody, locationBody, providerBody, seriesBody, sessionBody } from '../../src/http/schemas.js';
+import type { IcsSources } from '../../src/services/busy-service.js';
 import { ADMIN_TOKEN, createTestApp, PLATFORM_TOKEN, type TestApp } from '../support/test-app.js';
 
 // openapi.json is written by hand; these tests keep it honest against the Express app (routes,
@@ -218,6 +221,7 @@ const SAMPLE_PARAMS: Record<string, string> = {
   locationId: 'video',
   sessionId: 's1',
   feedId: 'f1',
+  sourceId: 'personal',
   connectionId: UUID,
   jobId: UUID,
   targetId: UUID,
@@ -546,6 +550,31 @@ describe('openapi.json', () => {
           { when: 'a field is unknown', body: { name: 'iPhone' }, valid: false },
         ],
       },
+      {
+        name: 'BusySourceInput',
+        zod: busySourceBody,
+        cases: [
+          { when: 'an https ICS address is given', body: { kind: 'ics', url: 'https://calendar.example.com/cal.ics' }, valid: true },
+          { when: 'a webcal address is given', body: { kind: 'ics', url: 'webcal://p01-caldav.icloud.com/published/2/abc' }, valid: true },
+          { when: 'the url is 2,048 characters inside surrounding spaces', body: { kind: 'ics', url: ` https://calendar.example.com/${long(2048 - 29)}\n` }, valid: true },
+          { when: 'the url is 2,049 characters', body: { kind: 'ics', url: `https://calendar.example.com/${long(2049 - 29)}` }, valid: false },
+          { when: 'the url is empty', body: { kind: 'ics', url: '' }, valid: false },
+          { when: 'the url is blank', body: { kind: 'ics', url: ' \t ' }, valid: false },
+          { when: 'the url is not a string', body: { kind: 'ics', url: 42 }, valid: false },
+          { when: 'the url is missing', body: { kind: 'ics' }, valid: false },
+          // The address policy, not the schema, refuses these (400 VALIDATION_FAILED naming url).
+          { when: 'the url is plain http', body: { kind: 'ics', url: 'http://calendar.example.com/cal.ics' }, valid: true },
+          { when: 'the url carries credentials', body: { kind: 'ics', url: 'https://ada:secret@calendar.example.com/cal.ics' }, valid: true },
+          { when: 'a connection is named', body: { kind: 'connection', connectionId: UUID }, valid: true },
+          { when: 'the connectionId has a slash', body: { kind: 'connection', connectionId: 'c/1' }, valid: false },
+          { when: 'the connectionId is missing', body: { kind: 'connection' }, valid: false },
+          { when: 'an ICS source names a connection too', body: { kind: 'ics', url: 'https://calendar.example.com/cal.ics', connectionId: UUID }, valid: false },
+          { when: 'a connection source has a url', body: { kind: 'connection', connectionId: UUID, url: 'https://calendar.example.com/cal.ics' }, valid: false },
+          { when: 'the kind is missing', body: { url: 'https://calendar.example.com/cal.ics' }, valid: false },
+          { when: 'the kind is unknown', body: { kind: 'caldav', url: 'https://calendar.example.com/cal.ics' }, valid: false },
+          { when: 'the body is an array', body: [{ kind: 'ics', url: 'https://calendar.example.com/cal.ics' }], valid: false },
+        ],
+      },
     ];
 
     for (const { name, zod, cases } of tables) {
@@ -616,7 +645,7 @@ describe('openapi.json', () => {
   describe('answers against the documented responses', () => {
     let t: TestApp;
     beforeEach(async () => {
-      t = await createTestApp({ oauth: new Map([['google', stubOAuth('google')]]) });
+      t = await createTestApp({ oauth: new Map([['google', stubOAuth('google')]]), busy: { ics: stubIcs() } });
     });
     afterEach(() => t.close());
 
@@ -705,8 +734,78 @@ describe('openapi.json', () => {
       expect(200, 'get', '/healthz', await supertest(t.app).get('/healthz'));
       expect(200, 'get', '/readyz', await supertest(t.app).get('/readyz'));
     });
+
+    it('when busy sources are added, read, listed and removed, and sessions are written over busy time, then every answer is documented and matches its schema', async () => {
+      assert.equal((await t.platform.put('/api/v1/providers/p1', { name: 'Dr. Ada Byron', timezone: 'America/New_York' })).status, 201);
+      const B = `${P}/busy-sources/{sourceId}`;
+      const source = (id: string) => `/api/v1/providers/p1/busy-sources/${id}`;
+      const ics = { kind: 'ics', url: 'https://calendar.example.com/cal.ics' };
+      const created = expect(201, 'put', B, await t.platform.put(source('personal'), ics));
+      assert.equal(created.body.host, 'calendar.example.com');
+      expect(200, 'put', B, await t.platform.put(source('personal'), ics));
+      expect(201, 'put', B, await t.platform.put(source('old'), { kind: 'ics', url: 'webcal://calendar.example.com/gone.ics' }));
+      const http = expect(400, 'put', B, await t.platform.put(source('plain'), { kind: 'ics', url: 'http://calendar.example.com/cal.ics' }));
+      assert.equal(http.body.error.details[0].path, 'url');
+      expect(400, 'put', B, await t.platform.put(source('plain'), { kind: 'ics', url: 'https://ada:secret@calendar.example.com/cal.ics' }));
+      expect(400, 'put', B, await t.platform.put(source('plain'), { kind: 'ics' }));
+      expect(501, 'put', B, await t.platform.put(source('work'), { kind: 'connection', connectionId: UUID }));
+      expect(404, 'put', B, await t.platform.put('/api/v1/providers/nobody/busy-sources/personal', ics));
+
+      // The stub reader (no network): gone.ics answers 404, every other address one busy interval.
+      const R = `${B}/refresh`;
+      const read = expect(200, 'post', R, await t.platform.post(`${source('personal')}/refresh`));
+      assert.deepEqual([read.body.status, read.body.lastError, read.body.intervals], ['ok', null, 1]);
+      const failed = expect(200, 'post', R, await t.platform.post(`${source('old')}/refresh`));
+      assert.deepEqual([failed.body.status, failed.body.lastError], ['error', 'SOURCE_HTTP_404']);
+      expect(404, 'post', R, await t.platform.post(`${source('missing')}/refresh`));
+      const listed = expect(200, 'get', `${P}/busy-sources`, await t.platform.get('/api/v1/providers/p1/busy-sources'));
+      assert.equal(listed.body.busySources.length, 2);
+      expect(404, 'get', `${P}/busy-sources`, await t.platform.get('/api/v1/providers/nobody/busy-sources'));
+
+      const busy = expect(200, 'get', `${P}/busy`, await t.platform.get('/api/v1/providers/p1/busy?from=2026-12-01T00:00:00-05:00&to=2026-12-02T00:00:00-05:00'));
+      assert.deepEqual(busy.body.busy, [{ start: '2026-12-01T15:30:00.000Z', end: '2026-12-01T17:00:00.000Z', sourceIds: ['personal'] }]);
+      const wide = expect(400, 'get', `${P}/busy`, await t.platform.get('/api/v1/providers/p1/busy?from=2026-12-01T00:00:00Z&to=2027-06-01T00:00:00Z'));
+      assert.equal(wide.body.error.details[0].path, 'to');
+      expect(400, 'get', `${P}/busy`, await t.platform.get('/api/v1/providers/p1/busy?from=2026-12-01T00:00:00Z'));
+      expect(404, 'get', `${P}/busy`, await t.platform.get('/api/v1/providers/nobody/busy?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z'));
+
+      // A per-session link to an unknown video platform gives string advice; busy time a BusyConflict beside it.
+      assert.equal((await t.platform.put('/api/v1/providers/p1/locations/video', { kind: 'virtual', url: 'https://doxy.me/drbyron' })).status, 201);
+      const S = `${P}/sessions/{sessionId}`;
+      const session = expect(201, 'put', S, await t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-12-01T15:00:00Z', durationMinutes: 50, telehealthUrl: 'https://meet.example.test/s1' }));
+      const warnings = session.body.warnings as unknown[];
+      assert.ok(warnings.some((w) => typeof w === 'string'), JSON.stringify(warnings));
+      const conflicts = warnings.filter((w): w is { message: unknown } => typeof w === 'object' && w !== null).map(({ message: _message, ...rest }) => rest);
+      assert.deepEqual(conflicts, [{ code: 'BUSY_CONFLICT', from: '2026-12-01T15:30:00.000Z', to: '2026-12-01T15:50:00.000Z', sourceIds: ['personal'] }]);
+      const series = { seriesId: 'weekly', firstStart: '2026-12-01T11:00', durationMinutes: 50, frequency: 'weekly', count: 2, telehealthUrl: 'https://meet.example.test/weekly' };
+      const written = expect(201, 'post', `${P}/series`, await t.platform.post('/api/v1/providers/p1/series', series));
+      const advice = written.body.warnings as unknown[];
+      assert.ok(advice.some((w) => typeof w === 'string') && advice.some((w) => typeof w === 'object' && w !== null && (w as { code?: unknown }).code === 'BUSY_CONFLICT'), JSON.stringify(advice));
+
+      expect(204, 'delete', B, await t.platform.delete(source('personal')));
+      expect(404, 'delete', B, await t.platform.delete(source('personal')));
+      expect(204, 'delete', B, await t.platform.delete(source('old')));
+      expect(404, 'delete', B, await t.platform.delete('/api/v1/providers/nobody/busy-sources/old'));
+    });
   });
 });
+
+/**
+ * The busy sources' ICS side without the network: the real address policy, and a read that
+ * answers HTTP 404 for /gone.ics and one busy interval for any other address.
+ */
+function stubIcs(): IcsSources {
+  const policy = createIcsReader({ allowHosts: new Set(), maxBytes: 1024 * 1024, uidDomain: 'sync.example.test' });
+  return {
+    normalize: (url) => policy.normalize(url),
+    read: (url) =>
+      Promise.resolve(
+        url.pathname === '/gone.ics'
+          ? { status: 'error', code: 'SOURCE_HTTP_404' }
+          : { status: 'ok', intervals: [{ start: '2026-12-01T15:30:00.000Z', end: '2026-12-01T17:00:00.000Z' }], truncated: false, etag: '"v1"', lastModified: null },
+      ),
+  };
+}
 
 /** An OAuthProvider port that grants every code: enough to walk the connection routes. */
 function stubOAuth(kind: ConnectionKind): OAuthProvider {

@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import { Writable } from 'node:stream';
 import supertest from 'supertest';
-import { createApp } from '../../src/app.js';
+import { createApp, type AppDeps } from '../../src/app.js';
 import { randomBytes } from 'node:crypto';
 import { createSecretBox, type SecretBox } from '../../src/crypto/secret-box.js';
 import type { CalendarConnector, ConnectionKind, OAuthProvider, Store } from '../../src/domain/index.js';
@@ -52,6 +52,8 @@ export interface TestAppOptions {
   metrics?: Metrics;
   /** Coalesce feed fetch bookkeeping (default 0: written on every poll). */
   fetchFlushMs?: number;
+  /** Busy sources: the ICS reader (tests point it at local servers) and the refresh interval. */
+  busy?: AppDeps['busy'];
 }
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -78,6 +80,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     uidDomain: 'sync.example.test',
     feed: { pastDays: 60, futureDays: 365, cacheMaxBytes: options.cacheMaxBytes ?? 16 * 1024 * 1024, fetchFlushMs: options.fetchFlushMs ?? 0 },
     onShutdown: (hook) => shutdownHooks.push(hook),
+    ...(options.busy === undefined ? {} : { busy: options.busy }),
     sync: {
       secrets,
       oauth: options.oauth ?? new Map(),

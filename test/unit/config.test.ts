@@ -12,6 +12,23 @@ describe('loadConfig', () => {
     assert.equal(config.adminToken, undefined);
   });
 
+  it('when busy sources are not configured, then ICS sources are read every 15 min, up to 5 MiB, from public hosts only', () => {
+    assert.deepEqual(loadConfig({}).busy, { refreshMinutes: 15, maxBytes: 5 * 1024 * 1024, allowHosts: new Set() });
+    assert.deepEqual(loadConfig({ BUSY_ALLOW_HOSTS: 'calendar.local:8443, [::1]:80' }).busy.allowHosts, new Set(['calendar.local:8443', '[::1]:80']));
+  });
+
+  it('when BUSY_ALLOW_HOSTS has an entry without a port, or BUSY_REFRESH_MINUTES is 0, then start-up names both keys', () => {
+    assert.throws(
+      () => loadConfig({ BUSY_ALLOW_HOSTS: 'calendar.local', BUSY_REFRESH_MINUTES: '0' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), ['BUSY_ALLOW_HOSTS', 'BUSY_REFRESH_MINUTES']);
+        return true;
+      },
+    );
+    assert.throws(() => loadConfig({ BUSY_ALLOW_HOSTS: 'calendar.local' }), /BUSY_ALLOW_HOSTS: Invalid allow-host entry "calendar.local"/);
+  });
+
   it('when values are empty strings, then they count as unset', () => {
     assert.equal(loadConfig({ PUBLIC_BASE_URL: '', ADMIN_TOKEN: '  ' }).adminToken, undefined);
   });

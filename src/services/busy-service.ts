@@ -1,0 +1,225 @@
+// A provider's other calendars as busy time: the sources (an ICS address, sealed at rest), reading
+// them (on demand and by the worker), the merged busy intervals, and the warning a session written
+// over busy time carries. What is kept of a calendar is instants and its source id, nothing else.
+import type { SecretBox } from '../crypto/secret-box.js';
+import { AppError, ErrorCode, mergeBySource, notFound, validationError } from '../domain/index.js';
+import type { BusyInterval, BusySource, Clock, Session, SourcedBusyInterval, Store } from '../domain/index.js';
+import type { Logger } from '../logger.js';
+import { providerNotFound } from './provider-service.js';
+
+/** What reading an ICS source gave: its busy intervals, nothing new (304), or why it failed. */
+export type IcsReadOutcome =
+  | { status: 'ok'; intervals: BusyInterval[]; truncated: boolean; etag: string | null; lastModified: string | null }
+  | { status: 'not_modified' }
+  | { status: 'error'; code: string };
+
+/** The ICS side of busy time (busy/): checking an address, and reading one into intervals. */
+export interface IcsSources {
+  /** The address to fetch (webcal:// as https://), or why it is refused. */
+  normalize(url: string): URL | { reason: string };
+  read(url: URL, request: { etag: string | null; lastModified: string | null; providerZone: string; from: Date; to: Date }): Promise<IcsReadOutcome>;
+}
+
+export type BusySourceInput = { kind: 'ics'; url: string } | { kind: 'connection'; connectionId: string };
+
+/** A session written over busy time: accepted, with this warning (the provider may mean it). */
+export interface BusyConflict {
+  code: 'BUSY_CONFLICT';
+  message: string;
+  from: string;
+  to: string;
+  sourceIds: string[];
+}
+
+export interface BusyServiceOptions {
+  store: Store;
+  clock: Clock;
+  secrets: SecretBox;
+  ics: IcsSources;
+  logger: Logger;
+  /** How often the worker reads each ICS source again. */
+  refreshMinutes: number;
+}
+
+const DAY_MS = 86_400_000;
+/** The longest window GET .../busy answers. */
+export const MAX_BUSY_WINDOW_DAYS = 90;
+// What is kept of a source: from a week back (sessions being moved) to a year ahead (as feeds show).
+const KEEP_PAST_DAYS = 7;
+const KEEP_FUTURE_DAYS = 366;
+/** A worker's claim on a source it reads: another process may take it after this. */
+const CLAIM_MS = 5 * 60_000;
+const SEAL_CONTEXT = 'busy-source-url';
+
+export class BusyService {
+  private readonly log: Logger;
+
+  constructor(private readonly options: BusyServiceOptions) {
+    this.log = options.logger.child({ module: 'busy' });
+  }
+
+  async put(providerId: string, sourceId: string, input: BusySourceInput): Promise<{ value: BusySource; created: boolean }> {
+    const { store, clock, secrets, ics } = this.options;
+    const now = clock.now().toISOString();
+    let fields: Pick<BusySource, 'kind' | 'urlSealed' | 'urlHost' | 'connectionId'>;
+    let url: string | null = null;
+    if (input.kind === 'ics') {
+      const checked = ics.normalize(input.url);
+      if (!(checked instanceof URL)) throw validationError([{ path: 'url', message: checked.reason }], `The calendar address is refused: ${checked.reason}`);
+      url = checked.href;
+      fields = { kind: 'ics', urlSealed: secrets.seal(url, SEAL_CONTEXT), urlHost: checked.host, connectionId: null };
+    } else {
+      // Reading a connected calendar's free/busy (Google freeBusy.query, Graph getSchedule) is
+      // not built yet: refused plainly rather than accepted and never read.
+      throw new AppError({
+        code: ErrorCode.NOT_IMPLEMENTED,
+        status: 501,
+        message: 'Busy time from a connected calendar is not available yet; add the calendar\'s ICS address instead.',
+        details: [{ path: 'kind', message: 'connection sources are not available yet' }],
+      });
+    }
+    return store.transaction(async (tx) => {
+      await tx.lockProvider(providerId);
+      if ((await tx.getProvider(providerId)) === null) throw providerNotFound(providerId);
+      const existing = await tx.getBusySource(providerId, sourceId);
+      // The same address again keeps what was read; another one starts over.
+      const same = existing !== null && existing.kind === fields.kind && existing.urlSealed !== null && url !== null && secrets.open(existing.urlSealed, SEAL_CONTEXT) === url;
+      const value: BusySource =
+        same && existing !== null
+          ? { ...existing, updatedAt: now }
+          : {
+              providerId,
+              id: sourceId,
+              ...fields,
+              status: 'pending',
+              lastFetchedAt: null,
+              lastErrorCode: null,
+              etag: null,
+              lastModified: null,
+              intervalCount: 0,
+              nextFetchAt: now,
+              createdAt: existing?.createdAt ?? now,
+              updatedAt: now,
+            };
+      if (!same && existing !== null) await tx.replaceBusyIntervals(providerId, sourceId, []);
+      await tx.putBusySource(value);
+      return { value, created: existing === null };
+    });
+  }
+
+  async list(providerId: string): Promise<BusySource[]> {
+    await this.assertProvider(providerId);
+    return this.options.store.listBusySources(providerId);
+  }
+
+  async delete(providerId: string, sourceId: string): Promise<void> {
+    await this.assertProvider(providerId);
+    const removed = await this.options.store.transaction((tx) => tx.deleteBusySource(providerId, sourceId));
+    if (!removed) throw busySourceNotFound(sourceId);
+  }
+
+  /** Reads the source now (POST .../refresh) and answers with what it holds after. */
+  async refresh(providerId: string, sourceId: string): Promise<BusySource> {
+    await this.assertProvider(providerId);
+    const source = await this.options.store.getBusySource(providerId, sourceId);
+    if (source === null) throw busySourceNotFound(sourceId);
+    return (await this.read(source)) ?? source;
+  }
+
+  /** The worker's round: reads up to `limit` sources that are due; returns how many it read. */
+  async refreshDue(limit: number): Promise<number> {
+    const now = this.options.clock.now();
+    const due = await this.options.store.claimDueBusySources(now.toISOString(), new Date(now.getTime() + CLAIM_MS).toISOString(), limit);
+    for (const source of due) await this.read(source);
+    return due.length;
+  }
+
+  /** Merged busy time in [from, to) (at most MAX_BUSY_WINDOW_DAYS), in UTC, with its sources. */
+  async busy(providerId: string, from: string, to: string): Promise<SourcedBusyInterval[]> {
+    const span = Date.parse(to) - Date.parse(from);
+    if (!(span > 0)) throw validationError([{ path: 'to', message: 'must be after from' }]);
+    if (span > MAX_BUSY_WINDOW_DAYS * DAY_MS) throw validationError([{ path: 'to', message: `the window may span at most ${MAX_BUSY_WINDOW_DAYS} days` }]);
+    await this.assertProvider(providerId);
+    const stored = await this.options.store.listBusyIntervals(providerId, from, to);
+    return mergeBySource(stored.map((i) => ({ sourceId: i.sourceId, start: i.start < from ? from : i.start, end: i.end > to ? to : i.end })));
+  }
+
+  /** The warnings of a session written over busy time (none for a cancelled one). */
+  async conflictsWith(session: Pick<Session, 'providerId' | 'start' | 'end' | 'status'>): Promise<BusyConflict[]> {
+    if (session.status !== 'scheduled') return [];
+    const stored = await this.options.store.listBusyIntervals(session.providerId, session.start, session.end);
+    if (stored.length === 0) return [];
+    const clipped = stored.map((i) => ({ sourceId: i.sourceId, start: i.start < session.start ? session.start : i.start, end: i.end > session.end ? session.end : i.end }));
+    return mergeBySource(clipped).map((b) => ({
+      code: 'BUSY_CONFLICT',
+      message: 'The session overlaps busy time in another of the provider\'s calendars.',
+      from: b.start,
+      to: b.end,
+      sourceIds: b.sourceIds,
+    }));
+  }
+
+  private async assertProvider(providerId: string) {
+    const provider = await this.options.store.getProvider(providerId);
+    if (provider === null) throw providerNotFound(providerId);
+    return provider;
+  }
+
+  /**
+   * Reads one source and stores the outcome; null when it was removed meanwhile. A failed read
+   * keeps the intervals of the last good one: stale busy time hides a free slot, none at all
+   * would offer a taken one.
+   */
+  private async read(source: BusySource): Promise<BusySource | null> {
+    const { store, clock, secrets, ics, refreshMinutes } = this.options;
+    if (source.kind !== 'ics' || source.urlSealed === null) return source;
+    const provider = await store.getProvider(source.providerId);
+    if (provider === null) return null;
+    const started = clock.now();
+    const outcome = await ics
+      .read(new URL(secrets.open(source.urlSealed, SEAL_CONTEXT)), {
+        etag: source.etag,
+        lastModified: source.lastModified,
+        providerZone: provider.timezone,
+        from: new Date(started.getTime() - KEEP_PAST_DAYS * DAY_MS),
+        to: new Date(started.getTime() + KEEP_FUTURE_DAYS * DAY_MS),
+      })
+      .catch((err: unknown): IcsReadOutcome => {
+        this.log.warn({ err, providerId: source.providerId, sourceId: source.id }, 'busy source read failed unexpectedly');
+        return { status: 'error', code: 'SOURCE_READ_FAILED' };
+      });
+    const now = clock.now();
+    const next = new Date(now.getTime() + refreshMinutes * 60_000).toISOString();
+    return store.transaction(async (tx) => {
+      await tx.lockProvider(source.providerId);
+      const current = await tx.getBusySource(source.providerId, source.id);
+      // Removed, or pointed at another address while this read ran: its result is not this source's.
+      if (current === null || current.urlSealed !== source.urlSealed) return current;
+      const at = now.toISOString();
+      let value: BusySource;
+      switch (outcome.status) {
+        case 'ok':
+          await tx.replaceBusyIntervals(source.providerId, source.id, outcome.intervals);
+          value = { ...current, status: 'ok', lastFetchedAt: at, lastErrorCode: outcome.truncated ? 'SOURCE_TRUNCATED' : null, etag: outcome.etag, lastModified: outcome.lastModified, intervalCount: outcome.intervals.length, nextFetchAt: next, updatedAt: at };
+          break;
+        case 'not_modified':
+          value = { ...current, status: 'ok', lastFetchedAt: at, lastErrorCode: null, nextFetchAt: next, updatedAt: at };
+          break;
+        case 'error':
+          this.log.info({ providerId: source.providerId, sourceId: source.id, code: outcome.code }, 'busy source read failed');
+          value = { ...current, status: 'error', lastFetchedAt: at, lastErrorCode: outcome.code, nextFetchAt: next, updatedAt: at };
+          break;
+        default: {
+          const unknown: never = outcome;
+          throw new Error(`unknown read outcome ${String(unknown)}`);
+        }
+      }
+      await tx.putBusySource(value);
+      return value;
+    });
+  }
+}
+
+export function busySourceNotFound(sourceId: string): AppError {
+  return notFound(ErrorCode.BUSY_SOURCE_NOT_FOUND, `Busy source ${sourceId} does not exist.`);
+}

@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createIcsReader, type IcsReader } from '../../busy/index.js';
+import { createBusyService } from '../../src/app.js';
+import { seedProvider } from '../support/seed.js';
+import { createTestApp, type TestApp } from '../support/test-app.js';
+
+// A provider's other calendar read as busy time, end to end: the API, the guarded fetch against a
+// local calendar server (allowed by BUSY_ALLOW_HOSTS' mechanism, as the only private host), the
+// ICS reading, the store, the merged busy answer and the warning on a session written over it.
+
+const SECRET = 'private-8f2a9c1d7e';
+const TITLE = 'Dentist with Dr Who';
+
+/** A small calendar as Google exports one, times in UTC. */
+function calendar(events: readonly [start: string, end: string][]): string {
+  const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Google Inc//Google Calendar 70.9054//EN', 'X-WR-CALNAME:ada@example.com'];
+  events.forEach(([start, end], i) => {
+    lines.push('BEGIN:VEVENT', `DTSTART:${start}`, `DTEND:${end}`, `UID:e${i}@google.com`, 'DTSTAMP:20261101T000000Z', `SUMMARY:${TITLE}`, 'LOCATION:12 Harley Street', 'END:VEVENT');
+  });
+  lines.push('END:VCALENDAR');
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+interface CalendarServer {
+  base: string;
+  requests: { path: string; ifNoneMatch: string | undefined }[];
+  /** What the next requests get. */
+  answer: { status: number; body: string; etag: string };
+  close(): Promise<void>;
+}
+
+async function calendarServer(): Promise<CalendarServer> {
+  const state: CalendarServer = {
+    base: '',
+    requests: [],
+    answer: { status: 200, body: calendar([['20261103T150000Z', '20261103T160000Z']]), etag: '"v1"' },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const server = http.createServer((req, res) => {
+    state.requests.push({ path: req.url ?? '', ifNoneMatch: req.headers['if-none-match'] });
+    const { status, body, etag } = state.answer;
+    if (status === 200 && req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { ETag: etag }).end();
+      return;
+    }
+    res.writeHead(status, { 'Content-Type': 'text/calendar', ETag: etag }).end(status === 200 ? body : 'oops');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return state;
+}
+
+describe('HTTP: busy sources', () => {
+  let t: TestApp;
+  let cal: CalendarServer;
+  let url: string;
+  let reader: IcsReader;
+  beforeEach(async () => {
+    cal = await calendarServer();
+    url = `${cal.base}/calendar/ical/ada%40example.com/${SECRET}/basic.ics`;
+    const host = new URL(cal.base).host;
+    reader = createIcsReader({ allowHosts: new Set([host]), maxBytes: 1024 * 1024, uidDomain: 'sync.example.test' });
+    t = await createTestApp({ now: '2026-11-02T12:00:00.000Z', busy: { ics: reader, refreshMinutes: 15 } });
+    await seedProvider(t);
+  });
+  afterEach(async () => {
+    await t.close();
+    await cal.close();
+  });
+
+  const putSource = (id: string, body: unknown) => t.platform.put(`/api/v1/providers/p1/busy-sources/${id}`, body);
+  const refresh = (id: string) => t.platform.post(`/api/v1/providers/p1/busy-sources/${id}/refresh`);
+  const busy = (from: string, to: string) => t.platform.get(`/api/v1/providers/p1/busy?from=${from}&to=${to}`);
+
+  it('when an ICS address is added, then it is pending, shows its host only, and is sealed at rest', async () => {
+    const res = await putSource('personal', { kind: 'ics', url });
+    assert.equal(res.status, 201);
+    assert.deepEqual(
+      { ...res.body, createdAt: undefined, updatedAt: undefined },
+      { id: 'personal', kind: 'ics', host: new URL(cal.base).host, status: 'pending', lastFetchedAt: null, lastError: null, intervals: 0, createdAt: undefined, updatedAt: undefined },
+    );
+    const stored = await t.store.getBusySource('p1', 'personal');
+    assert.ok(stored?.urlSealed);
+    assert.ok(!JSON.stringify(stored).includes(SECRET), 'the address is not stored in the clear');
+    const list = await t.platform.get('/api/v1/providers/p1/busy-sources');
+    assert.deepEqual(list.body.busySources.map((s: { id: string }) => s.id), ['personal']);
+    assert.ok(!JSON.stringify(list.body).includes(SECRET));
+  });
+
+  it('when it is read, then its busy time is answered merged, in UTC, with its source, and nothing of the events is kept', async () => {
+    await putSource('personal', { kind: 'ics', url });
+    const read = await refresh('personal');
+    assert.equal(read.status, 200);
+    assert.equal(read.body.status, 'ok');
+    assert.equal(read.body.intervals, 1);
+    assert.equal(read.body.lastFetchedAt, '2026-11-02T12:00:00.000Z');
+    const res = await busy('2026-11-01T00:00:00Z', '2026-11-10T00:00:00Z');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { busy: [{ start: '2026-11-03T15:00:00.000Z', end: '2026-11-03T16:00:00.000Z', sourceIds: ['personal'] }] });
+    const everything = JSON.stringify([read.body, res.body, await t.store.listBusyIntervals('p1', '2026-01-01T00:00:00Z', '2028-01-01T00:00:00Z'), t.rawLogs]);
+    for (const secret of [TITLE, 'Harley', SECRET, 'e0@google.com']) assert.ok(!everything.includes(secret), `${secret} leaked`);
+  });
+
+  it('when it is read again unchanged, then the request is conditional and the busy time stays', async () => {
+    await putSource('personal', { kind: 'ics', url });
+    await refresh('personal');
+    const again = await refresh('personal');
+    assert.equal(again.body.status, 'ok');
+    assert.equal(cal.requests.at(-1)?.ifNoneMatch, '"v1"');
+    assert.equal((await busy('2026-11-01T00:00:00Z', '2026-11-10T00:00:00Z')).body.busy.length, 1);
+  });
+
+  it('when the calendar server fails, then the source says so with a code and the last busy time stays', async () => {
+    await putSource('personal', { kind: 'ics', url });
+    await refresh('personal');
+    cal.answer = { ...cal.answer, status: 500, etag: '"v2"' };
+    const failed = await refresh('personal');
+    assert.equal(failed.body.status, 'error');
+    assert.equal(failed.body.lastError, 'SOURCE_HTTP_500');
+    assert.equal((await busy('2026-11-01T00:00:00Z', '2026-11-10T00:00:00Z')).body.busy.length, 1);
+  });
+
+  it('when a session is written over busy time, then it is accepted with a BUSY_CONFLICT warning; beside it, without', async () => {
+    await putSource('personal', { kind: 'ics', url });
+    await refresh('personal');
+    const over = await t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-03T15:30:00Z', durationMinutes: 50 });
+    assert.equal(over.status, 201);
+    assert.deepEqual(
+      over.body.warnings.filter((w: unknown) => typeof w === 'object'),
+      [{ code: 'BUSY_CONFLICT', message: over.body.warnings.find((w: unknown) => typeof w === 'object').message, from: '2026-11-03T15:30:00.000Z', to: '2026-11-03T16:00:00.000Z', sourceIds: ['personal'] }],
+    );
+    const beside = await t.platform.put('/api/v1/providers/p1/sessions/s2', { start: '2026-11-03T16:30:00Z', durationMinutes: 50 });
+    assert.equal(beside.status, 201);
+    assert.deepEqual(beside.body.warnings.filter((w: unknown) => typeof w === 'object'), []);
+  });
+
+  it('when a source is removed, then its busy time goes with it, and removing it again is a 404', async () => {
+    await putSource('personal', { kind: 'ics', url });
+    await refresh('personal');
+    assert.equal((await t.platform.delete('/api/v1/providers/p1/busy-sources/personal')).status, 204);
+    assert.deepEqual((await busy('2026-11-01T00:00:00Z', '2026-11-10T00:00:00Z')).body.busy, []);
+    const again = await t.platform.delete('/api/v1/providers/p1/busy-sources/personal');
+    assert.equal(again.status, 404);
+    assert.equal(again.body.error.code, 'BUSY_SOURCE_NOT_FOUND');
+  });
+
+  it('when the address is another one, then what was read from the old one is dropped', async () => {
+    await putSource('personal', { kind: 'ics', url });
+    await refresh('personal');
+    const moved = await putSource('personal', { kind: 'ics', url: `${url}?v=2` });
+    assert.equal(moved.status, 200);
+    assert.equal(moved.body.status, 'pending');
+    assert.deepEqual((await busy('2026-11-01T00:00:00Z', '2026-11-10T00:00:00Z')).body.busy, []);
+  });
+
+  for (const [name, body, field] of [
+    ['a private host not allowed', { kind: 'ics', url: 'https://10.0.0.7/cal.ics' }, 'url'],
+    ['the metadata address', { kind: 'ics', url: 'https://169.254.169.254/latest/meta-data' }, 'url'],
+    ['an IPv6 loopback', { kind: 'ics', url: 'https://[::1]:8443/cal.ics' }, 'url'],
+    ['plain http to a public host', { kind: 'ics', url: 'http://calendar.example.com/cal.ics' }, 'url'],
+    ['credentials in the address', { kind: 'ics', url: 'https://user:pw@calendar.example.com/cal.ics' }, 'url'],
+    ['an unknown kind', { kind: 'caldav', url: 'https://calendar.example.com/' }, 'kind'],
+    ['an unknown key', { kind: 'ics', url: 'https://calendar.example.com/cal.ics', label: 'x' }, 'label'],
+  ] as const) {
+    it(`when the source has ${name}, then 400 names ${field} and nothing is stored`, async () => {
+      const res = await putSource('bad', body);
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.ok(JSON.stringify(res.body.error.details).includes(field), JSON.stringify(res.body));
+      assert.equal(await t.store.getBusySource('p1', 'bad'), null);
+    });
+  }
+
+  it('when a connected calendar is asked for, then 501 says it is not available yet', async () => {
+    const res = await putSource('work', { kind: 'connection', connectionId: 'c1' });
+    assert.equal(res.status, 501);
+    assert.equal(res.body.error.code, 'NOT_IMPLEMENTED');
+  });
+
+  it('when busy time is asked for over more than 90 days, or without a window, then 400 names the field', async () => {
+    const long = await busy('2026-11-01T00:00:00Z', '2027-02-01T00:00:00Z');
+    assert.equal(long.status, 400);
+    assert.equal(long.body.error.details[0].path, 'to');
+    const missing = await t.platform.get('/api/v1/providers/p1/busy?to=2026-11-10T00:00:00Z');
+    assert.equal(missing.status, 400);
+    assert.ok(JSON.stringify(missing.body.error.details).includes('from'));
+  });
+
+  it('when sources are due, then a worker round reads each once, and again BUSY_REFRESH_MINUTES later', async () => {
+    const worker = createBusyService({ store: t.store, clock: t.clock, logger: t.logger, uidDomain: 'sync.example.test', secrets: t.secrets, busy: { ics: reader, refreshMinutes: 15 } });
+    await putSource('personal', { kind: 'ics', url });
+    assert.equal(await worker.refreshDue(10), 1);
+    assert.equal((await t.store.getBusySource('p1', 'personal'))?.status, 'ok');
+    assert.equal(await worker.refreshDue(10), 0, 'not due again yet');
+    t.clock.advance(15 * 60_000);
+    assert.equal(await worker.refreshDue(10), 1);
+    assert.equal(cal.requests.length, 2);
+  });
+
+  it('when our own events are in the calendar, then they are not busy time again', async () => {
+    cal.answer = {
+      ...cal.answer,
+      body: calendar([['20261103T150000Z', '20261103T160000Z']]).replace('UID:e0@google.com', 'UID:p1.s9@sync.example.test'),
+    };
+    await putSource('personal', { kind: 'ics', url });
+    assert.equal((await refresh('personal')).body.intervals, 0);
+  });
+
+  it('when the provider does not exist, then 404', async () => {
+    assert.equal((await t.platform.put('/api/v1/providers/nobody/busy-sources/x', { kind: 'ics', url })).status, 404);
+    assert.equal((await t.platform.get('/api/v1/providers/nobody/busy?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z')).status, 404);
+  });
+});
