@@ -3,7 +3,7 @@
 // video room, on a port the OS picks.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../src/app.js';
+import { createApp, type AppDeps } from '../src/app.js';
 import { createSecretBox } from '../src/crypto/secret-box.js';
 import type { Store } from '../src/domain/index.js';
 import { createLogger } from '../src/logger.js';
@@ -23,7 +23,7 @@ export interface BenchApp {
 }
 
 /** On an in-memory SQLite store, or on the store given (closed with the app). */
-export async function startBenchApp(metrics?: Metrics, given?: Store): Promise<BenchApp> {
+export async function startBenchApp(metrics?: Metrics, given?: Store, more: { busy?: AppDeps['busy'] } = {}): Promise<BenchApp> {
   const store = given ?? (await createSqliteStore({ filename: ':memory:' }));
   const app = createApp({
     ...(metrics === undefined ? {} : { metrics }),
@@ -36,6 +36,7 @@ export async function startBenchApp(metrics?: Metrics, given?: Store): Promise<B
     // As configured by default: fetch bookkeeping coalesced, written every 5 s.
     feed: { pastDays: 60, futureDays: 365, cacheMaxBytes: 128 * 1024 * 1024, fetchFlushMs: 5000 },
     sync: { secrets: createSecretBox(Buffer.alloc(32, 7)), oauth: new Map(), connectors: new Map() },
+    ...(more.busy === undefined ? {} : { busy: more.busy }),
   });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
