@@ -81,14 +81,16 @@ export interface EventData {
 export function toEventData(event: CalendarEvent): EventData {
   const { start, end } = withInstants(event);
   const zone = displayZone(event.timezone, start, end);
-  const stamp = parseInstant(event.stamp, 'stamp', event.uid);
+  // UTC-only values go in as Dates: ical-generator formats a Date in UTC with a few getters, but
+  // a luxon value through setZone and two toFormat calls each (a third of one event's render).
+  const stamp = parseInstant(event.stamp, 'stamp', event.uid).toJSDate();
   const data: ICalEventData = {
     // UID is TEXT too, and ical-generator writes it unescaped.
     id: escape(event.uid, false),
     sequence: event.sequence,
     stamp,
     lastModified: stamp,
-    created: parseInstant(event.created, 'created', event.uid),
+    created: parseInstant(event.created, 'created', event.uid).toJSDate(),
     // Luxon values are formatted in the event's zone; a JS Date would be written in the
     // server's local time under a TZID.
     start: zone === null ? start : start.setZone(cachedZone(zone.tzid)),
