@@ -41,6 +41,7 @@ const timed: CalendarConnector = {
   remove: (session, id) => google.remove(session, id),
   removeByKey: (session, target, key) => google.removeByKey(session, target, key),
   listTagged: (session, range) => google.listTagged(session, range),
+  readBusy: (session, range) => google.readBusy(session, range),
 };
 
 const store = await createSqliteStore({ filename: ':memory:' });

@@ -41,13 +41,19 @@ export interface AppDeps {
   busy?: { ics?: IcsSources; refreshMinutes?: number };
 }
 
-/** The busy service of an app or a worker: one construction, the same defaults. */
-export function createBusyService(deps: Pick<AppDeps, 'store' | 'clock' | 'logger' | 'uidDomain' | 'busy'> & { secrets: SecretBox }): BusyService {
+/**
+ * The busy service of an app or a worker: one construction, the same defaults. `connectors` are the
+ * sync engine's (without them, connection sources read as CONNECTOR_NOT_CONFIGURED).
+ */
+export function createBusyService(
+  deps: Pick<AppDeps, 'store' | 'clock' | 'logger' | 'uidDomain' | 'busy'> & { secrets: SecretBox; connectors?: ReadonlyMap<ConnectionKind, CalendarConnector> },
+): BusyService {
   return new BusyService({
     store: deps.store,
     clock: deps.clock,
     logger: deps.logger,
     secrets: deps.secrets,
+    connectors: deps.connectors ?? new Map(),
     ics: deps.busy?.ics ?? createIcsReader({ allowHosts: new Set(), maxBytes: DEFAULT_MAX_BYTES, uidDomain: deps.uidDomain }),
     refreshMinutes: deps.busy?.refreshMinutes ?? 15,
   });
@@ -71,7 +77,7 @@ export function createApp(deps: AppDeps): Express {
     locations: new LocationService({ store, clock }),
     sessions: new SessionService({ store, clock, uidDomain: deps.uidDomain }),
     feeds,
-    busy: createBusyService({ ...deps, secrets: deps.sync.secrets }),
+    busy: createBusyService({ ...deps, secrets: deps.sync.secrets, connectors: deps.sync.connectors }),
   };
   const connections = new ConnectionService({ store, clock, logger, pastDays: deps.feed.pastDays, ...deps.sync });
   const admin = new AdminService({ store, clock });

@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const worker = runsWorkers ? new SyncWorker({ ...syncOptions, ...(config.syncPacing ? {} : { rateLimits: { google: unpaced, outlook: unpaced } }) }) : null;
   const resync = runsWorkers ? new ResyncRunner(syncOptions) : null;
   const busyConfig = { ics: createIcsReader({ ...config.busy, uidDomain: config.uidDomain }), refreshMinutes: config.busy.refreshMinutes };
-  const busyRefresher = runsWorkers ? new BusyRefresher(createBusyService({ store, clock: systemClock, logger, uidDomain: config.uidDomain, busy: busyConfig, secrets }), logger) : null;
+  const busyRefresher = runsWorkers ? new BusyRefresher(createBusyService({ store, clock: systemClock, logger, uidDomain: config.uidDomain, busy: busyConfig, secrets, connectors }), logger) : null;
   const tokens = { admin: adminToken, platform: config.platformApiToken };
   const shutdownHooks: (() => Promise<void>)[] = [];
   const app =

@@ -1,10 +1,10 @@
 import { calendar } from '@googleapis/calendar';
 import type { calendar_v3 } from '@googleapis/calendar';
 import type { Credentials, OAuth2Client } from 'google-auth-library';
-import { SyncError } from '../../src/domain/index.js';
-import type { CalendarConnector, ConnectorSession, OAuthTokens, RemoteEvent } from '../../src/domain/index.js';
+import { isStoredInstant, mergeWithin, SyncError } from '../../src/domain/index.js';
+import type { BusyInterval, CalendarConnector, ConnectorSession, OAuthTokens, RemoteEvent } from '../../src/domain/index.js';
 import { classifyGoogleError, httpStatusOf } from './google-errors.js';
-import { TAG_FILTER, fromGoogleEvent, tagOf, toGoogleEvent } from './google-event-mapper.js';
+import { BUSY_FIELDS, TAG_FILTER, busyIntervalOf, fromGoogleEvent, tagOf, toGoogleEvent } from './google-event-mapper.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, createOAuth2Client, toOAuthTokens } from './google-oauth.js';
 import type { GoogleConfig } from './google-oauth.js';
 
@@ -190,6 +190,40 @@ export function createGoogleConnector(config: GoogleConfig, deps: GoogleConnecto
           pageToken = data.nextPageToken ?? undefined;
         } while (pageToken !== undefined);
         return found;
+      });
+    },
+
+    // events.list rather than freeBusy.query: freeBusy answers merged blocks with no way to leave
+    // out our own pushed events (they would count as busy time again), and the calendar.events
+    // scope we ask for does not cover it (it needs calendar.readonly, calendar.freebusy or
+    // calendar.events.freebusy: a new consent from every connection). The `fields` mask keeps
+    // titles, descriptions and attendees' addresses at Google.
+    async readBusy(session, range) {
+      if (!isStoredInstant(range.from) || !isStoredInstant(range.to)) {
+        throw new SyncError({ kind: 'permanent', code: 'INVALID_RANGE', message: 'Google busy: the window needs ISO-8601 UTC instants' });
+      }
+      return withCalendar(session, 'busy', async (api) => {
+        const found: BusyInterval[] = [];
+        let pageToken: string | undefined;
+        do {
+          const { data } = await api.events.list({
+            calendarId: session.calendarId,
+            // Exclusive bounds: events ending after `from` and starting before `to`.
+            timeMin: range.from,
+            timeMax: range.to,
+            // Recurring series as their instances, each with its own times and status.
+            singleEvents: true,
+            maxResults: LIST_PAGE_SIZE,
+            fields: BUSY_FIELDS,
+            ...(pageToken === undefined ? {} : { pageToken }),
+          });
+          for (const item of data.items ?? []) {
+            const busy = busyIntervalOf(item, range.providerZone);
+            if (busy !== null) found.push(busy);
+          }
+          pageToken = data.nextPageToken ?? undefined;
+        } while (pageToken !== undefined);
+        return mergeWithin(found, range);
       });
     },
   };

@@ -1,5 +1,6 @@
 import type { calendar_v3 } from '@googleapis/calendar';
-import type { CalendarEvent, EventTag, RemoteEvent } from '../../src/domain/index.js';
+import { allDayInterval } from '../../src/domain/index.js';
+import type { BusyInterval, CalendarEvent, EventTag, RemoteEvent } from '../../src/domain/index.js';
 
 // CalendarEvent <-> Google Calendar v3 Event resource. Pure: no I/O, no clock, no randomness.
 
@@ -99,4 +100,32 @@ export function fromGoogleEvent(resource: calendar_v3.Schema$Event): RemoteEvent
     location: resource.location ?? null,
     cancelled: resource.status === 'cancelled',
   };
+}
+
+/**
+ * events.list partial-response mask for busy time: when each event is, whether it blocks time, and
+ * whether it is ours or declined; never its summary, description, location, attendees' addresses
+ * or organizer. https://developers.google.com/workspace/calendar/api/guides/performance#partial-response
+ */
+export const BUSY_FIELDS = 'items(start,end,status,transparency,eventType,attendees(self,responseStatus),extendedProperties/private),nextPageToken';
+
+/**
+ * The busy time one event of the calendar takes, or null when it takes none: cancelled, marked
+ * "free" (transparency transparent), a working-location entry, an invitation the account declined,
+ * or one of our own events (busy time must not count what we wrote from the sessions themselves).
+ * A timed event's dateTime carries its offset; an all-day event (date only, end exclusive) is busy
+ * from midnight to midnight in `zone`.
+ */
+export function busyIntervalOf(resource: calendar_v3.Schema$Event, zone: string): BusyInterval | null {
+  if (resource.status === 'cancelled' || resource.transparency === 'transparent' || resource.eventType === 'workingLocation') return null;
+  if (resource.extendedProperties?.private?.[TAG_MARKER] === '1') return null;
+  if (resource.attendees?.some((a) => a.self === true && a.responseStatus === 'declined')) return null;
+  const { start, end } = resource;
+  if (typeof start?.dateTime === 'string' && typeof end?.dateTime === 'string') {
+    const from = Date.parse(start.dateTime);
+    const to = Date.parse(end.dateTime);
+    return Number.isNaN(from) || Number.isNaN(to) || to <= from ? null : { start: new Date(from).toISOString(), end: new Date(to).toISOString() };
+  }
+  if (typeof start?.date === 'string' && typeof end?.date === 'string') return allDayInterval(start.date, end.date, zone);
+  return null;
 }

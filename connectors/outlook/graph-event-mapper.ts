@@ -1,4 +1,5 @@
-import type { CalendarEvent, EventTag, RemoteEvent } from '../../src/domain/index.js';
+import { allDayInterval } from '../../src/domain/index.js';
+import type { BusyInterval, CalendarEvent, EventTag, RemoteEvent } from '../../src/domain/index.js';
 
 // CalendarEvent <-> Microsoft Graph v1.0 event. Pure: no I/O, no clock, same input same output.
 // The Graph shapes below are the subset we write and read; they never leave connectors/outlook.
@@ -42,7 +43,7 @@ export interface GraphEventCreate extends GraphEventWrite {
   transactionId: string;
 }
 
-/** The fields of a Graph event we read back (listing, lookup by tag). */
+/** The fields of a Graph event we read back (listing, lookup by tag, busy time). */
 export interface GraphEventRead {
   id?: string;
   subject?: string | null;
@@ -50,6 +51,9 @@ export interface GraphEventRead {
   end?: GraphDateTimeTimeZone | null;
   location?: { displayName?: string | null } | null;
   isCancelled?: boolean | null;
+  isAllDay?: boolean | null;
+  /** free, tentative, busy, oof, workingElsewhere, unknown. */
+  showAs?: string | null;
   singleValueExtendedProperties?: GraphExtendedProperty[] | null;
 }
 
@@ -173,3 +177,39 @@ export const EXPAND_TAG_PROPERTIES = `singleValueExtendedProperties($filter=id e
 
 /** $select for reads: what RemoteEvent needs, not bodies. */
 export const SELECT_READ_FIELDS = 'subject,start,end,location,isCancelled';
+
+/** $select for busy time: when, whether it blocks time, whether it happens; never subject or body. */
+export const SELECT_BUSY_FIELDS = 'start,end,showAs,isCancelled,isAllDay';
+
+/** $expand returning our key property (and only it) with each event: enough to know ours. */
+export const EXPAND_TAG_KEY = `singleValueExtendedProperties($filter=id eq ${odataString(TAG_KEY_PROPERTY_ID)})`;
+
+/**
+ * What showAs leaves free: "free", and "workingElsewhere" (the person works, from another place,
+ * and can be booked; Google's working-location entries are free time the same way). tentative,
+ * busy, oof and unknown block the time: a slot wrongly shown taken costs less than a double booking.
+ */
+const NOT_BUSY_SHOW_AS = new Set(['free', 'workingelsewhere']);
+
+/**
+ * The busy time one event takes (times read with Prefer: outlook.timezone="UTC"), or null when it
+ * takes none: cancelled, shown as free or working elsewhere, or one of our own events. Graph gives
+ * an all-day event as date-valued midnights whatever zone is asked for: its dates are taken and
+ * made busy from midnight to midnight in `zone`.
+ */
+export function busyIntervalOfGraph(raw: GraphEventRead, zone: string): BusyInterval | null {
+  if (raw.isCancelled === true || NOT_BUSY_SHOW_AS.has((raw.showAs ?? '').toLowerCase())) return null;
+  if (readExtendedProperty(raw, TAG_KEY_PROPERTY_ID) !== null) return null;
+  if (raw.isAllDay === true) {
+    const startDate = raw.start?.dateTime.slice(0, 10) ?? '';
+    const endDate = raw.end?.dateTime.slice(0, 10) ?? '';
+    return allDayInterval(startDate, endDate, zone);
+  }
+  const start = fromGraphDateTime(raw.start);
+  const end = fromGraphDateTime(raw.end);
+  const from = Date.parse(start);
+  const to = Date.parse(end);
+  // fromGraphDateTime answers "<dateTime> <zone>" for a time not in UTC: never parsed as an instant.
+  if (!start.endsWith('Z') || !end.endsWith('Z') || Number.isNaN(from) || Number.isNaN(to) || to <= from) return null;
+  return { start, end };
+}

@@ -1,11 +1,14 @@
 import type { AuthenticationProvider, Context, GraphRequest, Middleware, MiddlewareOptions } from '@microsoft/microsoft-graph-client';
 import { AuthenticationHandler, AuthenticationHandlerOptions, Client, TelemetryHandler } from '@microsoft/microsoft-graph-client';
-import type { CalendarConnector, Clock, ConnectorSession, ConnectorTarget, OAuthTokens, RemoteEvent } from '../../src/domain/index.js';
-import { SyncError } from '../../src/domain/index.js';
+import type { BusyInterval, BusyReadRange, CalendarConnector, Clock, ConnectorSession, ConnectorTarget, OAuthTokens, RemoteEvent } from '../../src/domain/index.js';
+import { isStoredInstant, mergeWithin, SyncError } from '../../src/domain/index.js';
 import type { GraphEventRead } from './graph-event-mapper.js';
 import {
+  EXPAND_TAG_KEY,
   EXPAND_TAG_PROPERTIES,
+  SELECT_BUSY_FIELDS,
   SELECT_READ_FIELDS,
+  busyIntervalOfGraph,
   filterByTagKey,
   filterTaggedEndingAfter,
   fromGraphEvent,
@@ -39,6 +42,8 @@ const EXPIRY_SKEW_MS = 60_000;
 const PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"';
 
 const PAGE_SIZE = 100;
+/** calendarView page size for busy time: a year of a busy calendar (~2,000 events) in 8 small pages. */
+const BUSY_PAGE_SIZE = 250;
 
 const systemClock: Clock = { now: () => new Date() };
 
@@ -392,6 +397,45 @@ export function createOutlookConnector(config: MicrosoftConfig, deps: OutlookCon
         throw fail(error);
       }
       for (const event of found) if (event.id !== undefined) await deleteEvent(session, calendar, event.id);
+    },
+
+    async readBusy(session: ConnectorSession, range: BusyReadRange): Promise<BusyInterval[]> {
+      // calendarView, not /events: it expands recurring series into their occurrences within the
+      // window. https://learn.microsoft.com/graph/api/calendar-list-calendarview
+      const view = `${calendarPath(session.calendarId)}/calendarView`;
+      if (!isStoredInstant(range.from) || !isStoredInstant(range.to)) {
+        throw new SyncError({ kind: 'permanent', code: 'INVALID_RANGE', message: 'readBusy needs ISO-8601 UTC instants.' });
+      }
+      const found: BusyInterval[] = [];
+      try {
+        let next: string | undefined = undefined;
+        do {
+          const link: string | undefined = next;
+          const page: GraphPage = await send<GraphPage>(
+            session,
+            (api) =>
+              link !== undefined
+                ? api(link)
+                : api(view)
+                    .query({ startDateTime: encodeURIComponent(range.from), endDateTime: encodeURIComponent(range.to) })
+                    .select(SELECT_BUSY_FIELDS)
+                    .expand(encodeURIComponent(EXPAND_TAG_KEY))
+                    .top(BUSY_PAGE_SIZE),
+            (request) => request.get() as Promise<GraphPage>,
+          );
+          for (const raw of page.value ?? []) {
+            const busy = busyIntervalOfGraph(raw, range.providerZone);
+            if (busy !== null) found.push(busy);
+          }
+          next = page['@odata.nextLink'];
+          if (next !== undefined && new URL(next).origin !== graphUrl.origin) {
+            throw new SyncError({ kind: 'permanent', code: 'UNEXPECTED_NEXT_LINK', message: 'Microsoft Graph returned a next page on another host.' });
+          }
+        } while (next !== undefined);
+      } catch (error) {
+        throw fail(error);
+      }
+      return mergeWithin(found, range);
     },
 
     async listTagged(session: ConnectorSession, range: { from: string }): Promise<RemoteEvent[]> {

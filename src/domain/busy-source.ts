@@ -17,7 +17,7 @@ export interface BusySource {
   urlSealed: string | null;
   /** ics: the address's host, what answers and logs may show; null for a connection. */
   urlHost: string | null;
-  /** connection: the connected calendar read through its vendor's free/busy API; null for ics. */
+  /** connection: the connected calendar, read through its vendor's connector (CalendarConnector.readBusy); null for ics. */
   connectionId: string | null;
   status: BusySourceStatus;
   lastFetchedAt: string | null;

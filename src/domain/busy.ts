@@ -1,5 +1,6 @@
 // Busy time read from a provider's external calendars. Only instants live here, never what the
 // time was for: a busy interval says "taken", nothing about the event that took it.
+import { DateTime } from 'luxon';
 
 /** A busy stretch: the half-open interval [start, end) of ISO UTC instants ("...:ss.sssZ"). */
 export interface BusyInterval {
@@ -85,4 +86,29 @@ export function mergeBySource(list: readonly SourcedInterval[]): SourcedBusyInte
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * An all-day event's days [startDate, endDate) (ISO dates; the end exclusive, as Google's `date`,
+ * Graph's all-day midnights and ICS DATE values have it) as busy time in the provider's zone:
+ * local midnight to local midnight, so a day across a DST change lasts 23 or 25 hours (a midnight
+ * skipped by DST is the first instant of that day, as luxon shifts it). null for an invalid date
+ * or zone, or no day at all.
+ */
+export function allDayInterval(startDate: string, endDate: string, zone: string): BusyInterval | null {
+  if (!ISO_DATE.test(startDate) || !ISO_DATE.test(endDate)) return null;
+  const start = DateTime.fromISO(startDate, { zone });
+  const end = DateTime.fromISO(endDate, { zone });
+  if (!start.isValid || !end.isValid || end.toMillis() <= start.toMillis()) return null;
+  return { start: toIso(start.toMillis()), end: toIso(end.toMillis()) };
+}
+
+/** mergeIntervals of `intervals`, clipped to the window [from, to); what falls outside it vanishes. */
+export function mergeWithin(intervals: readonly BusyInterval[], window: { from: string; to: string }): BusyInterval[] {
+  const from = instantMs(window.from, 'start');
+  const to = instantMs(window.to, 'end');
+  const spans = intervals.map((i): Span => [Math.max(instantMs(i.start, 'start'), from), Math.min(instantMs(i.end, 'end'), to)]);
+  return unionOfSpans(spans).map(([start, end]) => ({ start: toIso(start), end: toIso(end) }));
 }

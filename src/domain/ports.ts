@@ -136,7 +136,7 @@ export interface Store extends StoreReader, SyncStoreLeases {
    */
   onWork(kind: WorkKind, listener: () => void): () => void;
   /**
-   * Claims up to `limit` busy sources of kind 'ics' whose nextFetchAt is at or before `now`,
+   * Claims up to `limit` busy sources (both kinds, ics and connection) whose nextFetchAt is at or before `now`,
    * oldest due first: moves their nextFetchAt to `until` in the same statement, so another
    * process (or a worker that crashed holding them) gets them only once `until` passes.
    */

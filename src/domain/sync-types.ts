@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { BusyInterval } from './busy.js';
 import type { CalendarEvent } from './types.js';
 
 // Push sync: a provider's connection to an external calendar, and the port every calendar
@@ -103,6 +104,21 @@ export interface CalendarConnector {
   removeByKey(session: ConnectorSession, target: ConnectorTarget, key: string): Promise<void>;
   /** Our tagged events that end after `from` (cancelled ones included where the vendor keeps them). */
   listTagged(session: ConnectorSession, range: { from: string }): Promise<RemoteEvent[]>;
+  /**
+   * The connection's calendar as busy time in [from, to) (ISO UTC instants): merged, clipped to
+   * the window, instants only (no title or attendee is asked for where the API allows not to).
+   * Cancelled, free (transparent) and our own tagged events are not busy; an all-day event is
+   * busy from midnight to midnight in `providerZone`.
+   */
+  readBusy(session: ConnectorSession, range: BusyReadRange): Promise<BusyInterval[]>;
+}
+
+/** The window readBusy reads, and the zone whose days all-day events take. */
+export interface BusyReadRange {
+  from: string;
+  to: string;
+  /** IANA zone of the provider. */
+  providerZone: string;
 }
 
 const BASE32HEX = '0123456789abcdefghijklmnopqrstuv';

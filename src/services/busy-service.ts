@@ -1,13 +1,15 @@
-// A provider's other calendars as busy time: the sources (an ICS address, sealed at rest), reading
-// them (on demand and by the worker), the merged busy intervals, and the warning a session written
-// over busy time carries. What is kept of a calendar is instants and its source id, nothing else.
+// A provider's other calendars as busy time: the sources (an ICS address, sealed at rest, or one
+// of its connected Google / Outlook calendars), reading them (on demand and by the worker), the
+// merged busy intervals, and the warning a session written over busy time carries. What is kept of
+// a calendar is instants and its source id, nothing else.
 import type { SecretBox } from '../crypto/secret-box.js';
-import { AppError, ErrorCode, mergeBySource, notFound, validationError } from '../domain/index.js';
-import type { BusyInterval, BusySource, Clock, Session, SourcedBusyInterval, Store } from '../domain/index.js';
+import { AppError, ErrorCode, mergeBySource, notFound, SyncError, validationError } from '../domain/index.js';
+import type { BusyInterval, BusySource, CalendarConnector, Clock, ConnectionKind, Session, SourcedBusyInterval, Store } from '../domain/index.js';
 import type { Logger } from '../logger.js';
+import { connectorSession, markNeedsReauth, openTokens } from '../sync/index.js';
 import { providerNotFound } from './provider-service.js';
 
-/** What reading an ICS source gave: its busy intervals, nothing new (304), or why it failed. */
+/** What reading a source gave: its busy intervals, nothing new (an ICS 304), or why it failed. */
 export type IcsReadOutcome =
   | { status: 'ok'; intervals: BusyInterval[]; truncated: boolean; etag: string | null; lastModified: string | null }
   | { status: 'not_modified' }
@@ -37,7 +39,9 @@ export interface BusyServiceOptions {
   secrets: SecretBox;
   ics: IcsSources;
   logger: Logger;
-  /** How often the worker reads each ICS source again. */
+  /** The vendor adapters connection sources are read through (the sync engine's, by kind). */
+  connectors: ReadonlyMap<ConnectionKind, CalendarConnector>;
+  /** How often the worker reads each source again. */
   refreshMinutes: number;
 }
 
@@ -69,21 +73,25 @@ export class BusyService {
       url = checked.href;
       fields = { kind: 'ics', urlSealed: secrets.seal(url, SEAL_CONTEXT), urlHost: checked.host, connectionId: null };
     } else {
-      // Reading a connected calendar's free/busy (Google freeBusy.query, Graph getSchedule) is
-      // not built yet: refused plainly rather than accepted and never read.
-      throw new AppError({
-        code: ErrorCode.NOT_IMPLEMENTED,
-        status: 501,
-        message: 'Busy time from a connected calendar is not available yet; add the calendar\'s ICS address instead.',
-        details: [{ path: 'kind', message: 'connection sources are not available yet' }],
-      });
+      fields = { kind: 'connection', urlSealed: null, urlHost: null, connectionId: input.connectionId };
     }
     return store.transaction(async (tx) => {
       await tx.lockProvider(providerId);
       if ((await tx.getProvider(providerId)) === null) throw providerNotFound(providerId);
+      if (fields.connectionId !== null) {
+        // One of this provider's own connections, not one it disconnected; any other status is
+        // accepted and read as an error until the connection is active (re-authorised).
+        const connection = await tx.getConnection(fields.connectionId);
+        if (connection === null || connection.providerId !== providerId || connection.status === 'disconnected') throw connectionNotFound(fields.connectionId);
+      }
       const existing = await tx.getBusySource(providerId, sourceId);
-      // The same address again keeps what was read; another one starts over.
-      const same = existing !== null && existing.kind === fields.kind && existing.urlSealed !== null && url !== null && secrets.open(existing.urlSealed, SEAL_CONTEXT) === url;
+      // The same address (or connection) again keeps what was read; another one starts over.
+      const same =
+        existing !== null &&
+        existing.kind === fields.kind &&
+        (fields.kind === 'ics'
+          ? existing.urlSealed !== null && url !== null && secrets.open(existing.urlSealed, SEAL_CONTEXT) === url
+          : existing.connectionId === fields.connectionId);
       const value: BusySource =
         same && existing !== null
           ? { ...existing, updatedAt: now }
@@ -171,30 +179,22 @@ export class BusyService {
    * would offer a taken one.
    */
   private async read(source: BusySource): Promise<BusySource | null> {
-    const { store, clock, secrets, ics, refreshMinutes } = this.options;
-    if (source.kind !== 'ics' || source.urlSealed === null) return source;
+    const { store, clock, refreshMinutes } = this.options;
     const provider = await store.getProvider(source.providerId);
     if (provider === null) return null;
     const started = clock.now();
-    const outcome = await ics
-      .read(new URL(secrets.open(source.urlSealed, SEAL_CONTEXT)), {
-        etag: source.etag,
-        lastModified: source.lastModified,
-        providerZone: provider.timezone,
-        from: new Date(started.getTime() - KEEP_PAST_DAYS * DAY_MS),
-        to: new Date(started.getTime() + KEEP_FUTURE_DAYS * DAY_MS),
-      })
-      .catch((err: unknown): IcsReadOutcome => {
-        this.log.warn({ err, providerId: source.providerId, sourceId: source.id }, 'busy source read failed unexpectedly');
-        return { status: 'error', code: 'SOURCE_READ_FAILED' };
-      });
+    const window = { from: new Date(started.getTime() - KEEP_PAST_DAYS * DAY_MS), to: new Date(started.getTime() + KEEP_FUTURE_DAYS * DAY_MS) };
+    const outcome = await this.readOutcome(source, provider.timezone, window).catch((err: unknown): IcsReadOutcome => {
+      this.log.warn({ err, providerId: source.providerId, sourceId: source.id }, 'busy source read failed unexpectedly');
+      return { status: 'error', code: 'SOURCE_READ_FAILED' };
+    });
     const now = clock.now();
     const next = new Date(now.getTime() + refreshMinutes * 60_000).toISOString();
     return store.transaction(async (tx) => {
       await tx.lockProvider(source.providerId);
       const current = await tx.getBusySource(source.providerId, source.id);
-      // Removed, or pointed at another address while this read ran: its result is not this source's.
-      if (current === null || current.urlSealed !== source.urlSealed) return current;
+      // Removed, or pointed at another address or connection while this read ran: its result is not this source's.
+      if (current === null || current.kind !== source.kind || current.urlSealed !== source.urlSealed || current.connectionId !== source.connectionId) return current;
       const at = now.toISOString();
       let value: BusySource;
       switch (outcome.status) {
@@ -218,6 +218,73 @@ export class BusyService {
       return value;
     });
   }
+
+  /** Async throughout, so that anything thrown (an address that no longer opens) becomes SOURCE_READ_FAILED. */
+  private async readOutcome(source: BusySource, providerZone: string, window: { from: Date; to: Date }): Promise<IcsReadOutcome> {
+    switch (source.kind) {
+      case 'ics':
+        if (source.urlSealed === null) return { status: 'error', code: 'SOURCE_READ_FAILED' };
+        return this.options.ics.read(new URL(this.options.secrets.open(source.urlSealed, SEAL_CONTEXT)), { etag: source.etag, lastModified: source.lastModified, providerZone, ...window });
+      case 'connection':
+        return this.readConnection(source, providerZone, window);
+      default: {
+        const unknown: never = source.kind;
+        throw new Error(`unknown busy source kind ${String(unknown)}`);
+      }
+    }
+  }
+
+  /**
+   * A connected calendar through its vendor's connector, with the connection's own tokens (those
+   * refreshed on the way are stored). Nothing is asked of the vendor for a connection that is not
+   * active. A grant found gone pauses the connection as the sync worker does (needs_reauth, so its
+   * pushes wait too) and the source says CONNECTION_NEEDS_REAUTH until the provider reconnects.
+   */
+  private async readConnection(source: BusySource, providerZone: string, window: { from: Date; to: Date }): Promise<IcsReadOutcome> {
+    const { store, secrets, clock, connectors } = this.options;
+    const failed = (code: string): IcsReadOutcome => ({ status: 'error', code });
+    const connection = source.connectionId === null ? null : await store.getConnection(source.connectionId);
+    if (connection === null || connection.providerId !== source.providerId) return failed('CONNECTION_NOT_FOUND');
+    if (connection.status === 'needs_reauth') return failed('CONNECTION_NEEDS_REAUTH');
+    if (connection.status !== 'active') return failed('CONNECTION_NOT_ACTIVE');
+    const connector = connectors.get(connection.kind);
+    if (connector === undefined) return failed('CONNECTOR_NOT_CONFIGURED');
+    let tokens;
+    try {
+      tokens = openTokens(secrets, connection);
+    } catch {
+      // The sync worker moves the connection to `error` for this; busy time just says so.
+      return failed('TOKENS_UNREADABLE');
+    }
+    if (tokens === null) return failed('CONNECTION_NOT_ACTIVE');
+    const ids = { providerId: source.providerId, sourceId: source.id, connectionId: connection.id };
+    try {
+      const intervals = await connector.readBusy(connectorSession({ store, secrets, clock }, connection, tokens), {
+        from: window.from.toISOString(),
+        to: window.to.toISOString(),
+        providerZone,
+      });
+      return { status: 'ok', intervals, truncated: false, etag: null, lastModified: null };
+    } catch (err) {
+      if (!(err instanceof SyncError)) throw err;
+      if (err.kind === 'auth') {
+        await markNeedsReauth(store, connection.id, err.code, clock.now().toISOString());
+        this.log.warn({ ...ids, code: err.code }, 'connection needs re-authorisation; its busy time is not read');
+        return failed('CONNECTION_NEEDS_REAUTH');
+      }
+      // Retryable or not, the next round reads it again: SOURCE_RATE_LIMITED, SOURCE_HTTP_503...
+      return failed(`SOURCE_${err.code}`);
+    }
+  }
+}
+
+function connectionNotFound(connectionId: string): AppError {
+  return new AppError({
+    code: ErrorCode.CONNECTION_NOT_FOUND,
+    status: 404,
+    message: `Connection ${connectionId} does not exist.`,
+    details: [{ path: 'connectionId', message: 'no such connection of this provider' }],
+  });
 }
 
 export function busySourceNotFound(sourceId: string): AppError {

@@ -774,7 +774,7 @@ class Operations {
     if (limit < 1) return [];
     const due = await sql<BusySourceRow>`
       SELECT * FROM busy_sources s
-      WHERE s.kind = 'ics' AND s.next_fetch_at <= ${now}
+      WHERE s.next_fetch_at <= ${now}
       ORDER BY s.next_fetch_at, s.provider_id, s.id
       LIMIT ${limit}
       ${this.dialect.skipLocked('s')}`.execute(this.db);

@@ -481,4 +481,18 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX busy_intervals_by_source ON busy_intervals (provider_id, source_id);
     `,
   },
+  {
+    id: 6,
+    name: 'busy sources due: connection sources are read by the worker too',
+    // claimDueBusySources claims both kinds now (connected calendars are read through their
+    // connector), so busy_sources_due indexes every row: same name and columns, no predicate.
+    sqlite: `
+      DROP INDEX busy_sources_due;
+      CREATE INDEX busy_sources_due ON busy_sources (next_fetch_at, provider_id, id);
+    `,
+    postgres: `
+      DROP INDEX busy_sources_due;
+      CREATE INDEX busy_sources_due ON busy_sources (next_fetch_at, provider_id, id);
+    `,
+  },
 ];

@@ -2,9 +2,9 @@ import type { Logger } from '../logger.js';
 import type { BusyService } from '../services/busy-service.js';
 import { BackgroundRunner } from './waker.js';
 
-// The worker role's reading of ICS busy sources: each is read every BUSY_REFRESH_MINUTES (the
-// store's claim makes one process read it at a time); a source added or due is picked up within
-// IDLE_MS. Reading on demand is POST .../busy-sources/:id/refresh.
+// The worker role's reading of busy sources (ICS addresses and connected calendars): each is read
+// every BUSY_REFRESH_MINUTES (the store's claim makes one process read it at a time); a source
+// added or due is picked up within IDLE_MS. Reading on demand is POST .../busy-sources/:id/refresh.
 
 /** Sources read per step; a step returns at once for more while some were due. */
 const BATCH = 10;

@@ -246,6 +246,64 @@ export function describeCalendarConnectorContract(name: string, makeHarness: () 
       });
     });
 
+    describe('readBusy', () => {
+      const WINDOW = { from: '2026-11-10T00:00:00.000Z', to: '2026-11-12T00:00:00.000Z', providerZone: 'America/New_York' };
+
+      it('when the calendar holds our events and a person\'s own, then only the person\'s are busy time, merged, clipped to the window, in UTC', async () => {
+        await create(planFor(h));
+        h.fake.addUntaggedEvent(h.calendarId, 'Dentist', '2026-11-10T18:00:00.000Z', '2026-11-10T19:00:00.000Z');
+        h.fake.addUntaggedEvent(h.calendarId, 'Lunch with Ada', '2026-11-10T18:30:00.000Z', '2026-11-10T19:30:00.000Z');
+        h.fake.addUntaggedEvent(h.calendarId, 'Late flight', '2026-11-09T23:00:00.000Z', '2026-11-10T01:00:00.000Z');
+        h.fake.addUntaggedEvent(h.calendarId, 'Next week', '2026-11-17T18:00:00.000Z', '2026-11-17T19:00:00.000Z');
+
+        const busy = await h.connector.readBusy(h.session, WINDOW);
+
+        assert.deepEqual(busy, [
+          { start: '2026-11-10T00:00:00.000Z', end: '2026-11-10T01:00:00.000Z' },
+          { start: '2026-11-10T18:00:00.000Z', end: '2026-11-10T19:30:00.000Z' },
+        ]);
+      });
+
+      it('when the calendar holds nothing in the window, then there is no busy time', async () => {
+        h.fake.addUntaggedEvent(h.calendarId, 'Next week', '2026-11-17T18:00:00.000Z', '2026-11-17T19:00:00.000Z');
+
+        assert.deepEqual(await h.connector.readBusy(h.session, WINDOW), []);
+      });
+
+      it('when the access token has expired at the vendor, then it is refreshed, the read succeeds and the new tokens are handed back', async () => {
+        h.fake.addUntaggedEvent(h.calendarId, 'Dentist', '2026-11-10T18:00:00.000Z', '2026-11-10T19:00:00.000Z');
+        h.fake.expireAccessTokens();
+
+        const busy = await h.connector.readBusy(h.session, WINDOW);
+
+        assert.equal(busy.length, 1);
+        assert.equal(h.refreshedTokens.length, 1);
+        assert.notEqual(h.refreshedTokens[0]?.accessToken, h.session.tokens.accessToken);
+      });
+
+      it('when the grant was revoked and the access token expired, then the SyncError is auth INVALID_GRANT (the connection needs re-authorisation)', async () => {
+        h.fake.expireAccessTokens();
+        h.fake.revokeGrants();
+
+        const error = await expectSyncError(h.connector.readBusy(h.session, WINDOW), 'auth');
+
+        assert.equal(error.code, 'INVALID_GRANT');
+      });
+
+      it('when the vendor answers 503, then the SyncError is retryable', async () => {
+        h.fake.inject({ operation: 'list', status: 503 });
+
+        await expectSyncError(h.connector.readBusy(h.session, WINDOW), 'retryable');
+      });
+
+      it('when the window is not in UTC instants, then the SyncError is permanent INVALID_RANGE and the vendor is not asked', async () => {
+        const error = await expectSyncError(h.connector.readBusy(h.session, { ...WINDOW, from: '2026-11-10T00:00:00' }), 'permanent');
+
+        assert.equal(error.code, 'INVALID_RANGE');
+        assert.equal(h.fake.requestCount('list'), 0);
+      });
+    });
+
     describe('failures', () => {
       it('when the vendor answers 429 with Retry-After: 7, then a retryable SyncError says to wait 7000 ms, and a retry succeeds', async () => {
         const p = planFor(h);

@@ -308,6 +308,127 @@ describe('Google connector', () => {
     });
   });
 
+  describe('readBusy', () => {
+    const WINDOW = { from: '2026-11-01T00:00:00.000Z', to: '2026-11-15T00:00:00.000Z', providerZone: 'America/New_York' };
+    const BUSY_MASK = 'items(start,end,status,transparency,eventType,attendees(self,responseStatus),extendedProperties/private),nextPageToken';
+    let seq = 0;
+
+    /** A person's own event as Google stores it, titled, placed and with a guest. */
+    function putEvent(fields: Record<string, unknown>): string {
+      seq += 1;
+      const id = `own${String(seq).padStart(5, '0')}`;
+      h.fake.putRawEvent(h.calendarId, {
+        kind: 'calendar#event',
+        id,
+        status: 'confirmed',
+        summary: 'Dentist with Dr Who',
+        location: '12 Harley Street',
+        description: 'Root canal',
+        attendees: [{ email: 'guest@example.org', responseStatus: 'accepted' }],
+        start: { dateTime: '2026-11-10T13:00:00-05:00', timeZone: 'America/New_York' },
+        end: { dateTime: '2026-11-10T14:00:00-05:00', timeZone: 'America/New_York' },
+        ...fields,
+      });
+      return id;
+    }
+
+    it('when busy time is read, then events.list asks for single events in the window with a fields mask, and no title, place or guest comes back', async () => {
+      h = await googleHarness({ calendarId: 'ada@example.org' });
+      putEvent({});
+
+      const busy = await h.connector.readBusy(h.session, WINDOW);
+
+      assert.deepEqual(busy, [{ start: '2026-11-10T18:00:00.000Z', end: '2026-11-10T19:00:00.000Z' }]);
+      const [request, ...more] = h.fake.requests.filter((r) => r.operation === 'list');
+      assert.deepEqual(more, []);
+      assert.equal(request?.path, '/calendar/v3/calendars/ada%40example.org/events');
+      assert.deepEqual(Object.fromEntries(request?.query ?? []), {
+        timeMin: WINDOW.from,
+        timeMax: WINDOW.to,
+        singleEvents: 'true',
+        maxResults: '2500',
+        fields: BUSY_MASK,
+      });
+      const answered = request?.responseBody ?? '';
+      assert.match(answered, /"dateTime":"2026-11-10T13:00:00-05:00"/);
+      for (const secret of ['Dentist', 'Harley', 'Root canal', 'guest@example.org', 'summary', 'htmlLink']) assert.ok(!answered.includes(secret), `${secret} left Google`);
+    });
+
+    it('when events are cancelled, free, a working location, declined or ours, then they are not busy; confirmed and tentative ones are', async () => {
+      h = await googleHarness();
+      const on = (day: number) => ({ start: { dateTime: `2026-11-0${day}T15:00:00Z` }, end: { dateTime: `2026-11-0${day}T15:30:00Z` } });
+      putEvent({ ...on(1), status: 'cancelled' });
+      putEvent({ ...on(2), transparency: 'transparent' });
+      putEvent({ ...on(3), eventType: 'workingLocation', transparency: 'opaque' });
+      putEvent({ ...on(4), attendees: [{ email: 'provider@example.com', self: true, responseStatus: 'declined' }] });
+      putEvent({ ...on(5), extendedProperties: { private: { sessionsync: '1', sessionsyncKey: 'prov-1/sess-9', sessionsyncRevision: 'r1' } } });
+      putEvent({ ...on(6), transparency: 'opaque' });
+      putEvent({ ...on(7), status: 'tentative', attendees: [{ email: 'provider@example.com', self: true, responseStatus: 'tentative' }] });
+      const ours = planFor(h);
+      await h.connector.upsert(h.session, ours.target, null, ours.event, ours.tag);
+
+      const busy = await h.connector.readBusy(h.session, WINDOW);
+
+      assert.deepEqual(busy, [
+        { start: '2026-11-06T15:00:00.000Z', end: '2026-11-06T15:30:00.000Z' },
+        { start: '2026-11-07T15:00:00.000Z', end: '2026-11-07T15:30:00.000Z' },
+      ]);
+    });
+
+    it('when all-day events fall on days a DST change makes 25 and 23 hours long, then each is busy from midnight to midnight in the provider\'s zone', async () => {
+      h = await googleHarness();
+      putEvent({ start: { date: '2026-11-01' }, end: { date: '2026-11-02' } });
+      putEvent({ start: { date: '2027-03-14' }, end: { date: '2027-03-16' } });
+
+      const busy = await h.connector.readBusy(h.session, { ...WINDOW, from: '2026-10-25T00:00:00.000Z', to: '2027-04-01T00:00:00.000Z' });
+
+      assert.deepEqual(busy, [
+        // 1 November 2026: EDT until 02:00, then EST: 25 hours.
+        { start: '2026-11-01T04:00:00.000Z', end: '2026-11-02T05:00:00.000Z' },
+        // 14 March 2027 (EST until 02:00, then EDT: 23 hours) and 15 March.
+        { start: '2027-03-14T05:00:00.000Z', end: '2027-03-16T04:00:00.000Z' },
+      ]);
+      const inTokyo = await h.connector.readBusy(h.session, { from: '2026-10-25T00:00:00.000Z', to: '2026-11-05T00:00:00.000Z', providerZone: 'Asia/Tokyo' });
+      assert.deepEqual(inTokyo, [{ start: '2026-10-31T15:00:00.000Z', end: '2026-11-01T15:00:00.000Z' }]);
+    });
+
+    it('when Google pages the answer, then every page is read with the same window and mask', async () => {
+      h = await googleHarness({ pageSize: 2 });
+      for (let day = 2; day <= 6; day += 1) putEvent({ start: { dateTime: `2026-11-0${day}T15:00:00Z` }, end: { dateTime: `2026-11-0${day}T16:00:00Z` } });
+
+      const busy = await h.connector.readBusy(h.session, WINDOW);
+
+      assert.equal(busy.length, 5);
+      const pages = h.fake.requests.filter((r) => r.operation === 'list');
+      assert.equal(pages.length, 3);
+      assert.deepEqual(pages.map((r) => r.query.has('pageToken')), [false, true, true]);
+      assert.ok(pages.every((r) => r.query.get('fields') === BUSY_MASK && r.query.get('timeMin') === WINDOW.from && r.query.get('timeMax') === WINDOW.to));
+    });
+
+    it('when Google answers 401 to a token our clock still trusts, then it is refreshed once and the read retried, and the new tokens are handed back', async () => {
+      h = await googleHarness();
+      putEvent({});
+      h.fake.inject({ operation: 'list', status: 401 });
+
+      const busy = await h.connector.readBusy(h.session, WINDOW);
+
+      assert.equal(busy.length, 1);
+      assert.deepEqual(h.fake.requests.map((r) => r.operation), ['list', 'token', 'list']);
+      assert.equal(h.refreshedTokens.length, 1);
+    });
+
+    it('when the refresh after a 401 answers invalid_grant, then the SyncError is auth INVALID_GRANT, as for the other calls', async () => {
+      h = await googleHarness();
+      h.fake.inject({ operation: 'list', status: 401 });
+      h.fake.inject({ operation: 'token', status: 400, reason: 'invalid_grant' });
+
+      const error = await expectSyncError(h.connector.readBusy(h.session, WINDOW), 'auth');
+
+      assert.equal(error.code, 'INVALID_GRANT');
+      assert.equal(h.fake.requestCount('list'), 1);
+    });
+  });
+
   describe('tokens', () => {
     it('when Google refreshes the access token, then the refresh token we hold is kept (Google omits it on refresh)', async () => {
       h = await googleHarness();

@@ -484,6 +484,135 @@ describe('Outlook connector', () => {
     });
   });
 
+  describe('readBusy', () => {
+    const WINDOW = { from: '2026-11-01T00:00:00.000Z', to: '2026-11-15T00:00:00.000Z', providerZone: 'America/New_York' };
+    const at = (iso: string) => ({ dateTime: `${iso}.0000000`, timeZone: 'UTC' });
+
+    /** A person's own event as Outlook stores it: titled, with a body and a place. */
+    function putEvent(fields: Record<string, unknown>, properties: { id: string; value: string }[] = []): string {
+      return h.fake.putRawEvent(
+        h.calendarId,
+        {
+          subject: 'Dentist with Dr Who',
+          body: { contentType: 'text', content: 'Root canal' },
+          location: { displayName: '12 Harley Street' },
+          start: at('2026-11-10T18:00:00'),
+          end: at('2026-11-10T19:00:00'),
+          showAs: 'busy',
+          ...fields,
+        },
+        properties,
+      );
+    }
+
+    it('when busy time is read, then calendarView is asked for the window in UTC with only times, showAs and our key property, and no subject or body comes back', async () => {
+      h = await outlookHarness();
+      putEvent({});
+
+      const busy = await h.connector.readBusy(h.session, WINDOW);
+
+      assert.deepEqual(busy, [{ start: '2026-11-10T18:00:00.000Z', end: '2026-11-10T19:00:00.000Z' }]);
+      const [request, ...more] = apiRequests(h.fake);
+      assert.deepEqual(more, []);
+      assert.equal(request?.path, '/v1.0/me/calendar/calendarView');
+      assert.deepEqual(request?.query, {
+        startDateTime: WINDOW.from,
+        endDateTime: WINDOW.to,
+        $select: 'start,end,showAs,isCancelled,isAllDay',
+        $expand: `singleValueExtendedProperties($filter=id eq '${KEY_PROPERTY}')`,
+        $top: '250',
+      });
+      assert.match(String(request?.headers.prefer), /outlook\.timezone="UTC"/);
+      const answered = request?.responseBody ?? '';
+      assert.match(answered, /"showAs":"busy"/);
+      for (const secret of ['Dentist', 'Root canal', 'Harley', 'subject', 'bodyPreview']) assert.ok(!answered.includes(secret), `${secret} left Graph`);
+    });
+
+    it('when the connection is to another calendar, then that calendar\'s view is read, path-encoded', async () => {
+      h = await outlookHarness({ calendarId: 'AAMkAGI2TG93AAA=' });
+      putEvent({});
+
+      assert.equal((await h.connector.readBusy(h.session, WINDOW)).length, 1);
+      assert.equal(apiRequests(h.fake)[0]?.path, '/v1.0/me/calendars/AAMkAGI2TG93AAA%3D/calendarView');
+    });
+
+    it('when events are cancelled, free, working elsewhere or ours, then they are not busy; busy, tentative, away and unknown ones are', async () => {
+      h = await outlookHarness();
+      const on = (day: number) => ({ start: at(`2026-11-0${day}T15:00:00`), end: at(`2026-11-0${day}T15:30:00`) });
+      putEvent({ ...on(1), isCancelled: true });
+      putEvent({ ...on(2), showAs: 'free' });
+      putEvent({ ...on(3), showAs: 'workingElsewhere' });
+      putEvent({ ...on(4) }, [{ id: KEY_PROPERTY, value: 'prov-1/sess-9' }]);
+      putEvent({ ...on(5), showAs: 'tentative' });
+      putEvent({ ...on(6), showAs: 'oof' });
+      putEvent({ ...on(7), showAs: 'unknown' });
+      const ours = planFor(h);
+      await h.connector.upsert(h.session, ours.target, null, ours.event, ours.tag);
+
+      const busy = await h.connector.readBusy(h.session, WINDOW);
+
+      assert.deepEqual(busy, [
+        { start: '2026-11-05T15:00:00.000Z', end: '2026-11-05T15:30:00.000Z' },
+        { start: '2026-11-06T15:00:00.000Z', end: '2026-11-06T15:30:00.000Z' },
+        { start: '2026-11-07T15:00:00.000Z', end: '2026-11-07T15:30:00.000Z' },
+      ]);
+    });
+
+    it('when all-day events fall on days a DST change makes 25 and 23 hours long, then each is busy from midnight to midnight in the provider\'s zone', async () => {
+      h = await outlookHarness();
+      // Graph answers all-day events as date-valued midnights, whatever outlook.timezone says.
+      putEvent({ isAllDay: true, start: at('2026-11-01T00:00:00'), end: at('2026-11-02T00:00:00') });
+      putEvent({ isAllDay: true, start: at('2027-03-14T00:00:00'), end: at('2027-03-16T00:00:00') });
+
+      const busy = await h.connector.readBusy(h.session, { ...WINDOW, from: '2026-10-25T00:00:00.000Z', to: '2027-04-01T00:00:00.000Z' });
+
+      assert.deepEqual(busy, [
+        { start: '2026-11-01T04:00:00.000Z', end: '2026-11-02T05:00:00.000Z' },
+        { start: '2027-03-14T05:00:00.000Z', end: '2027-03-16T04:00:00.000Z' },
+      ]);
+    });
+
+    it('when Graph pages the answer, then every @odata.nextLink is followed, keeping the window, $select and $expand', async () => {
+      h = await outlookHarness({ maxPageSize: 2 });
+      for (let day = 2; day <= 6; day += 1) putEvent({ start: at(`2026-11-0${day}T15:00:00`), end: at(`2026-11-0${day}T16:00:00`) });
+
+      const busy = await h.connector.readBusy(h.session, WINDOW);
+
+      assert.equal(busy.length, 5);
+      const pages = apiRequests(h.fake);
+      assert.deepEqual(pages.map((r) => r.query.$skip), [undefined, '2', '4']);
+      for (const page of pages) {
+        assert.equal(page.query.startDateTime, WINDOW.from);
+        assert.equal(page.query.endDateTime, WINDOW.to);
+        assert.equal(page.query.$select, 'start,end,showAs,isCancelled,isAllDay');
+        assert.equal(page.query.$expand, pages[0]?.query.$expand);
+        assert.equal(page.headers.authorization, `Bearer ${h.session.tokens.accessToken}`);
+      }
+    });
+
+    it('when Graph answers 401 to a token our clock still trusts, then it is refreshed once and the read retried, and the new tokens are handed back', async () => {
+      h = await outlookHarness();
+      putEvent({});
+      h.fake.inject({ operation: 'list', status: 401 });
+
+      const busy = await h.connector.readBusy(h.session, WINDOW);
+
+      assert.equal(busy.length, 1);
+      assert.deepEqual(h.fake.requests.map((r) => r.operation), ['list', 'token', 'list']);
+      assert.equal(h.refreshedTokens.length, 1);
+    });
+
+    it('when the refresh after a 401 answers invalid_grant, then the SyncError is auth INVALID_GRANT, as for the other calls', async () => {
+      h = await outlookHarness();
+      h.fake.inject({ operation: 'list', status: 401 });
+      h.fake.inject({ operation: 'token', status: 400, reason: 'invalid_grant' });
+
+      const error = await expectSyncError(h.connector.readBusy(h.session, WINDOW), 'auth');
+
+      assert.equal(error.code, 'INVALID_GRANT');
+    });
+  });
+
   describe('tokens', () => {
     it('when Graph answers 401 for an expired token, then one refresh (refresh_token grant to the tenant endpoint) and one retry follow, and the new tokens are handed back', async () => {
       h = await outlookHarness();

@@ -973,7 +973,7 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
       describe('claimDueBusySources', () => {
         const minutes = (n: number) => new Date(Date.parse(T0) + n * 60_000).toISOString();
 
-        it('when ICS sources are due, then the claim returns the due ones oldest first, moved to until, and leaves the rest', async () => {
+        it('when ICS and connection sources are due, then the claim returns the due ones of both kinds oldest first, moved to until, and leaves the rest', async () => {
           await seedSources(
             [
               aBusySource({ id: 'busy-late', nextFetchAt: minutes(5) }),
@@ -992,13 +992,13 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
 
           assert.deepEqual(
             claimed.map((s) => `${s.providerId}/${s.id}`),
-            ['prov-1/busy-oldest', 'prov-0/busy-z', 'prov-1/busy-a', 'prov-1/busy-b', 'prov-1/busy-now'],
+            ['prov-1/busy-conn', 'prov-1/busy-oldest', 'prov-0/busy-z', 'prov-1/busy-a', 'prov-1/busy-b', 'prov-1/busy-now'],
           );
           assert.ok(claimed.every((s) => s.nextFetchAt === until));
-          assert.deepStrictEqual(claimed[0], aBusySource({ id: 'busy-oldest', nextFetchAt: until, status: 'error', lastErrorCode: 'SOURCE_TIMEOUT' }));
+          assert.deepStrictEqual(claimed[0], aConnectionSource({ nextFetchAt: until }));
+          assert.deepStrictEqual(claimed[1], aBusySource({ id: 'busy-oldest', nextFetchAt: until, status: 'error', lastErrorCode: 'SOURCE_TIMEOUT' }));
           for (const s of claimed) assert.deepStrictEqual(await store.getBusySource(s.providerId, s.id), s);
           assert.equal((await store.getBusySource('prov-1', 'busy-late'))?.nextFetchAt, minutes(5));
-          assert.equal((await store.getBusySource('prov-1', 'busy-conn'))?.nextFetchAt, minutes(-120));
         });
 
         it('when more are due than the limit, then the oldest are claimed, the rest by the next claim, and then nothing until one is due again', async () => {

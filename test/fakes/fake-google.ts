@@ -2,7 +2,8 @@
 // an OS-chosen port, speaking the wire protocol closely enough for the real googleapis client:
 // Google's JSON error bodies, client-chosen base32hex ids, etags, deletes that keep the event with
 // status "cancelled" (so re-inserting the id is a 409), private extended property filters, paging,
-// and `dateTime` answered in the event's zone with an offset (as Google does).
+// `dateTime` answered in the event's zone with an offset (as Google does), and the `fields`
+// partial-response mask (what a masked-out field would have said never leaves the fake).
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -18,6 +19,8 @@ export interface RecordedGoogleRequest {
   query: URLSearchParams;
   /** Parsed JSON (API) or form fields (token endpoint); null without a body. */
   body: unknown;
+  /** The body the fake answered with (after the `fields` mask); null until answered or without one. */
+  responseBody: string | null;
 }
 
 export interface FakeGoogleOptions {
@@ -201,6 +204,68 @@ function matchesExtended(resource: Json, kind: 'private' | 'shared', constraints
     if (eq <= 0) throw new ApiError(400, 'invalid', 'Invalid extended property constraint.');
     return props[constraint.slice(0, eq)] === constraint.slice(eq + 1);
   });
+}
+
+/** A `fields` selection: each name maps to everything under it (true) or to a narrower selection. */
+type FieldSelection = Map<string, FieldSelection | true>;
+
+/**
+ * Parses Google's partial-response syntax: "a,b/c,d(e,f/g)" (commas between fields, "/" into a
+ * sub-object, parentheses for several sub-fields). https://developers.google.com/workspace/calendar/api/guides/performance#partial-response
+ */
+function parseFields(spec: string): FieldSelection {
+  let at = 0;
+  const fail = (): never => {
+    throw new ApiError(400, 'invalidParameter', `Invalid field selection ${spec}`);
+  };
+  const merge = (into: FieldSelection, name: string, value: FieldSelection | true): void => {
+    const current = into.get(name);
+    if (current === true || value === true) into.set(name, true);
+    else if (current === undefined) into.set(name, value);
+    else for (const [k, v] of value) merge(current, k, v);
+  };
+  const name = (): string => {
+    const match = /^[A-Za-z0-9_@.-]+/.exec(spec.slice(at));
+    if (match === null) return fail();
+    at += match[0].length;
+    return match[0];
+  };
+  const list = (): FieldSelection => {
+    const out: FieldSelection = new Map();
+    for (;;) {
+      const path = [name()];
+      while (spec[at] === '/') {
+        at += 1;
+        path.push(name());
+      }
+      let leaf: FieldSelection | true = true;
+      if (spec[at] === '(') {
+        at += 1;
+        leaf = list();
+        if (spec[at] !== ')') fail();
+        at += 1;
+      }
+      const value = path.slice(1).reduceRight<FieldSelection | true>((inner, key) => new Map([[key, inner]]), leaf);
+      merge(out, path[0]!, value);
+      if (spec[at] !== ',') return out;
+      at += 1;
+    }
+  };
+  const selection = list();
+  if (at !== spec.length) fail();
+  return selection;
+}
+
+/** `value` with only the selected fields (arrays: each element selected alike). */
+function selectFields(value: unknown, selection: FieldSelection): unknown {
+  if (Array.isArray(value)) return value.map((item) => selectFields(item, selection));
+  if (!isRecord(value)) return value;
+  const out: Json = {};
+  for (const [key, sub] of selection) {
+    if (!(key in value)) continue;
+    out[key] = sub === true ? value[key] : selectFields(value[key], sub);
+  }
+  return out;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -599,7 +664,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
         body = undefined;
       }
     }
-    const recorded = { operation, method, path: url.pathname, query: url.searchParams, body };
+    const recorded: RecordedGoogleRequest = { operation, method, path: url.pathname, query: url.searchParams, body, responseBody: null };
     requests.push(recorded);
     options.onRequest?.(recorded);
     counts.set(operation, (counts.get(operation) ?? 0) + 1);
@@ -620,6 +685,10 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
         if (fault?.network === 'reset') return void req.socket.destroy();
         dropAfter = fault?.network === 'drop-response';
         reply = fault && !dropAfter ? faultReply(fault) : api(req, method, url.pathname, url.searchParams, body);
+        const fields = url.searchParams.get('fields');
+        if (fields !== null && reply.status < 300 && reply.body !== '') {
+          reply = { ...reply, body: JSON.stringify(selectFields(JSON.parse(reply.body), parseFields(fields))) };
+        }
       }
     } catch (error) {
       if (error instanceof ApiError) {
@@ -632,6 +701,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     }
     // The request was applied; the client never hears about it.
     if (dropAfter) return void req.socket.destroy();
+    recorded.responseBody = reply.body === '' ? null : reply.body;
     res.writeHead(reply.status, reply.headers);
     res.end(reply.body);
   }

@@ -10,7 +10,8 @@ import { fetchTrustingCertificate, testCertificate } from './test-certificate.js
 // @microsoft/microsoft-graph-client: Graph JSON error bodies, transactionId dedupe on create,
 // immutable vs. REST ids (Prefer: IdType="ImmutableId"), hard deletes, extended-property $filter
 // and $expand in exactly the shapes the Outlook connector sends (anything else is a 400, so drift
-// between fake and connector is loud), $select, $top, @odata.nextLink paging with $skip.
+// between fake and connector is loud), $select, $top, @odata.nextLink paging with $skip, and
+// calendarView (startDateTime/endDateTime: the events overlapping the window).
 
 export interface FakeGraphOptions {
   clientId?: string;
@@ -35,6 +36,8 @@ export interface RecordedRequest {
   headers: Record<string, string | string[] | undefined>;
   /** Parsed JSON (API) or form fields (token endpoint); null without a body. */
   body: unknown;
+  /** The JSON the fake answered a successful API request with (after $select); null otherwise. */
+  responseBody: string | null;
 }
 
 export interface FakeGraphServer extends FakeCalendarServer {
@@ -63,6 +66,12 @@ export interface FakeGraphServer extends FakeCalendarServer {
   maxConcurrentApiRequests(): number;
   /** Makes a calendar id unknown (404) from now on; every other id exists. */
   removeCalendar(calendarId: string): void;
+  /**
+   * Stores an event as a person's calendar app would have written it: Graph fields as given
+   * (start/end as { dateTime, timeZone: 'UTC' }, showAs, isCancelled, isAllDay, subject...) and
+   * single-value extended properties. Returns its immutable id.
+   */
+  putRawEvent(calendarId: string, fields: Record<string, unknown>, properties?: { id: string; value: string }[]): string;
 }
 
 interface StoredGraphEvent {
@@ -157,6 +166,7 @@ const SELECTABLE = new Set([
   'iCalUId',
   'organizer',
   'type',
+  'isAllDay',
 ]);
 
 const ONLINE_MEETING_PROVIDERS = new Set(['unknown', 'teamsForBusiness', 'skypeForBusiness', 'skypeForConsumer']);
@@ -433,12 +443,16 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     return event;
   }
 
-  function listEvents(calendarId: string, query: URLSearchParams, path: string, immutable: boolean): Record<string, unknown> {
+  function checkQueryOptions(query: URLSearchParams, allowed: readonly string[]): void {
     for (const name of query.keys()) {
-      if (name.startsWith('$') && !['$filter', '$expand', '$select', '$top', '$skip'].includes(name)) {
+      if (name.startsWith('$') && !allowed.includes(name)) {
         throw new HttpFailure(400, 'BadRequest', `Query option '${name}' is not supported by the fake.`);
       }
     }
+  }
+
+  function listEvents(calendarId: string, query: URLSearchParams, path: string, immutable: boolean): Record<string, unknown> {
+    checkQueryOptions(query, ['$filter', '$expand', '$select', '$top', '$skip']);
     let matching = events.filter((e) => e.calendarId === calendarId);
     const filter = query.get('$filter');
     if (filter !== null) {
@@ -460,6 +474,33 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
         throw new HttpFailure(400, 'BadRequest', 'Invalid filter clause (the fake accepts only the shapes the Outlook connector sends).');
       }
     }
+    return page(matching, query, path, immutable, 'events');
+  }
+
+  /** An ISO-8601 date-time of a calendarView window; without an offset it is UTC (as Graph reads it). */
+  function windowBound(query: URLSearchParams, name: 'startDateTime' | 'endDateTime'): number {
+    const raw = query.get(name);
+    if (raw === null) {
+      throw new HttpFailure(400, 'ErrorInvalidParameter', 'This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.');
+    }
+    const ms = Date.parse(/(Z|[+-]\d{2}:\d{2})$/i.test(raw) ? raw : `${raw}Z`);
+    if (Number.isNaN(ms)) throw new HttpFailure(400, 'ErrorInvalidParameter', `The value '${raw}' of parameter '${name}' is invalid.`);
+    return ms;
+  }
+
+  /** GET .../calendarView: every event overlapping [startDateTime, endDateTime), by start. */
+  function calendarView(calendarId: string, query: URLSearchParams, path: string, immutable: boolean): Record<string, unknown> {
+    checkQueryOptions(query, ['$expand', '$select', '$top', '$skip']);
+    const from = windowBound(query, 'startDateTime');
+    const to = windowBound(query, 'endDateTime');
+    const matching = events
+      .filter((e) => e.calendarId === calendarId && eventStartMs(e, 'end') > from && eventStartMs(e, 'start') < to)
+      .sort((a, b) => eventStartMs(a, 'start') - eventStartMs(b, 'start'));
+    return page(matching, query, path, immutable, 'calendarView');
+  }
+
+  /** One page of `matching` with $expand, $select, $top and $skip applied, and the next page's link. */
+  function page(matching: StoredGraphEvent[], query: URLSearchParams, path: string, immutable: boolean, collection: string): Record<string, unknown> {
     let expand: string[] | null = null;
     const expandParam = query.get('$expand');
     if (expandParam !== null) {
@@ -478,10 +519,10 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     const skip = query.get('$skip') === null ? 0 : Number(query.get('$skip'));
     if (!Number.isInteger(top) || top < 1 || top > 1000 || !Number.isInteger(skip) || skip < 0) throw new HttpFailure(400, 'BadRequest', 'Invalid $top or $skip.');
     const size = Math.min(top, maxPageSize);
-    const page = matching.slice(skip, skip + size);
+    const slice = matching.slice(skip, skip + size);
     const result: Record<string, unknown> = {
-      '@odata.context': `${apiUrl}/v1.0/$metadata#users('me')/events`,
-      value: page.map((e) => represent(e, { immutable, expand, select })),
+      '@odata.context': `${apiUrl}/v1.0/$metadata#users('me')/${collection}`,
+      value: slice.map((e) => represent(e, { immutable, expand, select })),
     };
     if (skip + size < matching.length) {
       const params: string[] = [];
@@ -521,9 +562,11 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     });
   }
 
-  type Route = { operation: FakeOperation; calendarId: string; eventId: string | null } | null;
+  type Route = { operation: FakeOperation; calendarId: string; eventId: string | null; view?: true } | null;
 
   function route(method: string, path: string): Route {
+    const view = /^\/v1\.0\/me\/(?:calendar|calendars\/([^/]+))\/calendarView$/.exec(path);
+    if (view !== null) return method === 'GET' ? { operation: 'list', calendarId: view[1] === undefined ? 'primary' : decodeURIComponent(view[1]), eventId: null, view: true } : null;
     const match = /^\/v1\.0\/me\/(?:calendar|calendars\/([^/]+))\/events(?:\/([^/]+))?$/.exec(path);
     if (match === null) return null;
     const calendarId = match[1] === undefined ? 'primary' : decodeURIComponent(match[1]);
@@ -550,7 +593,8 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
         body = text;
       }
     }
-    requests.push({ operation: target?.operation ?? 'other', method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { ...req.headers }, body });
+    const record: RecordedRequest = { operation: target?.operation ?? 'other', method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { ...req.headers }, body, responseBody: null };
+    requests.push(record);
     if (target === null) {
       graphError(res, 400, 'BadRequest', `Resource not found for the segment (${method} ${url.pathname}).`, req);
       return;
@@ -597,7 +641,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       if (!calendarExists(target.calendarId)) throw new HttpFailure(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
       switch (target.operation) {
         case 'list':
-          payload = listEvents(target.calendarId, url.searchParams, url.pathname, immutable);
+          payload = target.view === true ? calendarView(target.calendarId, url.searchParams, url.pathname, immutable) : listEvents(target.calendarId, url.searchParams, url.pathname, immutable);
           break;
         case 'create': {
           const write = validateWrite(body, 'create');
@@ -652,6 +696,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       res.end();
       return;
     }
+    record.responseBody = JSON.stringify(payload);
     sendJson(res, status, payload);
   }
 
@@ -673,7 +718,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
 
   function handleToken(req: IncomingMessage, res: ServerResponse, url: URL, text: string): void {
     const form = Object.fromEntries(new URLSearchParams(text));
-    requests.push({ operation: 'token', method: req.method ?? 'POST', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { ...req.headers }, body: form });
+    requests.push({ operation: 'token', method: req.method ?? 'POST', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { ...req.headers }, body: form, responseBody: null });
     counts.set('token', (counts.get('token') ?? 0) + 1);
     const fault = takeFault('token');
     if (fault?.network !== undefined) {
@@ -861,6 +906,12 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     },
     removeCalendar(calendarId) {
       removedCalendars.add(calendarId);
+    },
+    putRawEvent(calendarId, fields, properties = []) {
+      const event = insert(calendarId, null);
+      event.fields = structuredClone(fields);
+      for (const property of properties) event.properties.set(normalisePropertyId(property.id) ?? property.id, { ...property });
+      return event.immutableId;
     },
     async close() {
       closing = true;

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createIcsReader, type IcsReader } from '../../busy/index.js';
 import { createBusyService } from '../../src/app.js';
 import { seedProvider } from '../support/seed.js';
+import { createSyncHarness, googleVendor, type SyncHarness, type VendorRig } from '../support/sync-harness.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
 // A provider's other calendar read as busy time, end to end: the API, the guarded fetch against a
@@ -172,10 +173,11 @@ describe('HTTP: busy sources', () => {
     });
   }
 
-  it('when a connected calendar is asked for, then 501 says it is not available yet', async () => {
+  it('when a connected calendar is asked for that the provider does not have, then 404 CONNECTION_NOT_FOUND and nothing is stored', async () => {
     const res = await putSource('work', { kind: 'connection', connectionId: 'c1' });
-    assert.equal(res.status, 501);
-    assert.equal(res.body.error.code, 'NOT_IMPLEMENTED');
+    assert.equal(res.status, 404);
+    assert.equal(res.body.error.code, 'CONNECTION_NOT_FOUND');
+    assert.equal(await t.store.getBusySource('p1', 'work'), null);
   });
 
   it('when busy time is asked for over more than 90 days, or without a window, then 400 names the field', async () => {
@@ -210,5 +212,133 @@ describe('HTTP: busy sources', () => {
   it('when the provider does not exist, then 404', async () => {
     assert.equal((await t.platform.put('/api/v1/providers/nobody/busy-sources/x', { kind: 'ics', url })).status, 404);
     assert.equal((await t.platform.get('/api/v1/providers/nobody/busy?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z')).status, 404);
+  });
+});
+
+describe('HTTP: busy sources from a connected calendar', () => {
+  let h: SyncHarness;
+  let google: VendorRig;
+  let cal: CalendarServer;
+  let url: string;
+  let reader: IcsReader;
+  let connectionId: string;
+  beforeEach(async () => {
+    cal = await calendarServer();
+    url = `${cal.base}/calendar/ical/ada%40example.com/${SECRET}/basic.ics`;
+    reader = createIcsReader({ allowHosts: new Set([new URL(cal.base).host]), maxBytes: 1024 * 1024, uidDomain: 'sync.example.test' });
+    h = await createSyncHarness([googleVendor], { busy: { ics: reader, refreshMinutes: 15 } });
+    google = h.vendors[0]!;
+    await seedProvider(h.t);
+    connectionId = await h.connect(google);
+  });
+  afterEach(async () => {
+    await h.close();
+    await cal.close();
+  });
+
+  const putSource = (id: string, body: unknown) => h.t.platform.put(`/api/v1/providers/p1/busy-sources/${id}`, body);
+  const refresh = (id: string) => h.t.platform.post(`/api/v1/providers/p1/busy-sources/${id}/refresh`);
+  const busy = () => h.t.platform.get('/api/v1/providers/p1/busy?from=2026-11-01T00:00:00Z&to=2026-11-10T00:00:00Z');
+  const googleReads = () => google.fake.requestCount('list');
+
+  it('when an ICS source and a connected Google calendar are read by a worker round, then busy time is merged with both sources, and nothing of the events is kept', async () => {
+    // The ICS calendar is busy 15:00-16:00 on 3 November; the Google one overlaps it and has another event.
+    google.fake.addUntaggedEvent('primary', TITLE, '2026-11-03T15:30:00.000Z', '2026-11-03T16:30:00.000Z');
+    google.fake.addUntaggedEvent('primary', TITLE, '2026-11-04T15:00:00.000Z', '2026-11-04T16:00:00.000Z');
+    assert.equal((await putSource('personal', { kind: 'ics', url })).status, 201);
+    const added = await putSource('work', { kind: 'connection', connectionId });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    assert.deepEqual([added.body.kind, added.body.connectionId, added.body.status], ['connection', connectionId, 'pending']);
+
+    const worker = createBusyService({ store: h.t.store, clock: h.t.clock, logger: h.t.logger, uidDomain: 'sync.example.test', secrets: h.t.secrets, busy: { ics: reader, refreshMinutes: 15 }, connectors: new Map([[google.kind, google.connector]]) });
+    assert.equal(await worker.refreshDue(10), 2);
+
+    const work = await h.t.store.getBusySource('p1', 'work');
+    assert.deepEqual([work?.status, work?.lastErrorCode, work?.intervalCount], ['ok', null, 2]);
+    const res = await busy();
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.busy, [
+      { start: '2026-11-03T15:00:00.000Z', end: '2026-11-03T16:30:00.000Z', sourceIds: ['personal', 'work'] },
+      { start: '2026-11-04T15:00:00.000Z', end: '2026-11-04T16:00:00.000Z', sourceIds: ['work'] },
+    ]);
+    const everything = JSON.stringify([res.body, await h.t.store.listBusySources('p1'), await h.t.store.listBusyIntervals('p1', '2026-01-01T00:00:00Z', '2028-01-01T00:00:00Z'), h.t.rawLogs]);
+    assert.ok(!everything.includes(TITLE), 'no title is kept or logged');
+    assert.equal(await worker.refreshDue(10), 0, 'not due again yet');
+  });
+
+  it('when a session is written over the connected calendar\'s busy time, then it is accepted with a BUSY_CONFLICT naming that source', async () => {
+    google.fake.addUntaggedEvent('primary', TITLE, '2026-11-04T15:00:00.000Z', '2026-11-04T16:00:00.000Z');
+    await putSource('work', { kind: 'connection', connectionId });
+    assert.equal((await refresh('work')).body.status, 'ok');
+
+    const over = await h.t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-04T15:30:00Z', durationMinutes: 50 });
+
+    assert.equal(over.status, 201);
+    const conflicts = over.body.warnings.filter((w: unknown) => typeof w === 'object').map(({ message: _message, ...rest }: { message: string }) => rest);
+    assert.deepEqual(conflicts, [{ code: 'BUSY_CONFLICT', from: '2026-11-04T15:30:00.000Z', to: '2026-11-04T16:00:00.000Z', sourceIds: ['work'] }]);
+  });
+
+  it('when the sessions we pushed are in that calendar, then they are not busy time again', async () => {
+    assert.equal((await h.t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-05T15:00:00Z', durationMinutes: 50 })).status, 201);
+    await h.settle();
+    assert.equal(h.live(google).length, 1, 'the session was pushed to Google');
+    await putSource('work', { kind: 'connection', connectionId });
+
+    const read = await refresh('work');
+
+    assert.deepEqual([read.body.status, read.body.intervals], ['ok', 0]);
+  });
+
+  it('when the grant is gone (invalid_grant), then the connection needs re-authorisation, the source says so, the last busy time stays, and Google is not asked again', async () => {
+    google.fake.addUntaggedEvent('primary', TITLE, '2026-11-04T15:00:00.000Z', '2026-11-04T16:00:00.000Z');
+    await putSource('work', { kind: 'connection', connectionId });
+    await refresh('work');
+    google.fake.expireAccessTokens();
+    google.fake.revokeGrants();
+
+    const failed = await refresh('work');
+
+    assert.equal(failed.status, 200);
+    assert.deepEqual([failed.body.status, failed.body.lastError, failed.body.intervals], ['error', 'CONNECTION_NEEDS_REAUTH', 1]);
+    const connection = await h.t.store.getConnection(connectionId);
+    assert.deepEqual([connection?.status, connection?.lastErrorCode], ['needs_reauth', 'INVALID_GRANT']);
+    assert.equal((await busy()).body.busy.length, 1, 'stale busy time hides a slot rather than offering a taken one');
+    const before = googleReads();
+    const again = await refresh('work');
+    assert.deepEqual([again.body.status, again.body.lastError], ['error', 'CONNECTION_NEEDS_REAUTH']);
+    assert.equal(googleReads(), before, 'a connection that is not active is not read');
+  });
+
+  it('when Google fails for a while, then the source says why with a SOURCE_ code and the connection stays active', async () => {
+    await putSource('work', { kind: 'connection', connectionId });
+    google.fake.inject({ operation: 'list', status: 503 });
+
+    const failed = await refresh('work');
+
+    assert.deepEqual([failed.body.status, failed.body.lastError], ['error', 'SOURCE_HTTP_503']);
+    assert.equal((await h.t.store.getConnection(connectionId))?.status, 'active');
+  });
+
+  it('when the connection is not the provider\'s, or was disconnected, then 404 CONNECTION_NOT_FOUND', async () => {
+    await seedProvider(h.t, { providerId: 'p2' });
+    const other = await h.t.platform.put(`/api/v1/providers/p2/busy-sources/work`, { kind: 'connection', connectionId });
+    assert.deepEqual([other.status, other.body.error.code], [404, 'CONNECTION_NOT_FOUND']);
+
+    assert.equal((await h.t.platform.delete(`/api/v1/providers/p1/connections/${connectionId}`)).status, 200);
+    const gone = await putSource('work', { kind: 'connection', connectionId });
+    assert.deepEqual([gone.status, gone.body.error.code], [404, 'CONNECTION_NOT_FOUND']);
+  });
+
+  it('when the same connection is put again, then what was read stays; another source kind starts over', async () => {
+    google.fake.addUntaggedEvent('primary', TITLE, '2026-11-04T15:00:00.000Z', '2026-11-04T16:00:00.000Z');
+    await putSource('work', { kind: 'connection', connectionId });
+    await refresh('work');
+
+    const same = await putSource('work', { kind: 'connection', connectionId });
+    assert.deepEqual([same.status, same.body.status, same.body.intervals], [200, 'ok', 1]);
+
+    const moved = await putSource('work', { kind: 'ics', url });
+    assert.deepEqual([moved.status, moved.body.status, moved.body.intervals], [200, 'pending', 0]);
+    assert.deepEqual((await busy()).body.busy, []);
   });
 });

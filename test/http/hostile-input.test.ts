@@ -750,7 +750,8 @@ describe('HTTP: hostile input', () => {
       'post /api/v1/providers/{providerId}/series': [{ path: `${P1}/series`, body: { ...SERIES, timezone: 'America/New_York', telehealthUrl: null } }],
       'post /api/v1/providers/{providerId}/feeds': [{ path: `${P1}/feeds`, body: { label: 'Desk' } }],
       'post /api/v1/providers/{providerId}/connections': [{ path: `${P1}/connections`, body: { kind: 'google', calendarId: 'work' } }],
-      // The connection kind answers 501 (not available yet): only the ICS address has a base.
+      // The connection kind needs an existing connection of p1, which the world does not hold (it
+      // would take an OAuth round trip): only the ICS address has a base.
       'put /api/v1/providers/{providerId}/busy-sources/{sourceId}': [{ path: `${P1}/busy-sources/personal`, body: { kind: 'ics', url: 'https://calendar.example.com/cal.ics' } }],
       'post /api/v1/admin/resync': [{ path: '/api/v1/admin/resync', body: { providerIds: ['p1'], connectionIds: [UUID], dryRun: true } }],
     };

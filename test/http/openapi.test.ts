@@ -748,7 +748,8 @@ describe('openapi.json', () => {
       assert.equal(http.body.error.details[0].path, 'url');
       expect(400, 'put', B, await t.platform.put(source('plain'), { kind: 'ics', url: 'https://ada:secret@calendar.example.com/cal.ics' }));
       expect(400, 'put', B, await t.platform.put(source('plain'), { kind: 'ics' }));
-      expect(501, 'put', B, await t.platform.put(source('work'), { kind: 'connection', connectionId: UUID }));
+      const unknownConnection = expect(404, 'put', B, await t.platform.put(source('work'), { kind: 'connection', connectionId: UUID }));
+      assert.equal(unknownConnection.body.error.code, 'CONNECTION_NOT_FOUND');
       expect(404, 'put', B, await t.platform.put('/api/v1/providers/nobody/busy-sources/personal', ics));
 
       // The stub reader (no network): gone.ics answers 404, every other address one busy interval.

@@ -31,6 +31,7 @@ describe(`SyncWorker loop (${database})`, () => {
           remove: (...args) => inner.remove(...args),
           removeByKey: (...args) => inner.removeByKey(...args),
           listTagged: (...args) => inner.listTagged(...args),
+          readBusy: (...args) => inner.readBusy(...args),
         };
         return { ...rig, connector: spy };
       },

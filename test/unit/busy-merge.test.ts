@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { mergeBySource, mergeIntervals, type BusyInterval, type SourcedInterval } from '../../src/domain/busy.js';
+import { allDayInterval, mergeBySource, mergeIntervals, mergeWithin, type BusyInterval, type SourcedInterval } from '../../src/domain/busy.js';
 
 const BASE = Date.parse('2026-03-01T00:00:00.000Z');
 const MINUTE = 60_000;
@@ -86,5 +86,52 @@ describe('mergeBySource', () => {
         }
       }),
     );
+  });
+});
+
+describe('mergeWithin', () => {
+  it('when intervals cross the window\'s edges or lie outside it, then they are clipped or dropped, and the rest merged', () => {
+    const window = { from: at(0, 0).start, to: at(100, 100).start };
+
+    assert.deepEqual(mergeWithin([at(-30, 10), at(5, 20), at(90, 130), at(100, 120), at(-50, -10)], window), [at(0, 20), at(90, 100)]);
+  });
+
+  it('when generated intervals are merged within a window, then the answer is mergeIntervals of them restricted to the window', () => {
+    fc.assert(
+      fc.property(fc.array(anInterval, { maxLength: 30 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 400 }), (list, from, length) => {
+        const window = { from: at(from, from).start, to: at(from + length, from + length).start };
+        const merged = mergeWithin(list, window);
+        const all = mergeIntervals(list);
+        for (let minute = from - 10; minute < from + length + 10; minute += 1) {
+          const ms = BASE + minute * MINUTE + 1;
+          const inWindow = minute >= from && minute < from + length;
+          assert.equal(covers(merged, ms), inWindow && covers(all, ms), `minute ${minute}`);
+        }
+      }),
+    );
+  });
+});
+
+describe('allDayInterval', () => {
+  it('when the days are ordinary, then they run from local midnight to local midnight', () => {
+    assert.deepEqual(allDayInterval('2026-11-10', '2026-11-12', 'America/New_York'), { start: '2026-11-10T05:00:00.000Z', end: '2026-11-12T05:00:00.000Z' });
+    assert.deepEqual(allDayInterval('2026-11-10', '2026-11-11', 'UTC'), { start: '2026-11-10T00:00:00.000Z', end: '2026-11-11T00:00:00.000Z' });
+  });
+
+  it('when a DST change falls on the day, then the day lasts 25 or 23 hours', () => {
+    assert.deepEqual(allDayInterval('2026-11-01', '2026-11-02', 'America/New_York'), { start: '2026-11-01T04:00:00.000Z', end: '2026-11-02T05:00:00.000Z' });
+    assert.deepEqual(allDayInterval('2027-03-28', '2027-03-29', 'Europe/London'), { start: '2027-03-28T00:00:00.000Z', end: '2027-03-28T23:00:00.000Z' });
+  });
+
+  it('when DST skips midnight itself, then the day begins at the first instant it has', () => {
+    // Chile springs forward at 24:00 on the first Saturday of September: 6 September 2026 starts at 01:00 -03.
+    assert.deepEqual(allDayInterval('2026-09-06', '2026-09-07', 'America/Santiago'), { start: '2026-09-06T04:00:00.000Z', end: '2026-09-07T03:00:00.000Z' });
+  });
+
+  it('when a date or the zone is invalid, or no day is covered, then there is no interval', () => {
+    assert.equal(allDayInterval('2026-11-10T00:00', '2026-11-11', 'UTC'), null);
+    assert.equal(allDayInterval('2026-02-30', '2026-03-01', 'UTC'), null);
+    assert.equal(allDayInterval('2026-11-10', '2026-11-11', 'Mars/Olympus'), null);
+    assert.equal(allDayInterval('2026-11-10', '2026-11-10', 'UTC'), null);
   });
 });
