@@ -44,6 +44,11 @@ export interface BusyFromIcsOptions {
   providerZone: string;
   /** Events whose UID ends with this (e.g. "@sessionsync.example") are ours and never count. */
   ownUidSuffix: string;
+  /**
+   * Further UIDs of ours: the events we pushed to a Google calendar are exported under the ids we
+   * gave them (`<id>@google.com`), not under our UID domain.
+   */
+  ownUids?: ReadonlySet<string>;
   /** The owner's e-mail addresses, to recognise invitations they declined. */
   ownerAddresses?: readonly string[];
   /** Instances of one series in the window; default 1000. */
@@ -150,6 +155,7 @@ const OBSERVANCE_PROPERTIES = new Set(['DTSTART', 'TZOFFSETFROM', 'TZOFFSETTO', 
 /** Busy intervals of an ICS calendar within [from, to); see the file comment for the rules. */
 export async function busyFromIcs(text: string, options: BusyFromIcsOptions): Promise<BusyFromIcsResult> {
   const { from, to, providerZone, ownUidSuffix } = options;
+  const ownUids = options.ownUids ?? new Set<string>();
   if (typeof text !== 'string') throw new TypeError('The calendar text must be a string.');
   if (!(from instanceof Date) || !(to instanceof Date) || !(from.getTime() < to.getTime())) {
     throw new RangeError('options.from and options.to must be valid dates with from before to.');
@@ -167,7 +173,7 @@ export async function busyFromIcs(text: string, options: BusyFromIcsOptions): Pr
     await resolver.resolveAll(feed.tzids);
     const owners = ownerAddressSet(options.ownerAddresses, feed.calendarName);
     const collector = new BusyCollector(from.getTime(), to.getTime(), provider, resolver, owners, maxInstances, slicer);
-    await collector.collect(feed.series, ownUidSuffix);
+    await collector.collect(feed.series, ownUidSuffix, ownUids);
     const intervals = await collector.intervals();
     return { intervals, truncated: feed.truncated || collector.truncated };
   } finally {
@@ -417,11 +423,11 @@ class BusyCollector {
     private readonly slicer: TimeSlicer,
   ) {}
 
-  async collect(all: readonly Series[], ownUidSuffix: string): Promise<void> {
+  async collect(all: readonly Series[], ownUidSuffix: string, ownUids: ReadonlySet<string>): Promise<void> {
     for (const series of all) {
       if (this.stopped) return;
       await this.slicer.pace();
-      if (series.uid?.endsWith(ownUidSuffix) === true) continue;
+      if (series.uid !== undefined && (series.uid.endsWith(ownUidSuffix) || ownUids.has(series.uid))) continue;
       await this.collectSeries(series);
     }
   }

@@ -26,7 +26,7 @@ export type IcsRead =
 
 export interface IcsReader {
   normalize(url: string): URL | { reason: string };
-  read(url: URL, request: { etag: string | null; lastModified: string | null; providerZone: string; from: Date; to: Date }): Promise<IcsRead>;
+  read(url: URL, request: { etag: string | null; lastModified: string | null; providerZone: string; from: Date; to: Date; ownUids?: ReadonlySet<string> }): Promise<IcsRead>;
 }
 
 export function createIcsReader(options: IcsReaderOptions): IcsReader {
@@ -64,6 +64,7 @@ export function createIcsReader(options: IcsReaderOptions): IcsReader {
           to: request.to,
           providerZone: request.providerZone,
           ownUidSuffix: `@${options.uidDomain}`,
+          ...(request.ownUids === undefined ? {} : { ownUids: request.ownUids }),
         });
         return { status: 'ok', intervals, truncated, etag: fetched.etag, lastModified: fetched.lastModified };
       } catch (err) {

@@ -19,7 +19,7 @@ export type IcsReadOutcome =
 export interface IcsSources {
   /** The address to fetch (webcal:// as https://), or why it is refused. */
   normalize(url: string): URL | { reason: string };
-  read(url: URL, request: { etag: string | null; lastModified: string | null; providerZone: string; from: Date; to: Date }): Promise<IcsReadOutcome>;
+  read(url: URL, request: { etag: string | null; lastModified: string | null; providerZone: string; from: Date; to: Date; ownUids?: ReadonlySet<string> }): Promise<IcsReadOutcome>;
 }
 
 export type BusySourceInput = { kind: 'ics'; url: string } | { kind: 'connection'; connectionId: string };
@@ -224,7 +224,13 @@ export class BusyService {
     switch (source.kind) {
       case 'ics':
         if (source.urlSealed === null) return { status: 'error', code: 'SOURCE_READ_FAILED' };
-        return this.options.ics.read(new URL(this.options.secrets.open(source.urlSealed, SEAL_CONTEXT)), { etag: source.etag, lastModified: source.lastModified, providerZone, ...window });
+        return this.options.ics.read(new URL(this.options.secrets.open(source.urlSealed, SEAL_CONTEXT)), {
+          etag: source.etag,
+          lastModified: source.lastModified,
+          providerZone,
+          ...window,
+          ownUids: await this.ownGoogleUids(source.providerId),
+        });
       case 'connection':
         return this.readConnection(source, providerZone, window);
       default: {
@@ -232,6 +238,22 @@ export class BusyService {
         throw new Error(`unknown busy source kind ${String(unknown)}`);
       }
     }
+  }
+
+  /**
+   * The UIDs our pushed events have in a Google calendar's ICS export: Google exports an event
+   * created with a client-chosen id (ours: the target's idempotency key) as `<id>@google.com`, so
+   * a provider who adds that calendar's secret address does not see our sessions as busy time.
+   * (Outlook exports Exchange's own iCalUId, which we do not keep: there, only the sessions'
+   * times tell, and they are not subtracted, since a real conflict must still show.)
+   */
+  private async ownGoogleUids(providerId: string): Promise<Set<string>> {
+    const uids = new Set<string>();
+    for (const connection of await this.options.store.listConnections(providerId)) {
+      if (connection.kind !== 'google') continue;
+      for (const target of await this.options.store.listTargets(connection.id)) if (target.externalId !== null) uids.add(`${target.externalId}@google.com`);
+    }
+    return uids;
   }
 
   /**

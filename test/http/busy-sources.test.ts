@@ -289,6 +289,24 @@ describe('HTTP: busy sources from a connected calendar', () => {
     assert.deepEqual([read.body.status, read.body.intervals], ['ok', 0]);
   });
 
+  it('when that Google calendar is also added by its secret ICS address, then the sessions we pushed there are not busy time in it', async () => {
+    assert.equal((await h.t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-05T15:00:00Z', durationMinutes: 50 })).status, 201);
+    await h.settle();
+    const [pushed] = h.live(google);
+    assert.ok(pushed?.id);
+    // Google exports an event made with a client-chosen id under <id>@google.com.
+    cal.answer = {
+      ...cal.answer,
+      body: calendar([['20261105T150000Z', '20261105T155000Z'], ['20261106T150000Z', '20261106T160000Z']]).replace('UID:e0@google.com', `UID:${pushed.id}@google.com`),
+    };
+    await putSource('google-ics', { kind: 'ics', url });
+
+    const read = await refresh('google-ics');
+
+    assert.deepEqual([read.body.status, read.body.intervals], ['ok', 1]);
+    assert.deepEqual((await busy()).body.busy, [{ start: '2026-11-06T15:00:00.000Z', end: '2026-11-06T16:00:00.000Z', sourceIds: ['google-ics'] }]);
+  });
+
   it('when the grant is gone (invalid_grant), then the connection needs re-authorisation, the source says so, the last busy time stays, and Google is not asked again', async () => {
     google.fake.addUntaggedEvent('primary', TITLE, '2026-11-04T15:00:00.000Z', '2026-11-04T16:00:00.000Z');
     await putSource('work', { kind: 'connection', connectionId });
