@@ -19,6 +19,10 @@ import type { Logger } from './logger.js';
 import { LocationService } from './services/location-service.js';
 import { ProviderService } from './services/provider-service.js';
 import { SessionService } from './services/session-service.js';
+import { WebSessionService } from './services/web-session-service.js';
+import { adminWebRouter } from './http/admin-web-routes.js';
+import { portalLinksRouter, portalRouter } from './http/portal-routes.js';
+import { webAssetsRouter } from './http/web-assets.js';
 
 export interface AppDeps {
   store: Store;
@@ -81,6 +85,7 @@ export function createApp(deps: AppDeps): Express {
   };
   const connections = new ConnectionService({ store, clock, logger, pastDays: deps.feed.pastDays, ...deps.sync });
   const admin = new AdminService({ store, clock });
+  const webSessions = new WebSessionService({ store, clock, publicBaseUrl: deps.publicBaseUrl });
 
   const app = express();
   app.disable('x-powered-by');
@@ -115,7 +120,14 @@ export function createApp(deps: AppDeps): Express {
   api.use(apiRouter(services));
   api.use(busyRouter(services.busy));
   api.use(connectionsRouter(connections));
+  api.use(portalLinksRouter(webSessions));
   app.use('/api/v1', api);
+
+  // The provider portal and the admin console: HTML pages behind session cookies.
+  const web = { sessions: webSessions, secrets: deps.sync.secrets, publicBaseUrl: deps.publicBaseUrl, logger };
+  app.use('/web', webAssetsRouter());
+  app.use('/portal', portalRouter({ ...web, providers: services.providers, locations: services.locations, feeds }));
+  app.use('/admin', adminWebRouter({ ...web, admin, adminToken: deps.tokens.admin }));
 
   app.use(notFoundHandler);
   app.use(errorMiddleware(logger));

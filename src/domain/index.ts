@@ -12,3 +12,4 @@ export * from './sync-types.js';
 export type * from './sync-ports.js';
 export * from './busy.js';
 export type * from './busy-source.js';
+export type * from './web-session.js';

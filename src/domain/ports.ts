@@ -2,6 +2,7 @@ import type { SyncStoreLeases, SyncStoreReader, SyncStoreWriter } from './sync-p
 import type { BusySource, StoredBusyInterval } from './busy-source.js';
 import type { BusyInterval } from './busy.js';
 import type { FeedToken, Location, Provider, Session, SessionStatus } from './types.js';
+import type { PortalLink, WebSession } from './web-session.js';
 
 /** Source of "now"; injected so that tests and renders never read the real clock. */
 export interface Clock {
@@ -73,6 +74,8 @@ export interface StoreReader extends SyncStoreReader {
   getBusySource(providerId: string, sourceId: string): Promise<BusySource | null>;
   /** The provider's stored busy intervals that overlap [from, to) (end > from, start < to), by start, then sourceId, then end. */
   listBusyIntervals(providerId: string, from: string, to: string): Promise<StoredBusyInterval[]>;
+  /** The web session with this id hash, revoked and expired ones included (the caller judges), or null. */
+  getWebSession(idHash: string): Promise<WebSession | null>;
 }
 
 /** Writes; only reachable inside Store.transaction so that related rows change together. */
@@ -106,6 +109,17 @@ export interface StoreWriter extends SyncStoreWriter {
   deleteBusySource(providerId: string, sourceId: string): Promise<boolean>;
   /** Replaces every interval stored for the source with these (start < end, ISO UTC instants). */
   replaceBusyIntervals(providerId: string, sourceId: string, intervals: readonly BusyInterval[]): Promise<void>;
+  /** Inserts a new web session (an id hash is never reused). */
+  putWebSession(session: WebSession): Promise<void>;
+  /** Sets revokedAt on an unrevoked session; false when none matched. */
+  revokeWebSession(idHash: string, at: string): Promise<boolean>;
+  /** Inserts a new portal link. */
+  putPortalLink(link: PortalLink): Promise<void>;
+  /**
+   * Marks the link used at `at` if it is unused and expires after `at`, in one statement (two
+   * redeemers of one link: exactly one gets it); the link as used, or null (unknown, used, expired).
+   */
+  usePortalLink(tokenHash: string, at: string): Promise<PortalLink | null>;
 }
 
 export interface StoreTx extends StoreReader, StoreWriter {}

@@ -27,7 +27,7 @@ function fromClientError(err: unknown, status: number): AppError {
   }
 }
 
-function toAppError(err: unknown): { error: AppError; known: boolean } {
+export function toAppError(err: unknown): { error: AppError; known: boolean } {
   if (err instanceof AppError) return { error: err, known: true };
   const status = clientErrorStatus(err);
   if (status !== null) return { error: fromClientError(err, status), known: true };
@@ -35,7 +35,7 @@ function toAppError(err: unknown): { error: AppError; known: boolean } {
 }
 
 /** What of an unknown error may be logged: never its message, which may quote the request. */
-function loggableError(err: unknown): Record<string, unknown> {
+export function loggableError(err: unknown): Record<string, unknown> {
   if (!(err instanceof Error)) return { type: typeof err };
   const { code, errno } = err as { code?: unknown; errno?: unknown };
   const frames = (err.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).map((line) => line.trim());

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, notFound } from '../domain/index.js';
-import type { AuditEntry, Clock, ResyncJob, Store, SyncHealth } from '../domain/index.js';
+import type { AuditEntry, Clock, ConnectionStatus, ResyncJob, Store, SyncHealth } from '../domain/index.js';
 
 // Admin operations on push sync: resync jobs, sync health, dead-letter retries and the audit log.
 // Every action is written to the audit log in the same transaction as its effect (ids only). The
@@ -60,6 +60,13 @@ export class AdminService {
     const health = await this.deps.store.syncHealth(now.toISOString());
     const since = health.oldestPendingSince;
     return { ...health, oldestPendingAgeSeconds: since === null ? null : Math.max(0, Math.round((now.getTime() - Date.parse(since)) / 1000)) };
+  }
+
+  /** How many calendar connections are in each status (every status listed, 0 included). */
+  async connectionCounts(): Promise<Record<ConnectionStatus, number>> {
+    const counts: Record<ConnectionStatus, number> = { active: 0, needs_reauth: 0, error: 0, pending_authorization: 0, disconnected: 0 };
+    for (const connection of await this.deps.store.listAllConnections()) counts[connection.status] += 1;
+    return counts;
   }
 
   async retryTarget(targetId: string, actor: string): Promise<void> {

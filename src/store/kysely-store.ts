@@ -27,6 +27,8 @@ import type {
   PoolStats,
   SyncTarget,
   WorkKind,
+  PortalLink,
+  WebSession,
 } from '../domain/index.js';
 import { AppError, ErrorCode, notFound } from '../domain/index.js';
 import type { StoreDialect } from './dialect.js';
@@ -56,6 +58,10 @@ import {
   toSession,
   toStoredBusyInterval,
   toTarget,
+  toPortalLink,
+  toWebSession,
+  fromPortalLink,
+  fromWebSession,
   type BusySourceRow,
   type Database,
   type LocationRow,
@@ -195,6 +201,7 @@ export class KyselyStore implements Store {
   listBusySources = this.#outside('listBusySources', (providerId: string) => this.#ops.listBusySources(providerId));
   getBusySource = this.#outside('getBusySource', (providerId: string, sourceId: string) => this.#ops.getBusySource(providerId, sourceId));
   listBusyIntervals = this.#outside('listBusyIntervals', (providerId: string, from: string, to: string) => this.#ops.listBusyIntervals(providerId, from, to));
+  getWebSession = this.#outside('getWebSession', (idHash: string) => this.#ops.getWebSession(idHash));
 
   feedLookupEpoch(): number | null {
     // Both only ever grow, so their sum changes whenever either does.
@@ -372,6 +379,12 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     putBusySource: live((source) => ops.putBusySource(source)),
     deleteBusySource: live((providerId, sourceId) => ops.deleteBusySource(providerId, sourceId)),
     replaceBusyIntervals: live((providerId, sourceId, intervals) => ops.replaceBusyIntervals(providerId, sourceId, intervals)),
+
+    getWebSession: live((idHash) => ops.getWebSession(idHash)),
+    putWebSession: live((session) => ops.putWebSession(session)),
+    revokeWebSession: live((idHash, at) => ops.revokeWebSession(idHash, at)),
+    putPortalLink: live((link) => ops.putPortalLink(link)),
+    usePortalLink: live((tokenHash, at) => ops.usePortalLink(tokenHash, at)),
 
     getConnection: live((connectionId) => ops.getConnection(connectionId)),
     listConnections: live((providerId) => ops.listConnections(providerId)),
@@ -783,6 +796,42 @@ class Operations {
       await sql`UPDATE busy_sources SET next_fetch_at = ${until} WHERE (provider_id, id) IN (VALUES ${sql.join(keys)})`.execute(this.db);
     }
     return due.rows.map((row) => toBusySource({ ...row, next_fetch_at: until }));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Web sessions and portal links (the portal and admin console): rows keyed by token hashes.
+
+  async getWebSession(idHash: string): Promise<WebSession | null> {
+    const row = await this.db.selectFrom('web_sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
+    return row === undefined ? null : toWebSession(row);
+  }
+
+  async putWebSession(session: WebSession): Promise<void> {
+    await this.db.insertInto('web_sessions').values(fromWebSession(session)).execute();
+  }
+
+  async revokeWebSession(idHash: string, at: string): Promise<boolean> {
+    const result = await this.db.updateTable('web_sessions').set({ revoked_at: at }).where('id_hash', '=', idHash).where('revoked_at', 'is', null).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async putPortalLink(link: PortalLink): Promise<void> {
+    await this.db.insertInto('portal_links').values(fromPortalLink(link)).execute();
+  }
+
+  // One UPDATE ... RETURNING (SQLite >= 3.35 and PostgreSQL): of two concurrent redeemers, the
+  // second's WHERE no longer matches once the first's update is in (on PostgreSQL it re-checks
+  // the row after waiting for the first's lock).
+  async usePortalLink(tokenHash: string, at: string): Promise<PortalLink | null> {
+    const row = await this.db
+      .updateTable('portal_links')
+      .set({ used_at: at })
+      .where('token_hash', '=', tokenHash)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', at)
+      .returningAll()
+      .executeTakeFirst();
+    return row === undefined ? null : toPortalLink(row);
   }
 
   // -------------------------------------------------------------------------------------------

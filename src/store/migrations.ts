@@ -495,4 +495,53 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX busy_sources_due ON busy_sources (next_fetch_at, provider_id, id);
     `,
   },
+  {
+    id: 7,
+    name: 'web sessions of the portal and admin console, and single-use portal links',
+    // Both tables are keyed by the SHA-256 of a secret token, never the token. A provider session
+    // names its provider and goes with it; an admin session names none (the CHECK). Expired and
+    // revoked rows stay until pruned: the session check reads revoked_at and expires_at.
+    sqlite: `
+      CREATE TABLE web_sessions (
+        id_hash     TEXT NOT NULL PRIMARY KEY,
+        kind        TEXT NOT NULL CHECK (kind IN ('provider', 'admin')),
+        provider_id TEXT REFERENCES providers (id) ON DELETE CASCADE,
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        revoked_at  TEXT,
+        CHECK ((kind = 'provider' AND provider_id IS NOT NULL) OR (kind = 'admin' AND provider_id IS NULL))
+      ) STRICT;
+      CREATE INDEX web_sessions_by_provider ON web_sessions (provider_id);
+
+      CREATE TABLE portal_links (
+        token_hash  TEXT NOT NULL PRIMARY KEY,
+        provider_id TEXT NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        used_at     TEXT
+      ) STRICT;
+      CREATE INDEX portal_links_by_provider ON portal_links (provider_id);
+    `,
+    postgres: `
+      CREATE TABLE web_sessions (
+        id_hash     ${T} NOT NULL PRIMARY KEY,
+        kind        ${T} NOT NULL CHECK (kind IN ('provider', 'admin')),
+        provider_id ${T} REFERENCES providers (id) ON DELETE CASCADE,
+        created_at  ${T} NOT NULL,
+        expires_at  ${T} NOT NULL,
+        revoked_at  ${T},
+        CHECK ((kind = 'provider' AND provider_id IS NOT NULL) OR (kind = 'admin' AND provider_id IS NULL))
+      );
+      CREATE INDEX web_sessions_by_provider ON web_sessions (provider_id);
+
+      CREATE TABLE portal_links (
+        token_hash  ${T} NOT NULL PRIMARY KEY,
+        provider_id ${T} NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+        created_at  ${T} NOT NULL,
+        expires_at  ${T} NOT NULL,
+        used_at     ${T}
+      );
+      CREATE INDEX portal_links_by_provider ON portal_links (provider_id);
+    `,
+  },
 ];

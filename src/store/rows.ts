@@ -23,6 +23,9 @@ import type {
   SessionStatus,
   StoredBusyInterval,
   SyncTarget,
+  PortalLink,
+  WebSession,
+  WebSessionKind,
 } from '../domain/index.js';
 import { EARLIEST_INSTANT, isStoredInstant, LATEST_INSTANT } from '../domain/index.js';
 
@@ -40,6 +43,8 @@ export interface Database {
   audit_log: AuditTable;
   busy_sources: BusySourceRow;
   busy_intervals: BusyIntervalRow;
+  web_sessions: WebSessionRow;
+  portal_links: PortalLinkRow;
 }
 
 export interface ProviderRow {
@@ -693,4 +698,59 @@ function required(value: string | null, column: string): string {
 
 function unreachable(value: never): never {
   throw new Error(`Unexpected value: ${String(value)}`);
+}
+
+/** The table CHECK keeps provider_id set for 'provider' sessions and NULL for 'admin' ones. */
+export interface WebSessionRow {
+  id_hash: string;
+  kind: WebSessionKind;
+  provider_id: string | null;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+export function toWebSession(row: WebSessionRow): WebSession {
+  return {
+    idHash: row.id_hash,
+    kind: row.kind,
+    providerId: row.provider_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+export function fromWebSession(session: WebSession): WebSessionRow {
+  return {
+    id_hash: session.idHash,
+    kind: session.kind,
+    provider_id: session.providerId,
+    created_at: session.createdAt,
+    // Compared as text with "now".
+    expires_at: storedInstant(session.expiresAt, 'web session expiresAt'),
+    revoked_at: session.revokedAt,
+  };
+}
+
+export interface PortalLinkRow {
+  token_hash: string;
+  provider_id: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+export function toPortalLink(row: PortalLinkRow): PortalLink {
+  return { tokenHash: row.token_hash, providerId: row.provider_id, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at };
+}
+
+export function fromPortalLink(link: PortalLink): PortalLinkRow {
+  return {
+    token_hash: link.tokenHash,
+    provider_id: link.providerId,
+    created_at: link.createdAt,
+    expires_at: storedInstant(link.expiresAt, 'portal link expiresAt'),
+    used_at: link.usedAt,
+  };
 }

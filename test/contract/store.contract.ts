@@ -1,7 +1,7 @@
 // The Store port's behaviour, as every adapter must show it (SQLite always, PostgreSQL when
 // TEST_DATABASE_URL is set). Each test opens a fresh, empty store and seeds only what it states.
 import assert from 'node:assert/strict';
-import type { BusyInterval, BusySource, FeedToken, Location, Provider, Session, Store, StoreTx } from '../../src/domain/index.js';
+import type { BusyInterval, BusySource, FeedToken, Location, PortalLink, Provider, Session, Store, StoreTx, WebSession } from '../../src/domain/index.js';
 import { AppError, ErrorCode } from '../../src/domain/index.js';
 import { T0, aBusySource, aConnection, aFeedToken, aProvider, aSession, aVirtualLocation, anOfficeLocation } from '../support/builders.js';
 
@@ -1033,6 +1033,85 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
             assert.deepEqual([...all].sort(), ids, `round ${round}`);
           }
         });
+      });
+    });
+
+    describe('web sessions and portal links', () => {
+      const session = (overrides: Partial<WebSession> = {}): WebSession => ({
+        idHash: 'a'.repeat(64),
+        kind: 'provider',
+        providerId: 'prov-1',
+        createdAt: T0,
+        expiresAt: T2,
+        revokedAt: null,
+        ...overrides,
+      });
+      const link = (overrides: Partial<PortalLink> = {}): PortalLink => ({ tokenHash: 'b'.repeat(64), providerId: 'prov-1', createdAt: T0, expiresAt: T1, usedAt: null, ...overrides });
+
+      it('when provider and admin sessions are put, then getWebSession returns each exactly, and null for an unknown hash', async () => {
+        await seed({ providers: [aProvider({ id: 'prov-1' })] });
+        const provider = session();
+        const admin = session({ idHash: 'c'.repeat(64), kind: 'admin', providerId: null });
+        await store.transaction(async (tx) => {
+          await tx.putWebSession(provider);
+          await tx.putWebSession(admin);
+        });
+        assert.deepStrictEqual(await store.getWebSession(provider.idHash), provider);
+        assert.deepStrictEqual(await store.getWebSession(admin.idHash), admin);
+        assert.equal(await store.getWebSession('d'.repeat(64)), null);
+      });
+
+      it('when a session is revoked, then it keeps its row with revokedAt set, and a second revoke matches nothing', async () => {
+        await seed({ providers: [aProvider({ id: 'prov-1' })] });
+        await store.transaction((tx) => tx.putWebSession(session()));
+        assert.equal(await store.transaction((tx) => tx.revokeWebSession('a'.repeat(64), T1)), true);
+        assert.equal(await store.transaction((tx) => tx.revokeWebSession('a'.repeat(64), T2)), false);
+        assert.equal(await store.transaction((tx) => tx.revokeWebSession('e'.repeat(64), T2)), false);
+        assert.deepStrictEqual(await store.getWebSession('a'.repeat(64)), session({ revokedAt: T1 }));
+      });
+
+      it('when a session mixes the kinds (an admin session with a provider, a provider session without), then the store refuses it', async () => {
+        await seed({ providers: [aProvider({ id: 'prov-1' })] });
+        await assert.rejects(store.transaction((tx) => tx.putWebSession(session({ kind: 'admin' }))));
+        await assert.rejects(store.transaction((tx) => tx.putWebSession(session({ providerId: null }))));
+      });
+
+      it('when a portal link is used before it expires, then the first use gets it and every later use gets null', async () => {
+        await seed({ providers: [aProvider({ id: 'prov-1' })] });
+        await store.transaction((tx) => tx.putPortalLink(link()));
+        const first = await store.transaction((tx) => tx.usePortalLink('b'.repeat(64), T0));
+        assert.deepStrictEqual(first, link({ usedAt: T0 }));
+        assert.equal(await store.transaction((tx) => tx.usePortalLink('b'.repeat(64), T0)), null);
+        assert.equal(await store.transaction((tx) => tx.usePortalLink('f'.repeat(64), T0)), null);
+      });
+
+      it('when a portal link is used at or after its expiry, then it is null and stays unused', async () => {
+        await seed({ providers: [aProvider({ id: 'prov-1' })] });
+        await store.transaction(async (tx) => {
+          await tx.putPortalLink(link());
+          await tx.putPortalLink(link({ tokenHash: 'c'.repeat(64) }));
+        });
+        assert.equal(await store.transaction((tx) => tx.usePortalLink('b'.repeat(64), T1)), null);
+        assert.equal(await store.transaction((tx) => tx.usePortalLink('c'.repeat(64), T2)), null);
+      });
+
+      it('when two transactions use one link at once, then exactly one gets it', async () => {
+        await seed({ providers: [aProvider({ id: 'prov-1' })] });
+        await store.transaction((tx) => tx.putPortalLink(link()));
+        const results = await Promise.all([1, 2].map(() => store.transaction((tx) => tx.usePortalLink('b'.repeat(64), T0))));
+        assert.equal(results.filter((r) => r !== null).length, 1);
+      });
+
+      it('when the provider is deleted, then its sessions and links go with it', async () => {
+        await seed({ providers: [aProvider({ id: 'prov-1' })] });
+        await store.transaction(async (tx) => {
+          await tx.putWebSession(session());
+          await tx.putPortalLink(link());
+        });
+        await store.transaction((tx) => tx.deleteProvider('prov-1'));
+        assert.equal(await store.getWebSession('a'.repeat(64)), null);
+        await seed({ providers: [aProvider({ id: 'prov-1' })] });
+        assert.equal(await store.transaction((tx) => tx.usePortalLink('b'.repeat(64), T0)), null);
       });
     });
 

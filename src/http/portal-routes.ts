@@ -1,0 +1,287 @@
+import { Router } from 'express';
+import type { Request, Response } from 'express';
+import type { FeedService } from '../../feeds/index.js';
+import { AppError, ErrorCode, checkTelehealthLink, waitingRoomWarnings } from '../domain/index.js';
+import type { FeedToken, Location, VirtualLocation, WebSession } from '../domain/index.js';
+import type { LocationService } from '../services/location-service.js';
+import type { ProviderService } from '../services/provider-service.js';
+import type { WebSessionService } from '../services/web-session-service.js';
+import { actorOf, param } from './api-router.js';
+import { feedBody, locationBody, parseOrThrow } from './schemas.js';
+import { html, page, type Html } from './web-html.js';
+import { webAssets } from './web-assets.js';
+import {
+  clearSessionCookie,
+  field,
+  formBody,
+  htmlErrors,
+  loadSession,
+  readCookie,
+  requireCsrf,
+  requiredSession,
+  sameOriginOnly,
+  SESSION_COOKIE,
+  sessionCsrf,
+  sessionOf,
+  setSessionCookie,
+  webHeaders,
+  type WebDeps,
+} from './web-session.js';
+
+// /portal: a provider's own settings in the browser, behind a session opened by a portal link.
+// Every route takes the provider from the session, never from the URL or the form.
+
+export interface PortalDeps extends WebDeps {
+  providers: ProviderService;
+  locations: LocationService;
+  feeds: FeedService;
+}
+
+/** POST /api/v1/providers/:providerId/portal-links (platform or admin token). */
+export function portalLinksRouter(sessions: WebSessionService): Router {
+  const router = Router();
+  router.post('/providers/:providerId/portal-links', async (req, res) => {
+    const link = await sessions.issuePortalLink(param(req, 'providerId'), actorOf(res));
+    res.status(201).json(link);
+  });
+  return router;
+}
+
+const TELEHEALTH_ID = 'telehealth';
+const ACTOR = 'portal';
+
+/** The telehealth link the portal edits: the default virtual location, else the first one. */
+function telehealthOf(locations: readonly Location[]): VirtualLocation | null {
+  const virtual = locations.filter((l): l is VirtualLocation => l.kind === 'virtual');
+  return virtual.find((l) => l.isDefault) ?? virtual[0] ?? null;
+}
+
+/** What a calendar app a feed was last fetched by is called (from its User-Agent). */
+export function appName(userAgent: string | null): string {
+  if (userAgent === null) return 'an unknown app';
+  if (/Google/i.test(userAgent)) return 'Google Calendar';
+  if (/Microsoft|Outlook|Exchange/i.test(userAgent)) return 'Outlook';
+  if (/iOS|Mac ?OS|CalendarAgent|dataaccessd|iCal/i.test(userAgent)) return 'Apple Calendar';
+  if (/Thunderbird/i.test(userAgent)) return 'Thunderbird';
+  return userAgent.slice(0, 60);
+}
+
+function when(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+export function portalRouter(deps: PortalDeps): Router {
+  const { sessions, secrets, publicBaseUrl, providers, locations, feeds } = deps;
+  const router = Router();
+  router.use(webHeaders, sameOriginOnly(publicBaseUrl));
+
+  const view = (res: Response, session: WebSession, o: { title: string; heading: string; current: string; body: Html }) =>
+    res.type('html').send(page({ ...o, area: 'portal', csrf: sessionCsrf(secrets, session), assets: webAssets }));
+
+  // The link's token is in the query (a fragment never reaches the server); the redirect takes
+  // it out of the address bar at once, and Referrer-Policy keeps it from leaving in a Referer.
+  router.get('/enter', async (req, res) => {
+    const token = typeof req.query['t'] === 'string' ? req.query['t'] : '';
+    const opened = await sessions.redeemPortalLink(token);
+    const previous = readCookie(req, SESSION_COOKIE);
+    const old = previous === null ? null : await sessions.resolve(previous);
+    if (old !== null) await sessions.revoke(old);
+    setSessionCookie(res, opened.token, publicBaseUrl);
+    res.redirect(303, '/portal');
+  });
+
+  router.use(formBody, loadSession(sessions, 'provider'));
+  router.use((req, res, next) => {
+    if (sessionOf(res) !== null) return next();
+    if (req.path === '/link-check') {
+      res.status(401).json({ error: { code: ErrorCode.UNAUTHENTICATED, message: 'Open the portal with a portal link first.' } });
+      return;
+    }
+    next(new AppError({ code: ErrorCode.UNAUTHENTICATED, status: 401, message: 'You are not signed in, or your session has ended. Ask for a new portal link.' }));
+  });
+  router.use(requireCsrf(secrets));
+
+  router.get('/', async (_req, res) => {
+    const session = requiredSession(res);
+    const provider = await providers.get(session.providerId ?? '');
+    view(res, session, {
+      title: 'Overview – sessionsync',
+      heading: 'Your portal',
+      current: '/portal',
+      body: html`<p>Signed in as ${provider.name}.</p>
+<h2>Sections</h2>
+<ul>
+<li><a href="/portal/locations">Locations</a>: your telehealth link and the instructions clients see.</li>
+<li><a href="/portal/feeds">Calendar feeds</a>: subscribe to your sessions from Apple Calendar, Google Calendar or Outlook.</li>
+</ul>`,
+    });
+  });
+
+  // ---- Locations ------------------------------------------------------------------------------
+
+  interface LocationForm {
+    url: string;
+    instructions: string;
+    waitingRoom: boolean;
+  }
+
+  const locationsPage = (res: Response, session: WebSession, form: LocationForm, outcome: { saved?: boolean; error?: string; verdict: Html }) =>
+    view(res, session, {
+      title: 'Locations – sessionsync',
+      heading: 'Locations',
+      current: '/portal/locations',
+      body: html`${outcome.saved === true ? html`<p class="notice" role="status">Location saved.</p>` : ''}
+${outcome.error !== undefined ? html`<div class="error" role="alert" id="location-error"><p>${outcome.error}</p></div>` : ''}
+<h2>Telehealth link</h2>
+<p>The video link your clients get in every session invitation. It must be the https:// link of a HIPAA-compliant platform with a signed BAA; FaceTime and phone calls are not accepted.</p>
+<form method="post" action="/portal/locations">
+<input type="hidden" name="_csrf" value="${sessionCsrf(secrets, session)}">
+<label for="telehealth-url">Telehealth link</label>
+<input type="url" id="telehealth-url" name="url" value="${form.url}" required maxlength="2048" autocomplete="off" aria-describedby="link-verdict${outcome.error !== undefined ? ' location-error' : ''}">
+<div id="link-verdict" class="verdict" aria-live="polite">${outcome.verdict}</div>
+<p class="check"><input type="checkbox" id="waiting-room" name="waitingRoom" value="on"${form.waitingRoom ? html` checked` : ''}><label class="inline" for="waiting-room">The waiting room (or a locked private room) is on for this link</label></p>
+<label for="instructions">Instructions for clients</label>
+<textarea id="instructions" name="instructions" maxlength="2000">${form.instructions}</textarea>
+<p class="hint">Shown to clients with the link, e.g. how to test their camera.</p>
+<button type="submit">Save location</button>
+</form>`,
+    });
+
+  const verdictOf = (url: string, waitingRoom: boolean | null): Html => {
+    if (url === '') return html``;
+    const check = checkTelehealthLink(url);
+    if (!check.ok) return html`<p class="error">Refused: ${check.reason}</p>`;
+    const warnings = [...check.warnings, ...waitingRoomWarnings(check.platform, waitingRoom)];
+    return html`<p>${check.platform !== null ? `Recognised platform: ${check.platform.name}.` : 'Not a recognised platform.'}</p>${warnings.map((w) => html`<p class="warning">${w}</p>`)}`;
+  };
+
+  router.get('/locations', async (req, res) => {
+    const session = requiredSession(res);
+    const current = telehealthOf(await locations.list(session.providerId ?? ''));
+    const form = { url: current?.url ?? '', instructions: current?.instructions ?? '', waitingRoom: current?.waitingRoom === true };
+    locationsPage(res, session, form, { saved: req.query['saved'] === '1', verdict: verdictOf(form.url, current?.waitingRoom ?? null) });
+  });
+
+  router.post('/locations', async (req, res) => {
+    const session = requiredSession(res);
+    const providerId = session.providerId ?? '';
+    const form = { url: field(req, 'url').trim(), instructions: field(req, 'instructions'), waitingRoom: field(req, 'waitingRoom') === 'on' };
+    const current = telehealthOf(await locations.list(providerId));
+    try {
+      const input = parseOrThrow(locationBody, {
+        kind: 'virtual',
+        name: current?.name ?? null,
+        url: form.url,
+        instructions: form.instructions.trim() === '' ? null : form.instructions,
+        waitingRoom: form.waitingRoom ? true : null,
+        isDefault: true,
+      });
+      await locations.put(providerId, current?.id ?? TELEHEALTH_ID, input);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      const reasons = Array.isArray(err.details) ? err.details.map((d) => `${d.path === 'url' ? '' : `${d.path}: `}${d.message}`) : [];
+      const message = err.code === ErrorCode.TELEHEALTH_LINK_REJECTED ? `Not saved. ${reasons.join(' ')}` : `Not saved. ${err.message} ${reasons.join(' ')}`.trim();
+      res.status(err.status);
+      locationsPage(res, session, form, { error: message, verdict: verdictOf(form.url, form.waitingRoom ? true : null) });
+      return;
+    }
+    res.redirect(303, '/portal/locations?saved=1');
+  });
+
+  // The live verdict of portal.js: the policy's answer for a link being typed (nothing is saved).
+  router.get('/link-check', (req, res) => {
+    const url = typeof req.query['url'] === 'string' ? req.query['url'].slice(0, 10_000) : '';
+    const waitingRoom = req.query['waitingRoom'] === 'true' ? true : null;
+    const check = checkTelehealthLink(url);
+    if (!check.ok) {
+      res.json({ ok: false, reason: check.reason });
+      return;
+    }
+    res.json({
+      ok: true,
+      platform: check.platform === null ? null : { id: check.platform.id, name: check.platform.name, note: check.platform.note ?? null },
+      warnings: [...check.warnings, ...waitingRoomWarnings(check.platform, waitingRoom)],
+    });
+  });
+
+  // ---- Calendar feeds ------------------------------------------------------------------------
+
+  const feedsPage = (res: Response, session: WebSession, list: readonly FeedToken[], extra: { created?: { label: string | null; url: string; webcalUrl: string }; revoked?: boolean }) => {
+    const created = extra.created;
+    const subscribe = (c: NonNullable<typeof created>) => {
+      const name = c.label ?? 'sessionsync';
+      const google = `https://calendar.google.com/calendar/r?cid=${encodeURIComponent(c.webcalUrl)}`;
+      const outlook = `https://outlook.live.com/calendar/0/addfromweb?url=${encodeURIComponent(c.url)}&name=${encodeURIComponent(name)}`;
+      return html`<section class="notice" aria-labelledby="created-heading">
+<h2 id="created-heading">Your new feed URL</h2>
+<p><strong>Copy it now: it is shown only this once.</strong> Anyone with this URL can read your schedule, so keep it private.</p>
+<p>Feed URL: <code id="feed-url" class="url">${c.url}</code></p>
+<button type="button" class="secondary" data-copy="feed-url" data-status="copy-status" hidden>Copy feed URL</button>
+<p id="copy-status" role="status"></p>
+<h3>Subscribe in one click</h3>
+<ul>
+<li><a href="${c.webcalUrl}">Subscribe in Apple Calendar</a></li>
+<li><a href="${google}" rel="noreferrer noopener">Subscribe in Google Calendar</a></li>
+<li><a href="${outlook}" rel="noreferrer noopener">Subscribe in Outlook</a></li>
+</ul>
+</section>`;
+    };
+    const line = (f: FeedToken) => html`<li>
+<strong>${f.label ?? 'Unnamed feed'}</strong> – created ${when(f.createdAt)}.
+${f.lastFetchedAt === null ? 'Not fetched yet.' : `Last fetched ${when(f.lastFetchedAt)} by ${appName(f.lastUserAgent)}.`}
+<form method="post" action="/portal/feeds/${f.id}/revoke"><input type="hidden" name="_csrf" value="${sessionCsrf(secrets, session)}"><button type="submit" class="secondary" aria-label="Revoke ${f.label ?? 'unnamed feed'}">Revoke</button></form>
+</li>`;
+    view(res, session, {
+      title: 'Calendar feeds – sessionsync',
+      heading: 'Calendar feeds',
+      current: '/portal/feeds',
+      body: html`${extra.revoked === true ? html`<p class="notice" role="status">Feed revoked: calendars subscribed to it no longer get your sessions.</p>` : ''}
+${created !== undefined ? subscribe(created) : ''}
+<p>A feed URL lets a calendar app subscribe to your sessions. Google Calendar refreshes subscriptions only every 8 to 24 hours; connecting Google Calendar instead pushes every change in seconds.</p>
+<h2>Create a feed URL</h2>
+<form method="post" action="/portal/feeds">
+<input type="hidden" name="_csrf" value="${sessionCsrf(secrets, session)}">
+<label for="feed-name">Feed name</label>
+<input type="text" id="feed-name" name="label" maxlength="100" aria-describedby="feed-name-hint">
+<p class="hint" id="feed-name-hint">For you to tell feeds apart, e.g. "iPhone".</p>
+<button type="submit">Create feed URL</button>
+</form>
+<h2>Your feeds</h2>
+${list.length === 0 ? html`<p>No feeds yet.</p>` : html`<ul class="feeds">${list.map(line)}</ul>`}`,
+    });
+  };
+
+  router.get('/feeds', async (req, res) => {
+    const session = requiredSession(res);
+    feedsPage(res, session, await feeds.list(session.providerId ?? ''), { revoked: req.query['revoked'] === '1' });
+  });
+
+  router.post('/feeds', async (req, res) => {
+    const session = requiredSession(res);
+    const providerId = session.providerId ?? '';
+    const label = field(req, 'label').trim();
+    const input = parseOrThrow(feedBody, label === '' ? {} : { label });
+    const { feed, url, webcalUrl } = await feeds.create(providerId, input.label);
+    res.status(201);
+    feedsPage(res, session, await feeds.list(providerId), { created: { label: feed.label, url, webcalUrl } });
+  });
+
+  router.post('/feeds/:feedId/revoke', async (req: Request, res) => {
+    const session = requiredSession(res);
+    await feeds.revoke(session.providerId ?? '', param(req, 'feedId'), ACTOR);
+    res.redirect(303, '/portal/feeds?revoked=1');
+  });
+
+  router.post('/sign-out', async (_req, res) => {
+    await sessions.revoke(requiredSession(res));
+    clearSessionCookie(res, publicBaseUrl);
+    res.locals['webSession'] = undefined;
+    res
+      .type('html')
+      .send(page({ title: 'Signed out – sessionsync', heading: 'Signed out', area: 'portal', assets: webAssets, body: html`<p>You are signed out. To come back, ask for a new portal link.</p>` }));
+  });
+
+  router.use((_req, _res, next) => next(new AppError({ code: ErrorCode.NOT_FOUND, status: 404, message: 'There is no such page.' })));
+  router.use(htmlErrors(deps.logger, secrets, 'portal'));
+  return router;
+}

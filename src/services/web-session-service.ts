@@ -1,0 +1,106 @@
+import { hash, randomBytes } from 'node:crypto';
+import { AppError, ErrorCode } from '../domain/index.js';
+import type { Clock, Store, WebSession } from '../domain/index.js';
+import { providerNotFound } from './provider-service.js';
+
+// Portal links and browser sessions. Tokens are 32 random bytes (256 bits), base64url; only their
+// SHA-256 is stored, so a copy of the database opens no session and redeems no link.
+
+export const PORTAL_LINK_MINUTES = 15;
+export const SESSION_HOURS = 8;
+const TOKEN_BYTES = 32;
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+export function newSecretToken(): string {
+  return randomBytes(TOKEN_BYTES).toString('base64url');
+}
+
+export function hashSecretToken(token: string): string {
+  return hash('sha256', token, 'hex');
+}
+
+export interface WebSessionServiceDeps {
+  store: Store;
+  clock: Clock;
+  publicBaseUrl: string;
+}
+
+export interface IssuedPortalLink {
+  url: string;
+  expiresAt: string;
+}
+
+export interface OpenedSession {
+  /** The cookie value; never stored. */
+  token: string;
+  session: WebSession;
+}
+
+export class WebSessionService {
+  constructor(private readonly deps: WebSessionServiceDeps) {}
+
+  /** A single-use link to the provider's portal, valid PORTAL_LINK_MINUTES; audited as `actor`. */
+  async issuePortalLink(providerId: string, actor: string): Promise<IssuedPortalLink> {
+    const now = this.deps.clock.now();
+    const token = newSecretToken();
+    const expiresAt = new Date(now.getTime() + PORTAL_LINK_MINUTES * 60_000).toISOString();
+    await this.deps.store.transaction(async (tx) => {
+      if ((await tx.getProvider(providerId)) === null) throw providerNotFound(providerId);
+      await tx.putPortalLink({ tokenHash: hashSecretToken(token), providerId, createdAt: now.toISOString(), expiresAt, usedAt: null });
+      await tx.appendAudit({ at: now.toISOString(), actor, action: 'portal-link.issue', target: `provider:${providerId}`, details: {} });
+    });
+    return { url: `${this.deps.publicBaseUrl}/portal/enter?t=${token}`, expiresAt };
+  }
+
+  /** Spends the link and opens a provider session; a malformed, unknown, used or expired link is PORTAL_LINK_INVALID. */
+  async redeemPortalLink(token: string): Promise<OpenedSession> {
+    const refused = new AppError({
+      code: ErrorCode.PORTAL_LINK_INVALID,
+      status: 410,
+      message: 'This sign-in link has expired or has already been used. Ask for a new link.',
+    });
+    if (!TOKEN_SHAPE.test(token)) throw refused;
+    const now = this.deps.clock.now().toISOString();
+    return this.deps.store.transaction(async (tx) => {
+      const link = await tx.usePortalLink(hashSecretToken(token), now);
+      if (link === null) throw refused;
+      const opened = this.#newSession('provider', link.providerId);
+      await tx.putWebSession(opened.session);
+      return opened;
+    });
+  }
+
+  /** An admin session; the caller has checked the admin token. */
+  async openAdminSession(): Promise<OpenedSession> {
+    const opened = this.#newSession('admin', null);
+    await this.deps.store.transaction((tx) => tx.putWebSession(opened.session));
+    return opened;
+  }
+
+  /** The live session behind a cookie value, or null (malformed, unknown, revoked or expired). */
+  async resolve(token: string): Promise<WebSession | null> {
+    if (!TOKEN_SHAPE.test(token)) return null;
+    const session = await this.deps.store.getWebSession(hashSecretToken(token));
+    if (session === null || session.revokedAt !== null) return null;
+    return session.expiresAt > this.deps.clock.now().toISOString() ? session : null;
+  }
+
+  async revoke(session: WebSession): Promise<void> {
+    const at = this.deps.clock.now().toISOString();
+    await this.deps.store.transaction((tx) => tx.revokeWebSession(session.idHash, at));
+  }
+
+  #newSession(kind: WebSession['kind'], providerId: string | null): OpenedSession {
+    const now = this.deps.clock.now();
+    const token = newSecretToken();
+    const session: WebSession = {
+      idHash: hashSecretToken(token),
+      kind,
+      providerId,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + SESSION_HOURS * 3_600_000).toISOString(),
+      revokedAt: null,
+    };
+    return { token, session };
+  }
+}
