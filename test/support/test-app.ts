@@ -54,6 +54,8 @@ export interface TestAppOptions {
   fetchFlushMs?: number;
   /** Busy sources: the ICS reader (tests point it at local servers) and the refresh interval. */
   busy?: AppDeps['busy'];
+  /** Default PUBLIC_BASE_URL; browser tests give the address they really serve on. */
+  publicBaseUrl?: string;
 }
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -76,7 +78,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     clock,
     logger,
     tokens: { admin: ADMIN_TOKEN, platform: PLATFORM_TOKEN },
-    publicBaseUrl: PUBLIC_BASE_URL,
+    publicBaseUrl: options.publicBaseUrl ?? PUBLIC_BASE_URL,
     uidDomain: 'sync.example.test',
     feed: { pastDays: 60, futureDays: 365, cacheMaxBytes: options.cacheMaxBytes ?? 16 * 1024 * 1024, fetchFlushMs: options.fetchFlushMs ?? 0 },
     onShutdown: (hook) => shutdownHooks.push(hook),
