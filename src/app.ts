@@ -107,7 +107,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use(opsRouter({ store, logger, metrics, tokens: deps.tokens }));
-  app.use('/oauth', oauthRouter(connections));
+  app.use('/oauth', oauthRouter(connections, webSessions));
 
   const api = express.Router();
   api.use(authenticate(deps.tokens));
@@ -126,7 +126,7 @@ export function createApp(deps: AppDeps): Express {
   // The provider portal and the admin console: HTML pages behind session cookies.
   const web = { sessions: webSessions, secrets: deps.sync.secrets, publicBaseUrl: deps.publicBaseUrl, logger };
   app.use('/web', webAssetsRouter());
-  app.use('/portal', portalRouter({ ...web, providers: services.providers, locations: services.locations, feeds }));
+  app.use('/portal', portalRouter({ ...web, clock, providers: services.providers, locations: services.locations, feeds, connections, busy: services.busy, schedule: services.sessions }));
   app.use('/admin', adminWebRouter({ ...web, admin, adminToken: deps.tokens.admin }));
 
   app.use(notFoundHandler);

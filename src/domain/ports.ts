@@ -155,6 +155,8 @@ export interface Store extends StoreReader, SyncStoreLeases {
    * process (or a worker that crashed holding them) gets them only once `until` passes.
    */
   claimDueBusySources(now: string, until: string, limit: number): Promise<BusySource[]>;
+  /** Up to `limit` providers whose id or name contains `text` (case-insensitive for ASCII), by id. */
+  searchProviders(text: string, limit: number): Promise<Provider[]>;
   /** Best-effort fetch bookkeeping of `count` polls (default 1), outside any transaction; never affects the feed revision. */
   recordFeedFetch(feedId: string, at: string, userAgent: string | null, count?: number): Promise<void>;
   /**

@@ -6,6 +6,7 @@ import type { FeedToken, Location, VirtualLocation, WebSession } from '../domain
 import type { LocationService } from '../services/location-service.js';
 import type { ProviderService } from '../services/provider-service.js';
 import type { WebSessionService } from '../services/web-session-service.js';
+import { portalCalendarRouter, type PortalCalendarDeps } from './portal-calendar-routes.js';
 import { actorOf, param } from './api-router.js';
 import { feedBody, locationBody, parseOrThrow } from './schemas.js';
 import { html, page, type Html } from './web-html.js';
@@ -31,7 +32,7 @@ import {
 // /portal: a provider's own settings in the browser, behind a session opened by a portal link.
 // Every route takes the provider from the session, never from the URL or the form.
 
-export interface PortalDeps extends WebDeps {
+export interface PortalDeps extends WebDeps, PortalCalendarDeps {
   providers: ProviderService;
   locations: LocationService;
   feeds: FeedService;
@@ -93,7 +94,7 @@ export function portalRouter(deps: PortalDeps): Router {
   router.use(formBody, loadSession(sessions, 'provider'));
   router.use((req, res, next) => {
     if (sessionOf(res) !== null) return next();
-    if (req.path === '/link-check') {
+    if (req.path === '/link-check' || req.path === '/privacy/preview') {
       res.status(401).json({ error: { code: ErrorCode.UNAUTHENTICATED, message: 'Open the portal with a portal link first.' } });
       return;
     }
@@ -113,6 +114,10 @@ export function portalRouter(deps: PortalDeps): Router {
 <ul>
 <li><a href="/portal/locations">Locations</a>: your telehealth link and the instructions clients see.</li>
 <li><a href="/portal/feeds">Calendar feeds</a>: subscribe to your sessions from Apple Calendar, Google Calendar or Outlook.</li>
+<li><a href="/portal/calendars">Connected calendars</a>: connect Google Calendar or Outlook so your sessions appear there within seconds.</li>
+<li><a href="/portal/privacy">Privacy</a>: what your calendars show about a client, with a preview.</li>
+<li><a href="/portal/busy">Other calendars</a>: your other calendars' busy time, so a session booked over it is flagged.</li>
+<li><a href="/portal/sessions">Upcoming sessions</a>: the next two weeks as your calendars show them.</li>
 </ul>`,
     });
   });
@@ -271,6 +276,8 @@ ${list.length === 0 ? html`<p>No feeds yet.</p>` : html`<ul class="feeds">${list
     await feeds.revoke(session.providerId ?? '', param(req, 'feedId'), ACTOR);
     res.redirect(303, '/portal/feeds?revoked=1');
   });
+
+  router.use(portalCalendarRouter(deps, view, (session) => sessionCsrf(secrets, session)));
 
   router.post('/sign-out', async (_req, res) => {
     await sessions.revoke(requiredSession(res));

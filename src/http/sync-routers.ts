@@ -1,10 +1,14 @@
 import { Router } from 'express';
+import type { Request } from 'express';
 import { z } from 'zod';
 import type { Connection, ResyncJob } from '../domain/index.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ConnectionService, ConnectionView } from '../services/connection-service.js';
+import type { WebSessionService } from '../services/web-session-service.js';
+import { AppError, ErrorCode } from '../domain/index.js';
 import { actorOf, param } from './api-router.js';
 import { idSchema, parseOrThrow, text } from './schemas.js';
+import { readCookie, SESSION_COOKIE } from './web-session.js';
 
 // Routes of push sync: connecting calendars (platform API), the OAuth redirects (public; the
 // signed state is the credential) and the admin surface (resync jobs, health, retries, audit).
@@ -95,12 +99,35 @@ export function connectionsRouter(connections: ConnectionService): Router {
 const PAGE = (title: string, text: string) =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>`;
 
-export function oauthRouter(connections: ConnectionService): Router {
+/**
+ * The OAuth redirects. A provider who started from the portal (its session cookie comes along:
+ * SameSite=Lax is sent on the vendor's top-level redirect) goes back to /portal/calendars, with
+ * the outcome in the query; anyone else gets a plain page (or the JSON error).
+ */
+export function oauthRouter(connections: ConnectionService, webSessions?: WebSessionService): Router {
   const router = Router();
+  const portalProvider = async (req: Request): Promise<string | null> => {
+    const token = readCookie(req, SESSION_COOKIE);
+    if (webSessions === undefined || token === null) return null;
+    const session = await webSessions.resolve(token);
+    return session?.kind === 'provider' ? session.providerId : null;
+  };
   for (const [path, kind] of [['/google/callback', 'google'], ['/microsoft/callback', 'outlook']] as const) {
     router.get(path, async (req, res) => {
       const query = parseOrThrow(callbackQuery, req.query);
-      await connections.completeAuthorization(kind, { state: query.state, code: query.code ?? null, error: query.error ?? null });
+      const providerId = await portalProvider(req);
+      let connection: Connection;
+      try {
+        connection = await connections.completeAuthorization(kind, { state: query.state, code: query.code ?? null, error: query.error ?? null });
+      } catch (err) {
+        if (providerId === null || !(err instanceof AppError) || err.status >= 500) throw err;
+        res.set('Cache-Control', 'no-store').redirect(303, `/portal/calendars?failed=${err.code === ErrorCode.OAUTH_CONSENT_DENIED ? 'denied' : '1'}`);
+        return;
+      }
+      if (providerId !== null && providerId === connection.providerId) {
+        res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' }).redirect(303, `/portal/calendars?connected=${kind}`);
+        return;
+      }
       res
         .status(200)
         .set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer', 'Content-Security-Policy': "default-src 'none'" })

@@ -47,8 +47,17 @@ const NAV: Record<PageOptions['area'], readonly { href: string; label: string }[
     { href: '/portal', label: 'Overview' },
     { href: '/portal/locations', label: 'Locations' },
     { href: '/portal/feeds', label: 'Calendar feeds' },
+    { href: '/portal/calendars', label: 'Connected calendars' },
+    { href: '/portal/privacy', label: 'Privacy' },
+    { href: '/portal/busy', label: 'Other calendars' },
+    { href: '/portal/sessions', label: 'Upcoming sessions' },
   ],
-  admin: [{ href: '/admin', label: 'Sync health' }],
+  admin: [
+    { href: '/admin', label: 'Sync health' },
+    { href: '/admin/resync', label: 'Resync' },
+    { href: '/admin/providers', label: 'Providers' },
+    { href: '/admin/audit', label: 'Audit log' },
+  ],
 };
 
 export function page(o: PageOptions): string {

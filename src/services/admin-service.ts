@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, notFound } from '../domain/index.js';
-import type { AuditEntry, Clock, ConnectionStatus, ResyncJob, Store, SyncHealth } from '../domain/index.js';
+import type { AuditEntry, Clock, Connection, ConnectionStatus, FeedToken, Provider, ResyncJob, Store, SyncHealth, SyncTarget } from '../domain/index.js';
 
 // Admin operations on push sync: resync jobs, sync health, dead-letter retries and the audit log.
 // Every action is written to the audit log in the same transaction as its effect (ids only). The
@@ -9,6 +9,15 @@ import type { AuditEntry, Clock, ConnectionStatus, ResyncJob, Store, SyncHealth 
 export interface AdminServiceDeps {
   store: Store;
   clock: Clock;
+}
+
+/** What the console shows of one provider: ids, states and error codes, no session content. */
+export interface ProviderOverview {
+  provider: Provider;
+  feeds: FeedToken[];
+  connections: Connection[];
+  /** Targets dead-lettered or failing (an error code recorded), most recently changed first. */
+  errors: SyncTarget[];
 }
 
 export class AdminService {
@@ -75,6 +84,23 @@ export class AdminService {
       if (!(await tx.retryTarget(targetId, now))) throw notFound(ErrorCode.TARGET_NOT_FOUND, `Target ${targetId} does not exist.`);
       await tx.appendAudit({ at: now, actor, action: 'target.retry', target: `target:${targetId}`, details: {} });
     });
+  }
+
+  searchProviders(text: string, limit: number): Promise<Provider[]> {
+    return this.deps.store.searchProviders(text, limit);
+  }
+
+  async providerOverview(providerId: string, errorLimit: number): Promise<ProviderOverview> {
+    const { store } = this.deps;
+    const provider = await store.getProvider(providerId);
+    if (provider === null) throw notFound(ErrorCode.PROVIDER_NOT_FOUND, `Provider ${providerId} does not exist.`);
+    const [feeds, connections] = await Promise.all([store.listFeeds(providerId), store.listConnections(providerId)]);
+    const targets = (await Promise.all(connections.map((c) => store.listTargets(c.id)))).flat();
+    const errors = targets
+      .filter((t) => t.deadAt !== null || t.lastErrorCode !== null)
+      .sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0))
+      .slice(0, errorLimit);
+    return { provider, feeds, connections, errors };
   }
 
   audit(options: { limit: number; beforeId?: number }): Promise<AuditEntry[]> {

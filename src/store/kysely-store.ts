@@ -185,6 +185,7 @@ export class KyselyStore implements Store {
   }
 
   getProvider = this.#outside('getProvider', (id: string) => this.#ops.getProvider(id));
+  searchProviders = this.#outside('searchProviders', (text: string, limit: number) => this.#ops.searchProviders(text, limit));
   listLocations = this.#outside('listLocations', (providerId: string) => this.#ops.listLocations(providerId));
   getLocation = this.#outside('getLocation', (providerId: string, locationId: string) => this.#ops.getLocation(providerId, locationId));
   getSession = this.#outside('getSession', (providerId: string, sessionId: string) => this.#ops.getSession(providerId, sessionId));
@@ -471,6 +472,19 @@ class Operations {
   async getProvider(id: string): Promise<Provider | null> {
     const row = await this.db.selectFrom('providers').selectAll().where('id', '=', id).executeTakeFirst();
     return row === undefined ? null : toProvider(row);
+  }
+
+  async searchProviders(text: string, limit: number): Promise<Provider[]> {
+    // lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
+    const pattern = `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const rows = await this.db
+      .selectFrom('providers')
+      .selectAll()
+      .where(sql<boolean>`(lower(id) like ${pattern} escape '\\' or lower(name) like ${pattern} escape '\\')`)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(toProvider);
   }
 
   async putProvider(provider: Provider): Promise<void> {

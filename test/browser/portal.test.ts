@@ -1,36 +1,21 @@
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { seedProvider } from '../support/seed.js';
-import { launchBrowser, noBrowser, screenshots, serveApp, type ServedApp } from './support/browser.js';
+import { browserSuite, screenshots, serveApp, type ServedApp } from './support/browser.js';
 import { ADMIN_TOKEN } from '../support/test-app.js';
 
 // The provider portal and the admin console in a real headless chromium: what a provider and an
 // admin do, by the labels they read. Screenshots of each page (desktop and phone width) land in
 // test/artifacts/.
 
-describe('browser: provider portal and admin console', function () {
-  this.timeout(60_000);
-  if (noBrowser !== null) {
-    it(`is skipped: ${noBrowser}`, function () {
-      this.skip();
-    });
-    return;
-  }
-
-  let browser: Browser;
+browserSuite('browser: provider portal and admin console', (browser) => {
   let served: ServedApp;
   let context: BrowserContext;
   let page: Page;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser.close();
-  });
   beforeEach(async () => {
     served = await serveApp({ now: '2026-11-02T12:00:00.000Z' });
     await seedProvider(served.t);
-    context = await browser.newContext();
+    context = await browser().newContext();
     page = await context.newPage();
   });
   afterEach(async () => {
@@ -89,7 +74,7 @@ describe('browser: provider portal and admin console', function () {
   it('when a portal link is used twice, or after it expired, then it is refused and opens no session', async () => {
     const link = await portalLink();
     await page.goto(link);
-    const again = await (await browser.newContext()).newPage();
+    const again = await (await browser().newContext()).newPage();
     const reused = await again.goto(link);
     assert.ok(reused !== null && reused.status() >= 400, `reused: ${reused?.status()}`);
     await screenshots(again, 'portal-link-refused');

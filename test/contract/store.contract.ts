@@ -59,6 +59,24 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
     }
 
     describe('providers', () => {
+      it('when providers are searched, then those whose id or name holds the text (ASCII case ignored, % and _ literal) come back by id, up to the limit', async () => {
+        await seed({
+          providers: [
+            aProvider({ id: 'prov-b', name: 'Dr. Ada Lovelace' }),
+            aProvider({ id: 'prov-a', name: 'Dr. Grace Hopper' }),
+            aProvider({ id: 'ada-3', name: 'Nobody 100%_sure' }),
+          ],
+        });
+        const ids = async (text: string, limit = 10) => (await store.searchProviders(text, limit)).map((p) => p.id);
+        assert.deepStrictEqual(await ids('ADA'), ['ada-3', 'prov-b']);
+        assert.deepStrictEqual(await ids('prov-'), ['prov-a', 'prov-b']);
+        assert.deepStrictEqual(await ids('prov-', 1), ['prov-a']);
+        assert.deepStrictEqual(await ids('%_'), ['ada-3']);
+        assert.deepStrictEqual(await ids('_'), ['ada-3']);
+        assert.deepStrictEqual(await ids('nobody else'), []);
+        assert.deepStrictEqual(await store.searchProviders('hopper', 10), [aProvider({ id: 'prov-a', name: 'Dr. Grace Hopper' })]);
+      });
+
       it('when providers are put, then getProvider returns each one exactly, nulls included', async () => {
         const plain = aProvider({ id: 'prov-1' });
         const unusual = aProvider({

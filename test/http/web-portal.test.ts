@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import supertest from 'supertest';
+import { createIcsReader } from '../../busy/index.js';
+import { CLIENT, seedProvider } from '../support/seed.js';
+import { createSyncHarness, googleVendor, type SyncHarness, type VendorRig } from '../support/sync-harness.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
-import { aProviderNamed, assertPageHygiene, browserWith, csrfOf, portalLinkPath, setCookie, setCookieLine, signedInProvider } from '../support/web.js';
+import { aProviderNamed, assertPageHygiene, browserWith, csrfOf, portalLinkPath, setCookie, setCookieLine, signedInProvider, type Browser } from '../support/web.js';
 
 describe('Web: provider portal', () => {
   let t: TestApp;
@@ -290,3 +295,349 @@ describe('Web: provider portal', () => {
     });
   });
 });
+
+// ---- Calendar sections: connected calendars, privacy, other calendars, upcoming sessions ------
+
+const ICS_SECRET = 'private-3c9d1e7a2b';
+const BUSY_TITLE = 'Dentist with Dr Who';
+
+async function icsServer(): Promise<{ url: string; host: string; close(): Promise<void> }> {
+  const body = [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//Google Inc//Google Calendar 70.9054//EN',
+    'BEGIN:VEVENT',
+    'DTSTART:20261103T170000Z',
+    'DTEND:20261103T180000Z',
+    'UID:e0@google.com',
+    'DTSTAMP:20261101T000000Z',
+    `SUMMARY:${BUSY_TITLE}`,
+    'END:VEVENT',
+    'END:VCALENDAR',
+    '',
+  ].join('\r\n');
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/calendar' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url: `http://${host}/calendar/ical/ada%40example.com/${ICS_SECRET}/basic.ics`, host, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** Every visible form control of the page has a <label for> naming it. */
+function assertLabelled(res: supertest.Response): void {
+  for (const control of res.text.matchAll(/<(?:input|textarea|select)(?![^>]*type="hidden")[^>]*\sid="([^"]+)"/g)) {
+    assert.match(res.text, new RegExp(`<label[^>]* for="${control[1]}"`), `no label for ${control[1]}`);
+  }
+}
+
+describe('Web: provider portal, calendar sections', () => {
+  let h: SyncHarness;
+  let t: TestApp;
+  let google: VendorRig;
+  let ics: Awaited<ReturnType<typeof icsServer>>;
+  beforeEach(async () => {
+    ics = await icsServer();
+    const reader = createIcsReader({ allowHosts: new Set([ics.host]), maxBytes: 1024 * 1024, uidDomain: 'sync.example.test' });
+    h = await createSyncHarness([googleVendor], { busy: { ics: reader, refreshMinutes: 15 } });
+    t = h.t;
+    google = h.vendors[0]!;
+    await seedProvider(t);
+  });
+  afterEach(async () => {
+    await h.close();
+    await ics.close();
+  });
+
+  const SECTIONS = ['/portal/calendars', '/portal/privacy', '/portal/busy', '/portal/sessions'];
+
+  /** Connect Google from the portal page, then the vendor's redirect back with the cookie. */
+  async function connectGoogle(browser: Browser): Promise<supertest.Response> {
+    const csrf = csrfOf(await browser.get('/portal/calendars').expect(200));
+    const started = await browser.post('/portal/calendars/connect', { _csrf: csrf, kind: 'google' }).expect(200);
+    assertPageHygiene(started);
+    const refresh = /^0;url=(.+)$/.exec(String(started.headers['refresh']))?.[1];
+    assert.ok(refresh !== undefined && refresh.startsWith(google.authUrl), `Refresh: ${String(started.headers['refresh'])}`);
+    assert.ok(started.text.includes('Continue to Google Calendar'));
+    const url = new URL(refresh);
+    const code = google.fake.issueAuthorizationCode(url.searchParams.get('code_challenge') ?? '', url.searchParams.get('redirect_uri') ?? '');
+    return browser.get(`/oauth/google/callback?${new URLSearchParams({ code, state: url.searchParams.get('state') ?? '' }).toString()}`);
+  }
+
+  it('when a section is opened without a session, then 401 (JSON for the preview)', async () => {
+    for (const path of SECTIONS) assertPageHygiene(await supertest(t.app).get(path).expect(401));
+    const preview = await supertest(t.app).get('/portal/privacy/preview?mode=initials').expect(401);
+    assert.equal(preview.body.error.code, 'UNAUTHENTICATED');
+  });
+
+  it('when each section is opened, then it has the CSP, no inline script or style, visible labels, its own title and a nav link', async () => {
+    const browser = await signedInProvider(t, 'p1');
+    const titles = ['Connected calendars', 'Privacy', 'Other calendars', 'Upcoming sessions'];
+    for (const [i, path] of SECTIONS.entries()) {
+      const res = await browser.get(path).expect(200);
+      assertPageHygiene(res);
+      assertLabelled(res);
+      assert.match(res.text, new RegExp(`<title>${titles[i]} – sessionsync</title>`));
+      assert.ok(res.text.includes(`<a href="${path}" aria-current="page">`), path);
+    }
+    const overview = await browser.get('/portal').expect(200);
+    for (const path of SECTIONS) assert.ok(overview.text.includes(`href="${path}"`), `overview links ${path}`);
+  });
+
+  it('when a state-changing form of a section is posted without the right _csrf, then 403 and nothing changes', async () => {
+    const browser = await signedInProvider(t, 'p1');
+    for (const [path, form] of [
+      ['/portal/calendars/connect', { kind: 'google' }],
+      ['/portal/privacy', { mode: 'initials', baaAttested: 'on' }],
+      ['/portal/busy', { url: ics.url }],
+    ] as const) {
+      assertPageHygiene(await browser.post(path, { ...form, _csrf: 'wrong' }).expect(403));
+    }
+    assert.deepEqual(await t.store.listConnections('p1'), []);
+    assert.deepEqual(await t.store.listBusySources('p1'), []);
+    assert.equal((await t.store.getProvider('p1'))?.privacy.mode, 'none');
+  });
+
+  describe('connected calendars', () => {
+    it('when the page is opened, then it offers "Connect Google Calendar" and "Connect Outlook" and says none is connected', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const res = await browser.get('/portal/calendars').expect(200);
+      assert.match(res.text, /<button type="submit">Connect Google Calendar<\/button>/);
+      assert.match(res.text, /<button type="submit">Connect Outlook<\/button>/);
+      assert.match(res.text, /No calendars connected yet/);
+    });
+
+    it('when Google is connected from the portal, then the consent page is opened and the callback sends the provider back to the page, which shows it active', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const callback = await connectGoogle(browser);
+      assert.equal(callback.status, 303);
+      assert.equal(callback.headers['location'], '/portal/calendars?connected=google');
+      const page = await browser.get('/portal/calendars?connected=google').expect(200);
+      assert.match(page.text, /Google Calendar is connected/);
+      assert.match(page.text, /<span class="status ok">Active<\/span>/);
+      assert.doesNotMatch(page.text, />Reconnect</);
+      const [connection] = await t.store.listConnections('p1');
+      assert.equal(connection?.status, 'active');
+    });
+
+    it('when Outlook is not configured on the server, then 409 with the page saying so', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const csrf = csrfOf(await browser.get('/portal/calendars').expect(200));
+      const res = await browser.post('/portal/calendars/connect', { _csrf: csrf, kind: 'outlook' }).expect(409);
+      assertPageHygiene(res);
+      assert.match(res.text, /Outlook cannot be connected on this server yet/);
+    });
+
+    it('when the consent is refused, then the provider is sent back to the page with the reason', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const csrf = csrfOf(await browser.get('/portal/calendars').expect(200));
+      const started = await browser.post('/portal/calendars/connect', { _csrf: csrf, kind: 'google' }).expect(200);
+      const state = new URL(String(started.headers['refresh']).slice('0;url='.length)).searchParams.get('state') ?? '';
+      const res = await browser.get(`/oauth/google/callback?${new URLSearchParams({ error: 'access_denied', state }).toString()}`).expect(303);
+      assert.equal(res.headers['location'], '/portal/calendars?failed=denied');
+      assert.match((await browser.get('/portal/calendars?failed=denied').expect(200)).text, /did not grant access/);
+    });
+
+    it('when a connection needs reauthorization, then the page says so with a "Reconnect" button that opens the consent page again', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      await connectGoogle(browser);
+      const [connection] = await t.store.listConnections('p1');
+      assert.ok(connection);
+      await t.store.transaction((tx) => tx.putConnection({ ...connection, status: 'needs_reauth', lastErrorCode: 'invalid_grant' }));
+      const page = await browser.get('/portal/calendars').expect(200);
+      assert.match(page.text, /Needs reconnecting/);
+      assert.match(page.text, /Until you reconnect, changes to your sessions are not sent to it/);
+      assert.ok(page.text.includes(`action="/portal/calendars/${connection.id}/reconnect"`));
+      const res = await browser.post(`/portal/calendars/${connection.id}/reconnect`, { _csrf: csrfOf(page) }).expect(200);
+      assert.ok(String(res.headers['refresh']).startsWith(`0;url=${google.authUrl}`));
+    });
+
+    it('when a connection is disconnected with "Also remove the events sessionsync wrote", then our events leave the calendar and the page says how many', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      await connectGoogle(browser);
+      await t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-03T10:00:00-05:00', durationMinutes: 50, client: CLIENT }).expect(201);
+      await h.settle();
+      assert.equal(h.live(google).length, 1);
+      const page = await browser.get('/portal/calendars').expect(200);
+      assert.match(page.text, /Also remove the events sessionsync wrote/);
+      const [connection] = await t.store.listConnections('p1');
+      const res = await browser.post(`/portal/calendars/${connection?.id ?? ''}/disconnect`, { _csrf: csrfOf(page), removeEvents: 'on' }).expect(303);
+      assert.equal(res.headers['location'], '/portal/calendars?disconnected=1&removeRequested=1&removed=1');
+      assert.equal(h.live(google).length, 0);
+      const after = await browser.get(String(res.headers['location'])).expect(200);
+      assert.match(after.text, /Calendar disconnected\. 1 event removed from it/);
+      assert.match(after.text, /No calendars connected yet/);
+    });
+
+    it('when a connection is disconnected without removal, then the events stay', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      await connectGoogle(browser);
+      await t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-03T10:00:00-05:00', durationMinutes: 50 }).expect(201);
+      await h.settle();
+      const [connection] = await t.store.listConnections('p1');
+      const csrf = csrfOf(await browser.get('/portal/calendars').expect(200));
+      const res = await browser.post(`/portal/calendars/${connection?.id ?? ''}/disconnect`, { _csrf: csrf }).expect(303);
+      assert.match((await browser.get(String(res.headers['location'])).expect(200)).text, /The events already in it stay there/);
+      assert.equal(h.live(google).length, 1);
+    });
+  });
+
+  describe('privacy', () => {
+    beforeEach(async () => {
+      await aProviderNamed(t, 'p1');
+      await t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-03T10:00:00-05:00', durationMinutes: 50, client: CLIENT }).expect(201);
+    });
+
+    it('when the page is opened, then the three choices and the BAA box have visible labels and the preview renders the next session', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const res = await browser.get('/portal/privacy').expect(200);
+      assert.match(res.text, /<legend>What the external calendar shows<\/legend>/);
+      for (const label of ['Nothing identifying', 'Client initials', 'Client full name']) assert.match(res.text, new RegExp(`<label class="inline" for="privacy-[a-z]+">${label}</label>`));
+      assert.match(res.text, /<label class="inline" for="baa-attested">My calendar service has signed a BAA/);
+      assert.match(res.text, /id="privacy-preview" class="preview" aria-live="polite"/);
+      assert.match(res.text, /Your next session will show as:/);
+      assert.match(res.text, /<strong id="preview-summary">Telehealth session<\/strong>/);
+      assert.match(res.text, /Tuesday, November 3, 10:00 AM – 10:50 AM \(America\/New_York\)/);
+      assert.match(res.text, /id="privacy-none" name="mode" value="none" checked/);
+    });
+
+    it('when the preview is asked for a choice, then it answers the summary toCalendarEvent gives, initials and names only with the BAA', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const ask = async (query: string) => (await browser.get(`/portal/privacy/preview?${query}`).expect(200)).body as { summary: string; needsBaa: boolean; sample: boolean };
+      assert.deepEqual(await ask('mode=initials&baaAttested=true').then((b) => [b.summary, b.needsBaa, b.sample]), ['Telehealth session with J.D.', false, false]);
+      assert.equal((await ask('mode=full&baaAttested=true')).summary, 'Telehealth session with Jane Doe');
+      assert.deepEqual(await ask('mode=initials').then((b) => [b.summary, b.needsBaa]), ['Telehealth session', true]);
+      assert.equal((await ask('mode=bogus')).summary, 'Telehealth session');
+      assert.equal((await t.store.getProvider('p1'))?.privacy.mode, 'none', 'nothing saved');
+    });
+
+    it('when there is no upcoming session, then the preview renders a sample one', async () => {
+      const browser = await signedInProvider(t, 'p2');
+      const res = await browser.get('/portal/privacy').expect(200);
+      assert.match(res.text, /A sample session \(client Alex Morgan\) would show as:/);
+      assert.equal((await browser.get('/portal/privacy/preview?mode=initials&baaAttested=true').expect(200)).body.summary, 'Session with A.M.');
+    });
+
+    it('when full names are chosen without the BAA attestation, then 400 with the reason and nothing saved; with it, 303 and saved', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const csrf = csrfOf(await browser.get('/portal/privacy').expect(200));
+      const refused = await browser.post('/portal/privacy', { _csrf: csrf, mode: 'full' }).expect(400);
+      assertPageHygiene(refused);
+      assert.match(refused.text, /Initials or full names need the BAA attestation/);
+      assert.match(refused.text, /id="privacy-full" name="mode" value="full" checked/);
+      assert.equal((await t.store.getProvider('p1'))?.privacy.mode, 'none');
+      const saved = await browser.post('/portal/privacy', { _csrf: csrf, mode: 'initials', baaAttested: 'on' }).expect(303);
+      assert.equal(saved.headers['location'], '/portal/privacy?saved=1');
+      assert.deepEqual((await t.store.getProvider('p1'))?.privacy, { mode: 'initials', baaAttested: true });
+      const page = await browser.get('/portal/privacy?saved=1').expect(200);
+      assert.match(page.text, /Privacy saved/);
+      assert.match(page.text, /<strong id="preview-summary">Telehealth session with J\.D\.<\/strong>/);
+    });
+  });
+
+  describe('other calendars', () => {
+    it('when an ICS address is added, then it is read at once and listed by host with status, last read, no error and its busy periods, never its address', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const page = await browser.get('/portal/busy').expect(200);
+      assert.match(page.text, /<label for="busy-url">Calendar address \(ICS\)<\/label>/);
+      assert.match(page.text, /<button type="submit">Add calendar<\/button>/);
+      const res = await browser.post('/portal/busy', { _csrf: csrfOf(page), url: ics.url }).expect(303);
+      assert.equal(res.headers['location'], '/portal/busy?added=1');
+      const after = await browser.get('/portal/busy?added=1').expect(200);
+      assert.ok(after.text.includes(`Calendar at ${ics.host}`));
+      assert.match(after.text, /<dd class="busy-status">Read<\/dd>/);
+      assert.match(after.text, /<dt>Last read<\/dt><dd>2026-11-02 12:00 UTC<\/dd>/);
+      assert.match(after.text, /<dt>Last error<\/dt><dd>None<\/dd>/);
+      assert.match(after.text, /<dt>Busy periods<\/dt><dd>1<\/dd>/);
+      assert.ok(!after.text.includes(ICS_SECRET) && !after.text.includes(BUSY_TITLE));
+    });
+
+    it('when a refused address is added, then 400 with the reason, and nothing is stored', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const csrf = csrfOf(await browser.get('/portal/busy').expect(200));
+      const res = await browser.post('/portal/busy', { _csrf: csrf, url: 'ftp://example.com/cal.ics' }).expect(400);
+      assertPageHygiene(res);
+      assert.match(res.text, /Not added\. The calendar address is refused/);
+      assert.deepEqual(await t.store.listBusySources('p1'), []);
+    });
+
+    it('when a connected calendar is picked, then it is listed as a source; "Remove" takes a source away', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      await connectGoogle(browser);
+      const page = await browser.get('/portal/busy').expect(200);
+      assert.match(page.text, /<label for="busy-connection">Connected calendar<\/label>/);
+      const [connection] = await t.store.listConnections('p1');
+      await browser.post('/portal/busy/connection', { _csrf: csrfOf(page), connectionId: connection?.id ?? '' }).expect(303);
+      const [source] = await t.store.listBusySources('p1');
+      assert.equal(source?.connectionId, connection?.id);
+      const listed = await browser.get('/portal/busy').expect(200);
+      assert.match(listed.text, /<h3>Google Calendar/);
+      assert.match(listed.text, /Every connected calendar is already used/);
+      const removed = await browser.post(`/portal/busy/${source?.id ?? ''}/remove`, { _csrf: csrfOf(listed) }).expect(303);
+      assert.equal(removed.headers['location'], '/portal/busy?removed=1');
+      assert.deepEqual(await t.store.listBusySources('p1'), []);
+    });
+  });
+
+  describe('upcoming sessions', () => {
+    it('when the page is opened, then the next two weeks are listed day by day in the provider\'s zone, titles per the privacy mode, with the link and busy time without titles', async () => {
+      await t.platform.put('/api/v1/providers/p1', { name: 'Dr. Ada Byron', timezone: 'America/New_York', privacy: { mode: 'initials', baaAttested: true } }).expect(200);
+      await t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-03T10:00:00-05:00', durationMinutes: 50, client: CLIENT }).expect(201);
+      await t.platform.put('/api/v1/providers/p1/sessions/late', { start: '2026-11-30T10:00:00-05:00', durationMinutes: 50, client: CLIENT }).expect(201);
+      await t.platform.put('/api/v1/providers/p1/busy-sources/personal', { kind: 'ics', url: ics.url }).expect(201);
+      await t.platform.post('/api/v1/providers/p1/busy-sources/personal/refresh').expect(200);
+      const browser = await browserWith(t, await cookieFor(t, 'p1'));
+      const res = await browser.get('/portal/sessions').expect(200);
+      assertPageHygiene(res);
+      assert.match(res.text, /Times are in America\/New_York/);
+      // Now (Monday 7:00 AM there) to the same time two weeks on: 15 calendar days, empty ones too.
+      assert.equal([...res.text.matchAll(/<section class="day"/g)].length, 15);
+      assert.match(res.text, /<h2>Monday, November 2<\/h2>/);
+      assert.match(res.text, /<h2>Sunday, November 8<\/h2>\n<p class="hint">Nothing scheduled\.<\/p>/);
+      assert.match(res.text, /<h2>Monday, November 16<\/h2>/);
+      assert.match(res.text, /10:00 AM – 10:50 AM<\/span> <strong>Telehealth session with J\.D\.<\/strong> <a href="https:\/\/doxy\.me\/drbyron"/);
+      assert.match(res.text, /<li class="busy"><span class="time">12:00 PM – 1:00 PM<\/span> Busy in another calendar<\/li>/);
+      assert.ok(!res.text.includes(BUSY_TITLE) && !res.text.includes('Jane'), 'no busy titles, no client name under initials');
+      assert.ok(!res.text.includes('November 30'), 'only two weeks');
+    });
+  });
+
+  describe('scoping', () => {
+    it('when p2 is signed in, then it sees none of p1\'s connections, busy sources or sessions, and cannot disconnect or remove them', async () => {
+      const p1 = await signedInProvider(t, 'p1');
+      await connectGoogle(p1);
+      await t.platform.put('/api/v1/providers/p1', { name: 'Dr. One', timezone: 'America/New_York', privacy: { mode: 'full', baaAttested: true } }).expect(200);
+      await t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-03T10:00:00-05:00', durationMinutes: 50, client: CLIENT }).expect(201);
+      await t.platform.put('/api/v1/providers/p1/busy-sources/p1-own-source', { kind: 'ics', url: ics.url }).expect(201);
+      const [connection] = await t.store.listConnections('p1');
+      assert.ok(connection);
+      const p2 = await signedInProvider(t, 'p2');
+      for (const path of [...SECTIONS, '/portal/privacy/preview?mode=full&baaAttested=true']) {
+        const text = (await p2.get(path).expect(200)).text;
+        for (const secret of ['Dr. One', 'Doe', 'doxy.me', ics.host, connection.id, 'p1-own-source', ...(connection.accountEmail === null ? [] : [connection.accountEmail])]) assert.ok(!text.includes(secret), `${path} shows ${secret}`);
+      }
+      const csrf = csrfOf(await p2.get('/portal/calendars').expect(200));
+      await p2.post(`/portal/calendars/${connection.id}/disconnect`, { _csrf: csrf, removeEvents: 'on' }).expect(404);
+      await p2.post(`/portal/calendars/${connection.id}/reconnect`, { _csrf: csrf }).expect(404);
+      await p2.post('/portal/busy/p1-own-source/remove', { _csrf: csrf }).expect(404);
+      await p2.post('/portal/busy/connection', { _csrf: csrf, connectionId: connection.id }).expect(404);
+      assert.equal((await t.store.getConnection(connection.id))?.status, 'active');
+      assert.equal((await t.store.listBusySources('p1')).length, 1);
+      assert.deepEqual(await t.store.listBusySources('p2'), []);
+    });
+
+    it('when another provider\'s browser completes p1\'s authorization, then it is not sent into p1\'s portal page', async () => {
+      const p2 = await signedInProvider(t, 'p2');
+      const created = await t.platform.post('/api/v1/providers/p1/connections', { kind: 'google' }).expect(201);
+      const url = new URL(String(created.body.authorizeUrl));
+      const code = google.fake.issueAuthorizationCode(url.searchParams.get('code_challenge') ?? '', url.searchParams.get('redirect_uri') ?? '');
+      const res = await p2.get(`/oauth/google/callback?${new URLSearchParams({ code, state: url.searchParams.get('state') ?? '' }).toString()}`).expect(200);
+      assert.match(res.text, /Calendar connected/);
+    });
+  });
+});
+
+async function cookieFor(t: TestApp, providerId: string): Promise<string> {
+  const res = await supertest(t.app).get(await portalLinkPath(t, providerId)).expect(303);
+  return setCookie(res, 'ss_session') ?? '';
+}

@@ -20,6 +20,41 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
 }
 
+/**
+ * A mocha suite run in one chromium (launched before, closed after), or, without a browser, one
+ * skipped test saying why. `browser()` is the launched browser inside the suite's hooks and tests.
+ */
+export function browserSuite(title: string, body: (browser: () => Browser) => void): void {
+  describe(title, function () {
+    this.timeout(60_000);
+    if (noBrowser !== null) {
+      it(`is skipped: ${noBrowser}`, function () {
+        this.skip();
+      });
+      return;
+    }
+    let browser: Browser | undefined;
+    before(async () => {
+      browser = await launchBrowser();
+    });
+    after(async () => {
+      await browser?.close();
+    });
+    body(() => {
+      if (browser === undefined) throw new Error('the browser is not launched yet');
+      return browser;
+    });
+  });
+}
+
+/** An http.Server on a port the OS picks, and its origin as http://localhost:<port>. */
+export async function listenLocal(): Promise<{ server: http.Server; origin: string }> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // localhost, not 127.0.0.1: chromium treats it as a secure context, as https would be.
+  return { server, origin: `http://localhost:${(server.address() as AddressInfo).port}` };
+}
+
 export interface ServedApp {
   t: TestApp;
   /** The origin the app is served on (also its PUBLIC_BASE_URL): http://localhost:<port>. */
@@ -29,10 +64,7 @@ export interface ServedApp {
 
 /** The test app on a real port, with PUBLIC_BASE_URL that origin (so its links point back at it). */
 export async function serveApp(options: TestAppOptions = {}): Promise<ServedApp> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  // localhost, not 127.0.0.1: chromium treats it as a secure context, as https would be.
-  const origin = `http://localhost:${(server.address() as AddressInfo).port}`;
+  const { server, origin } = await listenLocal();
   const t = await createTestApp({ ...options, publicBaseUrl: origin });
   server.on('request', t.app);
   return {
