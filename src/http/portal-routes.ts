@@ -2,13 +2,13 @@ import { Router } from 'express';
 import type { Request, Response } from 'express';
 import type { FeedService } from '../../feeds/index.js';
 import { AppError, ErrorCode, checkTelehealthLink, waitingRoomWarnings } from '../domain/index.js';
-import type { FeedToken, Location, VirtualLocation, WebSession } from '../domain/index.js';
+import type { FeedToken, Location, OfficeLocation, VirtualLocation, WebSession } from '../domain/index.js';
 import type { LocationService } from '../services/location-service.js';
 import type { ProviderService } from '../services/provider-service.js';
 import type { WebSessionService } from '../services/web-session-service.js';
 import { portalCalendarRouter, type PortalCalendarDeps } from './portal-calendar-routes.js';
 import { actorOf, param } from './api-router.js';
-import { feedBody, locationBody, parseOrThrow } from './schemas.js';
+import { feedBody, idSchema, locationBody, parseOrThrow } from './schemas.js';
 import { html, page, type Html } from './web-html.js';
 import { webAssets } from './web-assets.js';
 import {
@@ -55,6 +55,51 @@ const ACTOR = 'portal';
 function telehealthOf(locations: readonly Location[]): VirtualLocation | null {
   const virtual = locations.filter((l): l is VirtualLocation => l.kind === 'virtual');
   return virtual.find((l) => l.isDefault) ?? virtual[0] ?? null;
+}
+
+/** The provider's office locations, by name. */
+function officesOf(locations: readonly Location[]): OfficeLocation[] {
+  return locations.filter((l): l is OfficeLocation => l.kind === 'office').sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+}
+
+/**
+ * A new office's id: the slug of its name ("Main office" -> "main-office"), "office" when the
+ * name has no letter or digit, with "-2", "-3"... when taken, so adding never overwrites.
+ */
+export function officeIdFor(name: string, taken: ReadonlySet<string>): string {
+  const slug =
+    name
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+/, '')
+      .slice(0, 56)
+      .replace(/-+$/, '') || 'office';
+  if (!taken.has(slug)) return slug;
+  for (let n = 2; ; n++) {
+    const candidate = `${slug}-${n}`;
+    if (!taken.has(candidate)) return candidate;
+  }
+}
+
+function noSuchOffice(): AppError {
+  return new AppError({ code: ErrorCode.LOCATION_NOT_FOUND, status: 404, message: 'There is no such office location; it may have been removed.' });
+}
+
+type OfficeErrors = { name?: string; address?: string; form?: string };
+
+/** A refused office save, as messages next to its fields (the API's own wording). */
+function officeErrorsOf(err: AppError): OfficeErrors {
+  const errors: OfficeErrors = {};
+  const rest: string[] = [];
+  for (const d of Array.isArray(err.details) ? err.details : []) {
+    if (d.path === 'name' || d.path === 'address') errors[d.path] = errors[d.path] === undefined ? d.message : `${errors[d.path]}; ${d.message}`;
+    else rest.push(`${d.path}: ${d.message}`);
+  }
+  const fields = [errors.name !== undefined ? 'Office name' : null, errors.address !== undefined ? 'Address' : null].filter((f) => f !== null);
+  errors.form = `Office not saved.${fields.length > 0 ? ` Check ${fields.join(' and ')}.` : ` ${err.message}`}${rest.length > 0 ? ` ${rest.join(' ')}` : ''}`;
+  return errors;
 }
 
 /** What a calendar app a feed was last fetched by is called (from its User-Agent). */
@@ -112,7 +157,7 @@ export function portalRouter(deps: PortalDeps): Router {
       body: html`<p>Signed in as ${provider.name}.</p>
 <h2>Sections</h2>
 <ul>
-<li><a href="/portal/locations">Locations</a>: your telehealth link and the instructions clients see.</li>
+<li><a href="/portal/locations">Locations</a>: your telehealth link, the instructions clients see, and your office addresses.</li>
 <li><a href="/portal/feeds">Calendar feeds</a>: subscribe to your sessions from Apple Calendar, Google Calendar or Outlook.</li>
 <li><a href="/portal/calendars">Connected calendars</a>: connect Google Calendar or Outlook so your sessions appear there within seconds.</li>
 <li><a href="/portal/privacy">Privacy</a>: what your calendars show about a client, with a preview.</li>
@@ -130,26 +175,84 @@ export function portalRouter(deps: PortalDeps): Router {
     waitingRoom: boolean;
   }
 
-  const locationsPage = (res: Response, session: WebSession, form: LocationForm, outcome: { saved?: boolean; error?: string; verdict: Html }) =>
+  /** The office form: `id` null when adding (the id then comes from the name). */
+  interface OfficeForm {
+    id: string | null;
+    name: string;
+    address: string;
+  }
+
+  interface LocationsView {
+    telehealth: LocationForm;
+    verdict: Html;
+    saved?: boolean;
+    error?: string;
+    offices: readonly OfficeLocation[];
+    office: OfficeForm;
+    officeErrors?: OfficeErrors;
+    officeNotice?: 'saved' | 'removed';
+    removeError?: { id: string; message: string };
+  }
+
+  const EMPTY_OFFICE: OfficeForm = { id: null, name: '', address: '' };
+
+  const officeLine = (session: WebSession, o: OfficeLocation, removeError: LocationsView['removeError']) => html`<li>
+<strong>${o.name}</strong>${o.isDefault ? ' (default location)' : ''}
+<span class="address">${o.address}</span>
+${removeError?.id === o.id ? html`<p class="error" role="alert" id="remove-error">${removeError.message}</p>` : ''}
+<a href="/portal/locations?edit=${encodeURIComponent(o.id)}#office-form-heading" aria-label="Edit ${o.name}">Edit</a>
+<form method="post" action="/portal/locations/offices/${encodeURIComponent(o.id)}/remove"><input type="hidden" name="_csrf" value="${sessionCsrf(secrets, session)}"><button type="submit" class="secondary" aria-label="Remove ${o.name}">Remove</button></form>
+</li>`;
+
+  const officeSection = (session: WebSession, v: LocationsView): Html => {
+    const errors = v.officeErrors ?? {};
+    const described = (fieldId: string, error: string | undefined) =>
+      error === undefined ? '' : html` aria-invalid="true" aria-describedby="${fieldId}-error"`;
+    const fieldError = (fieldId: string, label: string, error: string | undefined) =>
+      error === undefined ? '' : html`<p class="error field-error" id="${fieldId}-error">${label} ${error}</p>`;
+    const editing = v.office.id !== null;
+    return html`<h2 id="offices-heading">Office locations</h2>
+<p>The offices where you see clients in person. Clients of an in-person session get its name and address.</p>
+${v.officeNotice === 'saved' ? html`<p class="notice" role="status">Office saved.</p>` : ''}
+${v.officeNotice === 'removed' ? html`<p class="notice" role="status">Office removed.</p>` : ''}
+${v.offices.length === 0 ? html`<p>No office locations yet.</p>` : html`<ul class="feeds offices" aria-labelledby="offices-heading">${v.offices.map((o) => officeLine(session, o, v.removeError))}</ul>`}
+<h3 id="office-form-heading">${editing ? 'Edit office' : 'Add an office'}</h3>
+${errors.form !== undefined ? html`<div class="error" role="alert" id="office-error"><p>${errors.form}</p></div>` : ''}
+<form method="post" action="/portal/locations/offices" aria-labelledby="office-form-heading">
+<input type="hidden" name="_csrf" value="${sessionCsrf(secrets, session)}">
+${editing ? html`<input type="hidden" name="id" value="${v.office.id}">` : ''}
+<label for="office-name">Office name</label>
+<input type="text" id="office-name" name="name" value="${v.office.name}" required maxlength="200" autocomplete="off"${described('office-name', errors.name)}>
+${fieldError('office-name', 'Office name', errors.name)}
+<label for="office-address">Address</label>
+<textarea id="office-address" name="address" required maxlength="500" autocomplete="street-address"${described('office-address', errors.address)}>${v.office.address}</textarea>
+${fieldError('office-address', 'Address', errors.address)}
+<button type="submit">Save office</button>
+${editing ? html`<p><a href="/portal/locations">Cancel editing</a></p>` : ''}
+</form>`;
+  };
+
+  const locationsPage = (res: Response, session: WebSession, v: LocationsView) =>
     view(res, session, {
       title: 'Locations – sessionsync',
       heading: 'Locations',
       current: '/portal/locations',
-      body: html`${outcome.saved === true ? html`<p class="notice" role="status">Location saved.</p>` : ''}
-${outcome.error !== undefined ? html`<div class="error" role="alert" id="location-error"><p>${outcome.error}</p></div>` : ''}
+      body: html`${v.saved === true ? html`<p class="notice" role="status">Location saved.</p>` : ''}
+${v.error !== undefined ? html`<div class="error" role="alert" id="location-error"><p>${v.error}</p></div>` : ''}
 <h2>Telehealth link</h2>
 <p>The video link your clients get in every session invitation. It must be the https:// link of a HIPAA-compliant platform with a signed BAA; FaceTime and phone calls are not accepted.</p>
 <form method="post" action="/portal/locations">
 <input type="hidden" name="_csrf" value="${sessionCsrf(secrets, session)}">
 <label for="telehealth-url">Telehealth link</label>
-<input type="url" id="telehealth-url" name="url" value="${form.url}" required maxlength="2048" autocomplete="off" aria-describedby="link-verdict${outcome.error !== undefined ? ' location-error' : ''}">
-<div id="link-verdict" class="verdict" aria-live="polite">${outcome.verdict}</div>
-<p class="check"><input type="checkbox" id="waiting-room" name="waitingRoom" value="on"${form.waitingRoom ? html` checked` : ''}><label class="inline" for="waiting-room">The waiting room (or a locked private room) is on for this link</label></p>
+<input type="url" id="telehealth-url" name="url" value="${v.telehealth.url}" required maxlength="2048" autocomplete="off" aria-describedby="link-verdict${v.error !== undefined ? ' location-error' : ''}">
+<div id="link-verdict" class="verdict" aria-live="polite">${v.verdict}</div>
+<p class="check"><input type="checkbox" id="waiting-room" name="waitingRoom" value="on"${v.telehealth.waitingRoom ? html` checked` : ''}><label class="inline" for="waiting-room">The waiting room (or a locked private room) is on for this link</label></p>
 <label for="instructions">Instructions for clients</label>
-<textarea id="instructions" name="instructions" maxlength="2000">${form.instructions}</textarea>
+<textarea id="instructions" name="instructions" maxlength="2000">${v.telehealth.instructions}</textarea>
 <p class="hint">Shown to clients with the link, e.g. how to test their camera.</p>
 <button type="submit">Save location</button>
-</form>`,
+</form>
+${officeSection(session, v)}`,
     });
 
   const verdictOf = (url: string, waitingRoom: boolean | null): Html => {
@@ -160,18 +263,33 @@ ${outcome.error !== undefined ? html`<div class="error" role="alert" id="locatio
     return html`<p>${check.platform !== null ? `Recognised platform: ${check.platform.name}.` : 'Not a recognised platform.'}</p>${warnings.map((w) => html`<p class="warning">${w}</p>`)}`;
   };
 
+  /** The page as stored: the telehealth form from the saved link, the offices listed. */
+  const storedView = (all: readonly Location[]): LocationsView => {
+    const current = telehealthOf(all);
+    const telehealth = { url: current?.url ?? '', instructions: current?.instructions ?? '', waitingRoom: current?.waitingRoom === true };
+    return { telehealth, verdict: verdictOf(telehealth.url, current?.waitingRoom ?? null), offices: officesOf(all), office: EMPTY_OFFICE };
+  };
+
   router.get('/locations', async (req, res) => {
     const session = requiredSession(res);
-    const current = telehealthOf(await locations.list(session.providerId ?? ''));
-    const form = { url: current?.url ?? '', instructions: current?.instructions ?? '', waitingRoom: current?.waitingRoom === true };
-    locationsPage(res, session, form, { saved: req.query['saved'] === '1', verdict: verdictOf(form.url, current?.waitingRoom ?? null) });
+    const all = await locations.list(session.providerId ?? '');
+    const v = storedView(all);
+    const edit = typeof req.query['edit'] === 'string' ? v.offices.find((o) => o.id === req.query['edit']) : undefined;
+    const notice = req.query['office'];
+    locationsPage(res, session, {
+      ...v,
+      saved: req.query['saved'] === '1',
+      ...(edit !== undefined ? { office: { id: edit.id, name: edit.name, address: edit.address } } : {}),
+      ...(notice === 'saved' || notice === 'removed' ? { officeNotice: notice } : {}),
+    });
   });
 
   router.post('/locations', async (req, res) => {
     const session = requiredSession(res);
     const providerId = session.providerId ?? '';
     const form = { url: field(req, 'url').trim(), instructions: field(req, 'instructions'), waitingRoom: field(req, 'waitingRoom') === 'on' };
-    const current = telehealthOf(await locations.list(providerId));
+    const all = await locations.list(providerId);
+    const current = telehealthOf(all);
     try {
       const input = parseOrThrow(locationBody, {
         kind: 'virtual',
@@ -187,10 +305,55 @@ ${outcome.error !== undefined ? html`<div class="error" role="alert" id="locatio
       const reasons = Array.isArray(err.details) ? err.details.map((d) => `${d.path === 'url' ? '' : `${d.path}: `}${d.message}`) : [];
       const message = err.code === ErrorCode.TELEHEALTH_LINK_REJECTED ? `Not saved. ${reasons.join(' ')}` : `Not saved. ${err.message} ${reasons.join(' ')}`.trim();
       res.status(err.status);
-      locationsPage(res, session, form, { error: message, verdict: verdictOf(form.url, form.waitingRoom ? true : null) });
+      locationsPage(res, session, { ...storedView(all), telehealth: form, error: message, verdict: verdictOf(form.url, form.waitingRoom ? true : null) });
       return;
     }
     res.redirect(303, '/portal/locations?saved=1');
+  });
+
+  // Offices: added with an id made from the name, edited through the hidden id of the form, which
+  // must name one of this provider's offices (never its telehealth link, never another's).
+  router.post('/locations/offices', async (req, res) => {
+    const session = requiredSession(res);
+    const providerId = session.providerId ?? '';
+    const rawId = field(req, 'id').trim();
+    const office: OfficeForm = { id: rawId === '' ? null : parseOrThrow(idSchema, rawId, 'id'), name: field(req, 'name'), address: field(req, 'address') };
+    const all = await locations.list(providerId);
+    if (office.id !== null && !officesOf(all).some((o) => o.id === office.id)) throw noSuchOffice();
+    try {
+      const input = parseOrThrow(locationBody, { kind: 'office', name: office.name, address: office.address });
+      const id = office.id ?? parseOrThrow(idSchema, officeIdFor(office.name, new Set(all.map((l) => l.id))), 'id');
+      await locations.put(providerId, id, input);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      res.status(err.status);
+      locationsPage(res, session, { ...storedView(all), office, officeErrors: officeErrorsOf(err) });
+      return;
+    }
+    res.redirect(303, '/portal/locations?office=saved');
+  });
+
+  router.post('/locations/offices/:locationId/remove', async (req: Request, res) => {
+    const session = requiredSession(res);
+    const providerId = session.providerId ?? '';
+    const locationId = param(req, 'locationId');
+    const all = await locations.list(providerId);
+    const target = officesOf(all).find((o) => o.id === locationId);
+    if (target === undefined) throw noSuchOffice();
+    try {
+      await locations.delete(providerId, locationId);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== ErrorCode.LOCATION_IN_USE) throw err;
+      const count = !Array.isArray(err.details) && typeof err.details?.['count'] === 'number' ? err.details['count'] : null;
+      const message =
+        count === null
+          ? `Not removed. ${err.message}`
+          : `Not removed: ${target.name} is the location of ${count} upcoming session${count === 1 ? '' : 's'}. Move ${count === 1 ? 'it' : 'them'} to another location or cancel ${count === 1 ? 'it' : 'them'} first.`;
+      res.status(err.status);
+      locationsPage(res, session, { ...storedView(all), removeError: { id: locationId, message } });
+      return;
+    }
+    res.redirect(303, '/portal/locations?office=removed');
   });
 
   // The live verdict of portal.js: the policy's answer for a link being typed (nothing is saved).

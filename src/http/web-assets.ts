@@ -55,6 +55,9 @@ ul.day-items li.busy { border-left-color: #6b6b6b; background: #e8e8e8; color: #
 ul.feeds { padding: 0; list-style: none; }
 ul.feeds li { padding: 0.75rem 0; border-bottom: 1px solid #c4c4c4; }
 ul.feeds form { display: inline; }
+ul.offices .address { display: block; white-space: pre-line; margin: 0.25rem 0; }
+ul.offices a { margin-right: 0.75rem; }
+.field-error { margin: 0.25rem 0 0; padding: 0.5rem 0.75rem; }
 table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; padding: 0.35rem 0.5rem; border-bottom: 1px solid #c4c4c4; }
 code, .url { overflow-wrap: anywhere; }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { BrowserContext, Page } from 'playwright-core';
-import { seedProvider } from '../support/seed.js';
+import { OFFICE_ADDRESS, seedProvider } from '../support/seed.js';
 import { browserSuite, screenshots, serveApp, type ServedApp } from './support/browser.js';
 import { ADMIN_TOKEN } from '../support/test-app.js';
 
@@ -52,6 +52,25 @@ browserSuite('browser: provider portal and admin console', (browser) => {
     await screenshots(page, 'portal-locations-saved');
     const video = (await served.t.store.listLocations('p1')).find((l) => l.kind === 'virtual' && l.isDefault);
     assert.equal(video?.kind === 'virtual' ? video.url : null, 'https://doxy.me/drbyron-new');
+  });
+
+  it('when a provider adds an office "Main office" at "1 Main St", then it is listed with its address and can be removed', async () => {
+    await enterPortal();
+    await page.getByRole('link', { name: 'Locations' }).first().click();
+    await page.getByLabel('Office name').fill('Main office');
+    await page.getByLabel('Address').fill('1 Main St');
+    await page.getByRole('button', { name: 'Save office' }).click();
+    await page.getByRole('status').getByText('Office saved.').waitFor();
+    // The seed already has an office named "Main office" (12 Example Street): the new one is a second.
+    const added = page.getByRole('list', { name: 'Office locations' }).getByRole('listitem').filter({ hasText: '1 Main St' });
+    await added.getByText('Main office').waitFor();
+    await screenshots(page, 'portal-locations-offices');
+    const officesNow = async () => (await served.t.store.listLocations('p1')).flatMap((l) => (l.kind === 'office' ? [[l.id, l.name, l.address]] : []));
+    assert.deepEqual((await officesNow()).sort(), [['main-office', 'Main office', '1 Main St'], ['office', 'Main office', OFFICE_ADDRESS]].sort());
+
+    await added.getByRole('button', { name: 'Remove' }).click();
+    await page.getByRole('status').getByText('Office removed.').waitFor();
+    assert.deepEqual(await officesNow(), [['office', 'Main office', OFFICE_ADDRESS]]);
   });
 
   it('when a provider creates a feed URL and revokes it, then the URL is shown once and answers 404 after', async () => {

@@ -201,6 +201,174 @@ describe('Web: provider portal', () => {
     });
   });
 
+  describe('office locations', () => {
+    type Stored = { id: string; kind: string; name: string | null; address?: string; url?: string; isDefault: boolean };
+    const storedOf = async (providerId: string): Promise<Stored[]> =>
+      (await t.platform.get(`/api/v1/providers/${providerId}/locations`).expect(200)).body.locations as Stored[];
+    const officesOf = async (providerId: string): Promise<Stored[]> => (await storedOf(providerId)).filter((l) => l.kind === 'office');
+
+    it('when the page is opened, then below the telehealth form it has the office form with visible labels and says there is none yet', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const res = await browser.get('/portal/locations').expect(200);
+      assertPageHygiene(res);
+      assert.match(res.text, /<h2 id="offices-heading">Office locations<\/h2>/);
+      assert.match(res.text, /<label for="office-name">Office name<\/label>/);
+      assert.match(res.text, /<label for="office-address">Address<\/label>/);
+      assert.match(res.text, /<button type="submit">Save office<\/button>/);
+      assert.match(res.text, /No office locations yet\./);
+      assert.ok(res.text.indexOf('Save location') < res.text.indexOf('Save office'), 'the office form comes after the telehealth form');
+    });
+
+    it('when an office is added, then 303, it is stored with an id from its name, listed with its address, and the telehealth link stays the default', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const csrf = csrfOf(await browser.get('/portal/locations').expect(200));
+      await browser.post('/portal/locations', { _csrf: csrf, url: 'https://zoom.us/j/123456789' }).expect(303);
+      const res = await browser.post('/portal/locations/offices', { _csrf: csrf, name: '  Main Office <east>  ', address: '1 Main St\nSuite 2' }).expect(303);
+      assert.equal(res.headers['location'], '/portal/locations?office=saved');
+      const stored = await storedOf('p1');
+      const office = stored.find((l) => l.kind === 'office');
+      assert.deepEqual(office && { id: office.id, name: office.name, address: office.address, isDefault: office.isDefault }, {
+        id: 'main-office-east',
+        name: 'Main Office <east>',
+        address: '1 Main St\nSuite 2',
+        isDefault: false,
+      });
+      assert.equal(stored.find((l) => l.kind === 'virtual')?.isDefault, true);
+      const after = await browser.get('/portal/locations?office=saved').expect(200);
+      assertPageHygiene(after);
+      assert.match(after.text, /Office saved\./);
+      assert.match(after.text, /<strong>Main Office &lt;east&gt;<\/strong>/);
+      assert.match(after.text, /<span class="address">1 Main St\nSuite 2<\/span>/);
+      assert.match(after.text, /value="https:\/\/zoom\.us\/j\/123456789"/);
+
+      // The same name again is a second office, never an overwrite of the first.
+      await browser.post('/portal/locations/offices', { _csrf: csrf, name: 'Main office: East!', address: '2 Main St' }).expect(303);
+      assert.deepEqual((await officesOf('p1')).map((l) => [l.id, l.address]).sort(), [['main-office-east', '1 Main St\nSuite 2'], ['main-office-east-2', '2 Main St']]);
+    });
+
+    it('when an office is edited, then the form comes filled with its hidden id and saving updates that office only; the telehealth id cannot be edited as an office', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const csrf = csrfOf(await browser.get('/portal/locations').expect(200));
+      await browser.post('/portal/locations', { _csrf: csrf, url: 'https://zoom.us/j/123456789' }).expect(303);
+      await browser.post('/portal/locations/offices', { _csrf: csrf, name: 'Main office', address: '1 Main St' }).expect(303);
+      const form = await browser.get('/portal/locations?edit=main-office').expect(200);
+      assertPageHygiene(form);
+      assert.match(form.text, /Edit office/);
+      assert.match(form.text, /<input type="hidden" name="id" value="main-office">/);
+      assert.match(form.text, /id="office-name" name="name" value="Main office"/);
+      assert.match(form.text, /name="address"[^>]*>1 Main St<\/textarea>/);
+      await browser.post('/portal/locations/offices', { _csrf: csrf, id: 'main-office', name: 'Uptown office', address: '99 High St' }).expect(303);
+      assert.deepEqual((await officesOf('p1')).map((l) => [l.id, l.name, l.address]), [['main-office', 'Uptown office', '99 High St']]);
+
+      const telehealthId = (await storedOf('p1')).find((l) => l.kind === 'virtual')?.id ?? '';
+      await browser.post('/portal/locations/offices', { _csrf: csrf, id: telehealthId, name: 'Hijack', address: 'x' }).expect(404);
+      await browser.post('/portal/locations/offices', { _csrf: csrf, id: 'not a valid id!', name: 'Bad', address: 'x' }).expect(400);
+      await browser.post('/portal/locations/offices', { _csrf: csrf, id: 'no-such-office', name: 'Ghost', address: 'x' }).expect(404);
+      const after = await storedOf('p1');
+      assert.equal(after.find((l) => l.id === telehealthId)?.kind, 'virtual');
+      assert.equal(after.length, 2);
+    });
+
+    it('when an office is removed, then 303 and it is gone; the telehealth location cannot be removed as an office', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const csrf = csrfOf(await browser.get('/portal/locations').expect(200));
+      await browser.post('/portal/locations', { _csrf: csrf, url: 'https://zoom.us/j/123456789' }).expect(303);
+      await browser.post('/portal/locations/offices', { _csrf: csrf, name: 'Main office', address: '1 Main St' }).expect(303);
+      const page = await browser.get('/portal/locations').expect(200);
+      assert.match(page.text, /<form method="post" action="\/portal\/locations\/offices\/main-office\/remove"><input type="hidden" name="_csrf" value="[^"]+"><button type="submit" class="secondary" aria-label="Remove Main office">Remove<\/button><\/form>/);
+      const res = await browser.post('/portal/locations/offices/main-office/remove', { _csrf: csrf }).expect(303);
+      assert.equal(res.headers['location'], '/portal/locations?office=removed');
+      assert.deepEqual(await officesOf('p1'), []);
+      const after = await browser.get('/portal/locations?office=removed').expect(200);
+      assert.match(after.text, /Office removed\./);
+      assert.match(after.text, /No office locations yet\./);
+      const telehealthId = (await storedOf('p1')).find((l) => l.kind === 'virtual')?.id ?? '';
+      await browser.post(`/portal/locations/offices/${telehealthId}/remove`, { _csrf: csrf }).expect(404);
+      await browser.post('/portal/locations/offices/main-office/remove', { _csrf: csrf }).expect(404);
+      assert.equal((await storedOf('p1')).length, 1);
+    });
+
+    it('when an office is the location of a future session, then removing it answers 409 with the LOCATION_IN_USE reason in the page and it stays; once the session is cancelled it goes', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const csrf = csrfOf(await browser.get('/portal/locations').expect(200));
+      await browser.post('/portal/locations/offices', { _csrf: csrf, name: 'Main office', address: '1 Main St' }).expect(303);
+      await t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-03T15:00:00Z', durationMinutes: 50, locationId: 'main-office' }).expect(201);
+      const api = await t.platform.delete('/api/v1/providers/p1/locations/main-office').expect(409);
+      assert.equal(api.body.error.code, 'LOCATION_IN_USE');
+      const res = await browser.post('/portal/locations/offices/main-office/remove', { _csrf: csrf }).expect(409);
+      assertPageHygiene(res);
+      assert.match(res.text, /<p class="error" role="alert" id="remove-error">Not removed: Main office is the location of 1 upcoming session\. Move it to another location or cancel it first\.<\/p>/);
+      assert.match(res.text, /<strong>Main office<\/strong>/);
+      assert.equal((await officesOf('p1')).length, 1);
+
+      await t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-03T15:00:00Z', durationMinutes: 50, locationId: 'main-office', status: 'cancelled' }).expect(200);
+      await browser.post('/portal/locations/offices/main-office/remove', { _csrf: csrf }).expect(303);
+      assert.deepEqual(await officesOf('p1'), []);
+    });
+
+    it('when an office is refused by the API\'s rules (empty, too long, control characters), then 400 with the message next to the named field, the input kept, and nothing stored', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const csrf = csrfOf(await browser.get('/portal/locations').expect(200));
+      const cases: { form: Record<string, string>; field: 'name' | 'address'; label: string }[] = [
+        { form: { name: '   ', address: '1 Main St' }, field: 'name', label: 'Office name' },
+        { form: { name: 'x'.repeat(201), address: '1 Main St' }, field: 'name', label: 'Office name' },
+        { form: { name: 'Main\u0007office', address: '1 Main St' }, field: 'name', label: 'Office name' },
+        { form: { name: 'Main\tOffice', address: '1 Main St' }, field: 'name', label: 'Office name' },
+        { form: { name: 'Main office', address: '' }, field: 'address', label: 'Address' },
+        { form: { name: 'Main office', address: `1 Main St\u0000` }, field: 'address', label: 'Address' },
+        { form: { name: 'Main office', address: 'y'.repeat(501) }, field: 'address', label: 'Address' },
+      ];
+      for (const c of cases) {
+        const api = await t.platform.put('/api/v1/providers/p1/locations/o1', { kind: 'office', ...c.form }).expect(400);
+        const detail = (api.body.error.details as { path: string; message: string }[]).find((d) => d.path === c.field);
+        assert.ok(detail, JSON.stringify(api.body));
+        const res = await browser.post('/portal/locations/offices', { _csrf: csrf, ...c.form }).expect(400);
+        assertPageHygiene(res);
+        const escaped = detail.message.replace(/[()+]/g, '\\$&');
+        assert.match(res.text, new RegExp(`<p class="error field-error" id="office-${c.field}-error">${c.label} ${escaped}</p>`), JSON.stringify(c.form));
+        assert.match(res.text, new RegExp(`id="office-${c.field}"[^>]* aria-invalid="true" aria-describedby="office-${c.field}-error"`));
+        assert.match(res.text, new RegExp(`role="alert" id="office-error"><p>Office not saved\\. Check ${c.label}\\.</p>`));
+      }
+      const kept = await browser.post('/portal/locations/offices', { _csrf: csrf, name: '', address: '7 Kept Rd <b>' }).expect(400);
+      assert.match(kept.text, />7 Kept Rd &lt;b&gt;<\/textarea>/);
+      assert.match(kept.text, /Office name must not be empty/);
+      assert.deepEqual(await storedOf('p1'), []);
+    });
+
+    it('when an office form is posted without _csrf, with a wrong one, or with another session\'s, then 403 and nothing changes', async () => {
+      const browser = await signedInProvider(t, 'p1');
+      const other = await signedInProvider(t, 'p2');
+      const otherCsrf = csrfOf(await other.get('/portal/locations').expect(200));
+      await t.platform.put('/api/v1/providers/p1/locations/main-office', { kind: 'office', name: 'Main office', address: '1 Main St' }).expect(201);
+      const extras: Record<string, string>[] = [{}, { _csrf: 'wrong' }, { _csrf: otherCsrf }];
+      for (const extra of extras) {
+        assertPageHygiene(await browser.post('/portal/locations/offices', { ...extra, name: 'New office', address: '2 Main St' }).expect(403));
+        await browser.post('/portal/locations/offices', { ...extra, id: 'main-office', name: 'Changed', address: '3 Main St' }).expect(403);
+        await browser.post('/portal/locations/offices/main-office/remove', extra).expect(403);
+      }
+      assert.deepEqual((await officesOf('p1')).map((l) => [l.id, l.name, l.address]), [['main-office', 'Main office', '1 Main St']]);
+    });
+
+    it('when p2 is signed in, then it never sees, edits or removes p1\'s offices, and its own office of the same name is its own', async () => {
+      await aProviderNamed(t, 'p1', 'Dr. One');
+      await t.platform.put('/api/v1/providers/p1/locations/main-office', { kind: 'office', name: 'P1 secret office', address: '9 Secret Rd' }).expect(201);
+      const p2 = await signedInProvider(t, 'p2');
+      const page = await p2.get('/portal/locations').expect(200);
+      assert.ok(!page.text.includes('P1 secret office') && !page.text.includes('9 Secret Rd'));
+      const editing = await p2.get('/portal/locations?edit=main-office').expect(200);
+      assert.ok(!editing.text.includes('P1 secret office') && !editing.text.includes('name="id"'));
+      const csrf = csrfOf(page);
+      await p2.post('/portal/locations/offices/main-office/remove', { _csrf: csrf }).expect(404);
+      await p2.post('/portal/locations/offices', { _csrf: csrf, id: 'main-office', name: 'Taken', address: '1 Evil St' }).expect(404);
+      await p2.post('/portal/locations/offices', { _csrf: csrf, name: 'Main office', address: '2 Own St' }).expect(303);
+      assert.deepEqual((await officesOf('p1')).map((l) => [l.id, l.name, l.address]), [['main-office', 'P1 secret office', '9 Secret Rd']]);
+      assert.deepEqual((await officesOf('p2')).map((l) => [l.id, l.name, l.address]), [['main-office', 'Main office', '2 Own St']]);
+      const own = await p2.get('/portal/locations').expect(200);
+      assert.match(own.text, /2 Own St/);
+      assert.ok(!own.text.includes('9 Secret Rd'));
+    });
+  });
+
   describe('feeds', () => {
     it('when a feed is created, then its URL and subscribe links are shown once, and never again', async () => {
       const browser = await signedInProvider(t, 'p1');
