@@ -2,7 +2,7 @@
 // only the sessions written since are read and rendered again; every other event's fragment is
 // kept, its bytes sent as views into the earlier buffers (see FeedBody.parts).
 import { toCalendarEvent } from '../src/domain/calendar-event.js';
-import type { CalendarMeta, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
+import type { CalendarMeta, JoinLinks, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
 import type { GzipChunks } from './chunked-gzip.js';
 import { chunksEtag, wholeSpan } from './body-chunks.js';
 import { spanBytes } from './body-span.js';
@@ -107,7 +107,13 @@ export interface PreviousBody {
  * window, takes over its events map (updated in place once every read is done), so the caller
  * runs one render per provider at a time and replaces the previous body with this one.
  */
-export async function renderFeedBody(store: Store, provider: Provider, window: FeedWindow, previous: PreviousBody | undefined): Promise<FeedBody> {
+export async function renderFeedBody(
+  store: Store,
+  provider: Provider,
+  window: FeedWindow,
+  previous: PreviousBody | undefined,
+  links: JoinLinks,
+): Promise<FeedBody> {
   const plan =
     previous !== undefined && previous.sameWindow
       ? await changesSince(store, provider.id, previous, window)
@@ -123,7 +129,7 @@ export async function renderFeedBody(store: Store, provider: Provider, window: F
     // Possibly read after the rest: what a later read would show, moved out or cancelled too.
     if (session.status !== 'scheduled' || session.end <= from || session.start >= to) continue;
     const location = session.locationId === null ? null : (byLocation.get(session.locationId) ?? null);
-    const event = toCalendarEvent(session, provider, location);
+    const event = toCalendarEvent(session, provider, location, links);
     // A row whose stored fingerprint lags what it renders to now (written by older code) is
     // rendered again every time rather than cached under a version that does not describe it.
     const version = event.revision === session.eventFingerprint ? versionOf(session) : { ...versionOf(session), eventFingerprint: '' };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { toInviteEvent } from '../src/domain/calendar-event.js';
 import { ErrorCode, notFound } from '../src/domain/index.js';
-import type { CalendarMeta, Clock, FeedRevision, FeedToken, Provider, Store } from '../src/domain/index.js';
+import type { CalendarMeta, Clock, FeedRevision, FeedToken, JoinLinks, Provider, Store } from '../src/domain/index.js';
 import { gzipPieces } from './chunked-gzip.js';
 import { feedCalendarMeta, gzipPiecesOf, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
@@ -16,6 +16,8 @@ export interface FeedServiceOptions {
   store: Store;
   clock: Clock;
   publicBaseUrl: string;
+  /** Builds the /j/ links of providers on joinLink 'stable'. */
+  joinLinks: JoinLinks;
   pastDays: number;
   futureDays: number;
   /**
@@ -334,7 +336,7 @@ export class FeedService {
         // The render before this one may have reached this revision already.
         if (previous !== undefined && previous.revision === provider.feedRevision && previous.day === day) return previous;
         const { from, to } = this.window(day);
-        const body = await renderFeedBody(this.options.store, provider, { endAfter: from, startBefore: to }, previous && { body: previous, revision: previous.revision, sameWindow: previous.day === day });
+        const body = await renderFeedBody(this.options.store, provider, { endAfter: from, startBefore: to }, previous && { body: previous, revision: previous.revision, sameWindow: previous.day === day }, this.options.joinLinks);
         const entry: CacheEntry = { ...body, createdAt: provider.createdAt, revision: provider.feedRevision, day };
         this.remember(providerId, entry);
         this.options.metrics?.feedRendered(Number(process.hrtime.bigint() - started) / 1e9);
@@ -364,6 +366,6 @@ export class FeedService {
     if (session === null) throw notFound(ErrorCode.SESSION_NOT_FOUND, `Session ${sessionId} does not exist.`);
     const location = session.locationId === null ? null : await this.options.store.getLocation(providerId, session.locationId);
     const meta: CalendarMeta = { name: `Session with ${provider.name}`, productId: 'sessionsync', refreshIntervalSeconds: REFRESH_SECONDS };
-    return renderCalendar(meta, [toInviteEvent(session, provider, location)], { method: 'PUBLISH' });
+    return renderCalendar(meta, [toInviteEvent(session, provider, location, this.options.joinLinks)], { method: 'PUBLISH' });
   }
 }

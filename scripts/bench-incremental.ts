@@ -3,6 +3,7 @@
 // as a profile below it, a cold render per event against the straightforward ical-generator
 // build of the same events (test/support/reference-renderer.ts).
 // Writes bench-results/incremental.json (git-ignored) as well.
+import { testJoinLinks } from '../test/support/builders.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -160,7 +161,7 @@ const rows = timings.rows.map((r, e) => {
 const provider = (await store.getProvider('p1'))!;
 const sessions = await store.listSessions('p1', { status: 'scheduled' });
 const location = await store.getLocation('p1', 'video');
-const calendarEvents = sessions.map((s) => toCalendarEvent(s, provider, location));
+const calendarEvents = sessions.map((s) => toCalendarEvent(s, provider, location, testJoinLinks));
 const meta = feedCalendarMeta(provider);
 const timePerEvent = (render: () => string): number => {
   render();

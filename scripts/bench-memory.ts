@@ -1,6 +1,7 @@
 // `npm run bench` (memory part): what the rendered-feed cache holds after one poll of every feed
 // of 2,000 providers with 200 sessions each, at the default byte budget (FEED_CACHE_MAX_BYTES),
 // against the process's RSS before the polls. A profile of memory, not a benchmark of speed.
+import { testJoinLinks } from '../test/support/builders.js';
 import { performance } from 'node:perf_hooks';
 import { FeedService } from '../feeds/index.js';
 import type { Session } from '../src/domain/index.js';
@@ -15,7 +16,7 @@ const clock = { now: () => now };
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
 const store = await createSqliteStore({ filename: ':memory:' });
-const seedFeeds = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 0 });
+const seedFeeds = new FeedService({ joinLinks: testJoinLinks, store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 0 });
 const tokens: string[] = [];
 const seeded = performance.now();
 for (let p = 0; p < PROVIDERS; p++) {
@@ -43,7 +44,7 @@ console.log(`memory profile: ${PROVIDERS} providers x ${SESSIONS} sessions seede
 
 global.gc?.();
 const before = process.memoryUsage().rss;
-const feeds = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: BUDGET });
+const feeds = new FeedService({ joinLinks: testJoinLinks, store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: BUDGET });
 const started = performance.now();
 let bodyBytes = 0;
 for (const token of tokens) {

@@ -5,6 +5,7 @@
 //   to the fake in this process (the vendor round trip alone);
 // - throughput: a backlog of dirty sessions over many accounts drained by 1 worker, then by 2.
 // Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a database it may create schemas in.
+import { testJoinLinks } from '../test/support/builders.js';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { GOOGLE_DEFAULT_SCOPES } from '../connectors/google/index.js';
@@ -109,7 +110,7 @@ const session = { connectionId: 'bench', calendarId: 'primary', tokens: { ...tok
 const baseline: number[] = [];
 for (let i = 0; i < 50; i++) {
   const s = aSession({ id: `d${i}`, uid: `d${i}@bench`, start: at(i), end: at(i).replace('T14', 'T15') });
-  const event = toCalendarEvent(s, aProvider(), aVirtualLocation());
+  const event = toCalendarEvent(s, aProvider(), aVirtualLocation(), testJoinLinks);
   const started = performance.now();
   await direct.connector.upsert(session, { connectionId: 'bench', calendarId: 'primary', idempotencyKey: idempotencyKeyFor('bench', 'prov-1', s.id) }, null, event, { key: eventTagKey('prov-1', s.id), revision: event.revision });
   baseline.push(performance.now() - started);

@@ -3,6 +3,7 @@
 // - change-to-push latency: from the platform sending its PUT to the connector's call, p50/p95,
 //   as a ratio to the same-run baseline of one direct connector call (the fake's round trip);
 // - throughput: events pushed per second when N sessions are dirty at once.
+import { testJoinLinks } from '../test/support/builders.js';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import supertest from 'supertest';
@@ -51,7 +52,7 @@ const secrets = createSecretBox(randomBytes(32));
 const connectors = new Map([['google' as const, timed]]);
 // Pacing off: this measures the engine; in production each connection is paced (DEFAULT_RATE_LIMITS).
 const unpaced = { perSecond: 1e9, burst: 1e9 };
-const worker = new SyncWorker({ store, connectors, secrets, clock, logger, pastDays: 60, batchSize: 50, perConnectionConcurrency: 4, rateLimits: { google: unpaced } });
+const worker = new SyncWorker({ joinLinks: testJoinLinks, store, connectors, secrets, clock, logger, pastDays: 60, batchSize: 50, perConnectionConcurrency: 4, rateLimits: { google: unpaced } });
 const app = createApp({
   store,
   clock,
@@ -81,7 +82,7 @@ const session = connectorSession({ store, secrets, clock }, connection, openToke
 const baseline: number[] = [];
 for (let i = 0; i < 30; i++) {
   const s = aSession({ id: `base${i}`, start: '2026-12-01T15:00:00.000Z', end: '2026-12-01T15:50:00.000Z' });
-  const event = toCalendarEvent(s, aProvider(), aVirtualLocation());
+  const event = toCalendarEvent(s, aProvider(), aVirtualLocation(), testJoinLinks);
   const t0 = performance.now();
   await google.upsert(session, { connectionId: 'bench', calendarId: 'primary', idempotencyKey: idempotencyKeyFor('bench', 'b', s.id) }, null, event, { key: eventTagKey('b', s.id), revision: event.revision });
   baseline.push(performance.now() - t0);

@@ -1,6 +1,7 @@
 // `npm run bench`: feed rendering for one provider with N sessions (default 1,000).
 // Reports medians and ratios against a baseline measured in the same run (JSON.stringify of the
 // same CalendarEvent[]), so figures compare across machines; nothing here is asserted.
+import { testJoinLinks } from '../test/support/builders.js';
 import { performance } from 'node:perf_hooks';
 import { toCalendarEvent } from '../src/domain/calendar-event.js';
 import { FeedService, renderCalendar } from '../feeds/index.js';
@@ -34,20 +35,20 @@ async function measure(name: string, fn: () => unknown | Promise<unknown>): Prom
 }
 
 const store = await createSqliteStore({ filename: ':memory:' });
-await new ProviderService({ store, clock }).put('p1', {
+await new ProviderService({ joinLinks: testJoinLinks, store, clock }).put('p1', {
   name: 'Dr. Ada Byron',
   email: null,
   timezone: 'America/New_York',
   privacy: { mode: 'initials', baaAttested: true },
 });
-await new LocationService({ store, clock }).put('p1', 'video', {
+await new LocationService({ joinLinks: testJoinLinks, store, clock }).put('p1', 'video', {
   kind: 'virtual',
   name: 'Video',
   url: 'https://doxy.me/drbyron',
   instructions: 'Check in a few minutes early; the waiting room lets you in.',
   waitingRoom: true,
 });
-const sessions = new SessionService({ store, clock, uidDomain: 'bench.example' });
+const sessions = new SessionService({ joinLinks: testJoinLinks, store, clock, uidDomain: 'bench.example' });
 const seedStart = Date.parse('2026-11-03T14:00:00.000Z');
 for (let i = 0; i < SESSIONS; i++) {
   // One 50-minute session per hour-long slot, so none overlaps on the shared link.
@@ -65,16 +66,16 @@ for (let i = 0; i < SESSIONS; i++) {
 const provider = (await store.getProvider('p1'))!;
 const location = (await store.getLocation('p1', 'video'))!;
 const stored = await store.listSessions('p1', { status: 'scheduled' });
-const events = stored.map((s) => toCalendarEvent(s, provider, location));
-const token = (await new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 0 }).create('p1', null)).url
+const events = stored.map((s) => toCalendarEvent(s, provider, location, testJoinLinks));
+const token = (await new FeedService({ joinLinks: testJoinLinks, store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 0 }).create('p1', null)).url
   .split('/feeds/')[1]!
   .replace(/\.ics$/, '');
-const uncached = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 0 });
-const cached = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 64 * 1024 * 1024 });
+const uncached = new FeedService({ joinLinks: testJoinLinks, store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 0 });
+const cached = new FeedService({ joinLinks: testJoinLinks, store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 64 * 1024 * 1024 });
 
 console.log(`feed benchmark: ${stored.length} sessions, ${ROUNDS} rounds, node ${process.version}`);
 const baseline = await measure('baseline: JSON.stringify(CalendarEvent[])', () => JSON.stringify(events));
-const mapOnly = await measure('toCalendarEvent x N', () => stored.map((s) => toCalendarEvent(s, provider, location)));
+const mapOnly = await measure('toCalendarEvent x N', () => stored.map((s) => toCalendarEvent(s, provider, location, testJoinLinks)));
 const icsOnly = await measure('renderCalendar (ICS text only)', () => renderCalendar(feedCalendarMeta(provider), events));
 const cold = await measure('feed render, cache off (store+map+ICS)', () => uncached.render(token));
 const hit = await measure('feed render, cache hit', () => cached.render(token));

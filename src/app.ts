@@ -2,7 +2,8 @@ import express from 'express';
 import type { Express } from 'express';
 import { createIcsReader, DEFAULT_MAX_BYTES } from '../busy/index.js';
 import { FeedService, feedRoutes } from '../feeds/index.js';
-import type { CalendarConnector, Clock, ConnectionKind, OAuthProvider, Store } from './domain/index.js';
+import { createJoinLinks, JOIN_LINK_KEY_INFO } from './domain/index.js';
+import type { CalendarConnector, Clock, ConnectionKind, JoinLinks, OAuthProvider, Store } from './domain/index.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import { apiRouter } from './http/api-router.js';
 import { authenticate, requireAdmin, type AuthTokens } from './http/auth.js';
@@ -10,6 +11,7 @@ import { errorMiddleware, notFoundHandler } from './http/error-middleware.js';
 import { opsRouter, requestLog } from './http/ops-routes.js';
 import { noMetrics, type Metrics } from './metrics.js';
 import { jsonBody } from './http/json-body.js';
+import { joinRouter } from './http/join-routes.js';
 import { adminRouter, connectionsRouter, oauthRouter } from './http/sync-routers.js';
 import { AdminService } from './services/admin-service.js';
 import { BusyService, type IcsSources } from './services/busy-service.js';
@@ -41,6 +43,8 @@ export interface AppDeps {
     oauth: ReadonlyMap<ConnectionKind, OAuthProvider>;
     connectors: ReadonlyMap<ConnectionKind, CalendarConnector>;
   };
+  /** Minutes before a session's start from which its /j/ link opens the room (default 60). */
+  joinOpensMinutes?: number;
   /** Busy sources: the ICS reader (default: public https hosts only, 5 MiB) and how often the worker reads each. */
   busy?: { ics?: IcsSources; refreshMinutes?: number };
 }
@@ -63,23 +67,30 @@ export function createBusyService(
   });
 }
 
+/** The /j/ links of this deployment: derived from ENCRYPTION_KEY (via the SecretBox) and PUBLIC_BASE_URL. */
+export function joinLinksFor(secrets: SecretBox, publicBaseUrl: string): JoinLinks {
+  return createJoinLinks({ key: secrets.deriveKey(JOIN_LINK_KEY_INFO), publicBaseUrl });
+}
+
 export function createApp(deps: AppDeps): Express {
   const { store, clock, logger } = deps;
   const metrics = deps.metrics ?? noMetrics();
+  const joinLinks = joinLinksFor(deps.sync.secrets, deps.publicBaseUrl);
   const feedLog = logger.child({ module: 'feeds' });
   const feeds = new FeedService({
     store,
     clock,
     publicBaseUrl: deps.publicBaseUrl,
+    joinLinks,
     ...deps.feed,
     metrics,
     onFetchLogError: (err) => feedLog.warn({ err }, 'could not record feed fetches'),
   });
   deps.onShutdown?.(() => feeds.flushFetches());
   const services = {
-    providers: new ProviderService({ store, clock }),
-    locations: new LocationService({ store, clock }),
-    sessions: new SessionService({ store, clock, uidDomain: deps.uidDomain }),
+    providers: new ProviderService({ store, clock, joinLinks }),
+    locations: new LocationService({ store, clock, joinLinks }),
+    sessions: new SessionService({ store, clock, uidDomain: deps.uidDomain, joinLinks }),
     feeds,
     busy: createBusyService({ ...deps, secrets: deps.sync.secrets, connectors: deps.sync.connectors }),
   };
@@ -107,6 +118,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use(opsRouter({ store, logger, metrics, tokens: deps.tokens }));
+  app.use(joinRouter({ store, clock, metrics, opensMinutes: deps.joinOpensMinutes ?? 60 }));
   app.use('/oauth', oauthRouter(connections, webSessions));
 
   const api = express.Router();
@@ -126,7 +138,7 @@ export function createApp(deps: AppDeps): Express {
   // The provider portal and the admin console: HTML pages behind session cookies.
   const web = { sessions: webSessions, secrets: deps.sync.secrets, publicBaseUrl: deps.publicBaseUrl, logger };
   app.use('/web', webAssetsRouter());
-  app.use('/portal', portalRouter({ ...web, clock, providers: services.providers, locations: services.locations, feeds, connections, busy: services.busy, schedule: services.sessions }));
+  app.use('/portal', portalRouter({ ...web, clock, providers: services.providers, locations: services.locations, feeds, connections, busy: services.busy, schedule: services.sessions, joinLinks }));
   app.use('/admin', adminWebRouter({ ...web, admin, adminToken: deps.tokens.admin }));
 
   app.use(notFoundHandler);

@@ -23,6 +23,7 @@ const envSchema = z.object({
   FEED_FUTURE_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
   FEED_CACHE_MAX_BYTES: z.coerce.number().int().min(0).max(2 ** 40).default(128 * 1024 * 1024),
   FEED_FETCH_FLUSH_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
+  JOIN_OPENS_MINUTES: z.coerce.number().int().min(0).max(1440).default(60),
   UID_DOMAIN: z
     .string()
     .regex(/^[A-Za-z0-9.-]+$/, 'must be a host name')
@@ -76,6 +77,8 @@ export interface Config {
   adminToken: string | undefined;
   platformApiToken: string | undefined;
   feed: { pastDays: number; futureDays: number; cacheMaxBytes: number; fetchFlushMs: number };
+  /** Minutes before a session's start from which its /j/ link leads to the room. */
+  joinOpensMinutes: number;
   /** Right-hand side of every event UID; fixed at a session's creation. */
   uidDomain: string;
   logLevel: Env['LOG_LEVEL'];
@@ -160,6 +163,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     adminToken: env.ADMIN_TOKEN,
     platformApiToken: env.PLATFORM_API_TOKEN,
     feed: { pastDays: env.FEED_PAST_DAYS, futureDays: env.FEED_FUTURE_DAYS, cacheMaxBytes: env.FEED_CACHE_MAX_BYTES, fetchFlushMs: env.FEED_FETCH_FLUSH_SECONDS * 1000 },
+    joinOpensMinutes: env.JOIN_OPENS_MINUTES,
     uidDomain: env.UID_DOMAIN ?? new URL(publicBaseUrl).hostname,
     logLevel: env.LOG_LEVEL,
     encryptionKey: env.ENCRYPTION_KEY === undefined ? undefined : (parseEncryptionKey(env.ENCRYPTION_KEY) ?? undefined),

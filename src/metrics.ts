@@ -17,6 +17,8 @@ export interface Metrics {
   feedCacheHit(): void;
   /** One push attempt's outcome (synced, retry, dead, paused, paced, lost-lease). */
   syncOperation(connector: ConnectionKind, outcome: string): void;
+  /** One click on a /j/ join link, by what it found (open, early, ended, cancelled, no-room, unknown). */
+  joinClick(outcome: string): void;
 }
 
 export interface MetricsOptions {
@@ -64,6 +66,13 @@ export function createMetrics({ store, clock, role }: MetricsOptions): Metrics {
     name: 'sessionsync_sync_operations_total',
     help: 'Push attempts, by connector and outcome.',
     labelNames: ['connector', 'outcome'] as const,
+    registers: [registry],
+  });
+  // Clicks are counted here and nowhere else: a GET of a join link writes nothing to the database.
+  const joinClicks = new Counter({
+    name: 'sessionsync_join_clicks_total',
+    help: 'Clicks on stable join links (/j/), by what they found.',
+    labelNames: ['outcome'] as const,
     registers: [registry],
   });
 
@@ -157,11 +166,14 @@ export function createMetrics({ store, clock, role }: MetricsOptions): Metrics {
     syncOperation(connector, outcome) {
       syncOps.inc({ connector, outcome });
     },
+    joinClick(outcome) {
+      joinClicks.inc({ outcome });
+    },
   };
 }
 
 /** Metrics that count nothing, for tests and tools that build the app without a registry. */
 export function noMetrics(): Metrics {
   const registry = new Registry();
-  return { registry, httpRequest: () => undefined, feedPoll: () => undefined, feedRendered: () => undefined, feedCacheHit: () => undefined, syncOperation: () => undefined };
+  return { registry, httpRequest: () => undefined, feedPoll: () => undefined, feedRendered: () => undefined, feedCacheHit: () => undefined, syncOperation: () => undefined, joinClick: () => undefined };
 }

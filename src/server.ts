@@ -6,7 +6,7 @@ import { loadOrCreateDevSecret } from './dev-secrets.js';
 import type { CalendarConnector, ConnectionKind, OAuthProvider } from './domain/index.js';
 import { BusyRefresher, ResyncRunner, SyncWorker } from './sync/index.js';
 import { createIcsReader } from '../busy/index.js';
-import { createApp, createBusyService } from './app.js';
+import { createApp, createBusyService, joinLinksFor } from './app.js';
 import { createOpsApp } from './http/ops-routes.js';
 import { createMetrics } from './metrics.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   const metrics = createMetrics({ store, clock: systemClock, role: config.role });
   const { oauth, connectors } = vendorAdapters(config);
   const runsWorkers = config.role !== 'api';
-  const syncOptions = { store, connectors, secrets, clock: systemClock, logger, pastDays: config.feed.pastDays, metrics };
+  const joinLinks = joinLinksFor(secrets, config.publicBaseUrl);
+  const syncOptions = { store, connectors, secrets, joinLinks, clock: systemClock, logger, pastDays: config.feed.pastDays, metrics };
   const unpaced = { perSecond: 1e9, burst: 1e9 };
   const worker = runsWorkers ? new SyncWorker({ ...syncOptions, ...(config.syncPacing ? {} : { rateLimits: { google: unpaced, outlook: unpaced } }) }) : null;
   const resync = runsWorkers ? new ResyncRunner(syncOptions) : null;
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
           publicBaseUrl: config.publicBaseUrl,
           uidDomain: config.uidDomain,
           feed: config.feed,
+          joinOpensMinutes: config.joinOpensMinutes,
           sync: { secrets, oauth, connectors },
           busy: busyConfig,
           onShutdown: (hook) => shutdownHooks.push(hook),

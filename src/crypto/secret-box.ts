@@ -17,6 +17,8 @@ export interface SecretBox {
   sign(payload: object): string;
   /** The payload when the MAC is valid, else null (constant-time comparison). */
   verify(signed: string): unknown;
+  /** A 32-byte key for one other purpose (HKDF of ENCRYPTION_KEY with `info`); the same info, the same key. */
+  deriveKey(info: string): Buffer;
 }
 
 export function parseEncryptionKey(value: string): Buffer | null {
@@ -34,6 +36,10 @@ export function createSecretBox(masterKey: Buffer): SecretBox {
   const mac = (data: string) => createHmac('sha256', macKey).update(data).digest();
 
   return {
+    deriveKey(info) {
+      if (info.startsWith('sessionsync/secret-box/')) throw new RangeError('that info names a key of the SecretBox itself');
+      return derive(info);
+    },
     seal(plaintext, context) {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', encKey, iv);

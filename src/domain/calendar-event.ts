@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { JoinLinks } from './join-link.js';
 import { toPrintableText } from './text.js';
 import type { CalendarEvent, ClientRef, Location, PrivacyMode, Provider, Session } from './types.js';
 
@@ -67,8 +68,27 @@ export function joinDescription(url: string, instructions: string | null): strin
 
 type EventContent = Omit<CalendarEvent, 'uid' | 'sequence' | 'stamp' | 'created' | 'revision'>;
 
-function contentFor(session: Session, provider: Provider, location: Location | null, summary: string): EventContent {
-  const url = effectiveTelehealthUrl(session, location);
+/**
+ * The link calendars carry: with joinLink "stable" our /j/ link (it resolves the room at click
+ * time), with "direct" the room's own link; null when the session has no room.
+ */
+export function sharedJoinUrl(session: Session, provider: Pick<Provider, 'joinLink'>, location: Location | null, links: JoinLinks): string | null {
+  const raw = effectiveTelehealthUrl(session, location);
+  if (raw === null) return null;
+  switch (provider.joinLink) {
+    case 'stable':
+      return links.url(session);
+    case 'direct':
+      return raw;
+    default: {
+      const unreachable: never = provider.joinLink;
+      return unreachable;
+    }
+  }
+}
+
+function contentFor(session: Session, provider: Provider, location: Location | null, summary: string, links: JoinLinks): EventContent {
+  const url = sharedJoinUrl(session, provider, location, links);
   const instructions = location?.kind === 'virtual' ? location.instructions : null;
   const place = url ?? (location?.kind === 'office' ? location.address : null);
   // Stored text passes through toPrintableText: the API refuses control characters, and rows
@@ -112,14 +132,14 @@ function withIdentity(session: Session, content: EventContent): CalendarEvent {
 }
 
 /** The provider's own view of a session (feed and push): title filtered by the privacy mode. */
-export function toCalendarEvent(session: Session, provider: Provider, location: Location | null): CalendarEvent {
+export function toCalendarEvent(session: Session, provider: Provider, location: Location | null, links: JoinLinks): CalendarEvent {
   const kind = sessionKind(session, location);
   const who = clientLabel(session.client, effectivePrivacyMode(provider));
   const summary = who === null ? BASE_TITLE[kind] : `${BASE_TITLE[kind]} with ${who}`;
-  return withIdentity(session, contentFor(session, provider, location, summary));
+  return withIdentity(session, contentFor(session, provider, location, summary, links));
 }
 
 /** The client's invite file: names the provider, never the client or anyone else. */
-export function toInviteEvent(session: Session, provider: Provider, location: Location | null): CalendarEvent {
-  return withIdentity(session, contentFor(session, provider, location, `Session with ${provider.name}`));
+export function toInviteEvent(session: Session, provider: Provider, location: Location | null, links: JoinLinks): CalendarEvent {
+  return withIdentity(session, contentFor(session, provider, location, `Session with ${provider.name}`, links));
 }

@@ -13,3 +13,4 @@ export type * from './sync-ports.js';
 export * from './busy.js';
 export type * from './busy-source.js';
 export type * from './web-session.js';
+export * from './join-link.js';

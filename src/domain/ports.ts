@@ -74,6 +74,10 @@ export interface StoreReader extends SyncStoreReader {
   getBusySource(providerId: string, sourceId: string): Promise<BusySource | null>;
   /** The provider's stored busy intervals that overlap [from, to) (end > from, start < to), by start, then sourceId, then end. */
   listBusyIntervals(providerId: string, from: string, to: string): Promise<StoredBusyInterval[]>;
+  /** The session whose join token hashes to this, or null (unknown, or its session deleted). */
+  findJoinSession(tokenHash: string): Promise<{ providerId: string; sessionId: string } | null>;
+  /** Ids of the provider's sessions whose join token hash is not stored yet, by id. */
+  listSessionsWithoutJoinToken(providerId: string): Promise<string[]>;
   /** The web session with this id hash, revoked and expired ones included (the caller judges), or null. */
   getWebSession(idHash: string): Promise<WebSession | null>;
 }
@@ -98,6 +102,8 @@ export interface StoreWriter extends SyncStoreWriter {
   /** putSession for many at once: a few set-based statements rather than one per session. */
   putSessions(sessions: readonly Session[]): Promise<void>;
   deleteSession(providerId: string, sessionId: string): Promise<boolean>;
+  /** Stores each session's join token hash where none is stored yet (a stored one is never replaced). */
+  setJoinTokenHashes(providerId: string, entries: readonly { sessionId: string; tokenHash: string }[]): Promise<void>;
   putFeed(feed: FeedToken): Promise<void>;
   /** Sets revokedAt on an unrevoked feed of this provider; false when none matched. */
   revokeFeed(providerId: string, feedId: string, at: string): Promise<boolean>;

@@ -4,6 +4,9 @@
 
 export type PrivacyMode = 'none' | 'initials' | 'full';
 
+/** What calendars carry as the join link: ours (/j/<token>, decided at click time) or the raw room link. */
+export type JoinLinkMode = 'stable' | 'direct';
+
 export interface PrivacySettings {
   mode: PrivacyMode;
   /** The provider confirmed that their calendar service has signed a BAA. Required for initials/full. */
@@ -17,6 +20,7 @@ export interface Provider {
   /** IANA zone, e.g. "America/New_York"; used to display events, never to store instants. */
   timezone: string;
   privacy: PrivacySettings;
+  joinLink: JoinLinkMode;
   /** Bumped in the same transaction as every write that changes what the feed renders. */
   feedRevision: number;
   createdAt: string;

@@ -18,7 +18,7 @@ export interface ApiServices {
 
 // Response shapes: internal bookkeeping (feedRevision, fingerprints, token hashes) stays inside.
 export function providerJson(p: Provider) {
-  return { id: p.id, name: p.name, email: p.email, timezone: p.timezone, privacy: p.privacy, createdAt: p.createdAt, updatedAt: p.updatedAt };
+  return { id: p.id, name: p.name, email: p.email, timezone: p.timezone, privacy: p.privacy, joinLink: p.joinLink, createdAt: p.createdAt, updatedAt: p.updatedAt };
 }
 
 function locationJson(l: Location) {

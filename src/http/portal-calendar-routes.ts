@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { toCalendarEvent } from '../domain/calendar-event.js';
 import { AppError, ErrorCode, notFound } from '../domain/index.js';
-import type { BusySource, Clock, Connection, ConnectionKind, Location, PrivacyMode, Provider, Session, WebSession } from '../domain/index.js';
+import type { BusySource, Clock, Connection, ConnectionKind, JoinLinks, Location, PrivacyMode, Provider, Session, WebSession } from '../domain/index.js';
 import type { BusyService } from '../services/busy-service.js';
 import type { ConnectionService, ConnectionView } from '../services/connection-service.js';
 import type { LocationService } from '../services/location-service.js';
@@ -26,6 +26,7 @@ export interface PortalCalendarDeps {
   connections: ConnectionService;
   busy: BusyService;
   schedule: SessionService;
+  joinLinks: JoinLinks;
 }
 
 export type PortalView = (res: Response, session: WebSession, o: { title: string; heading: string; current: string; body: Html }) => void;
@@ -94,7 +95,7 @@ function consentRedirect(res: Response, view: PortalView, session: WebSession, k
 }
 
 export function portalCalendarRouter(deps: PortalCalendarDeps, view: PortalView, csrfOf: (session: WebSession) => string): Router {
-  const { clock, providers, locations, connections, busy, schedule } = deps;
+  const { clock, providers, locations, connections, busy, schedule, joinLinks } = deps;
   const router = Router();
   const csrfField = (session: WebSession) => html`<input type="hidden" name="_csrf" value="${csrfOf(session)}">`;
 
@@ -234,7 +235,7 @@ ${list.length === 0 ? html`<p>No calendars connected yet.</p>` : html`<ul class=
 
   const preview = async (provider: Provider, mode: PrivacyMode, baaAttested: boolean) => {
     const subject = await previewSubject(provider);
-    const event = toCalendarEvent(subject.session, { ...provider, privacy: { mode, baaAttested } }, subject.location);
+    const event = toCalendarEvent(subject.session, { ...provider, privacy: { mode, baaAttested } }, subject.location, joinLinks);
     const f = zoneFormat(provider.timezone);
     return {
       summary: event.summary,
@@ -450,7 +451,7 @@ ${sources.length === 0 ? html`<p>No other calendars yet.</p>` : html`<ul class="
     }
     const add = (iso: string, item: Item) => byDay.get(f.key(iso < from ? from : iso))?.items.push(item);
     for (const s of list.filter((x) => x.status === 'scheduled')) {
-      const event = toCalendarEvent(s, provider, all.find((l) => l.id === s.locationId) ?? null);
+      const event = toCalendarEvent(s, provider, all.find((l) => l.id === s.locationId) ?? null, joinLinks);
       add(s.start, {
         start: s.start,
         html: html`<li class="session"><span class="time">${f.time(event.start)} – ${f.time(event.end)}</span> <strong>${event.summary}</strong>${event.url !== null ? html` <a href="${event.url}" rel="noreferrer noopener">Join link</a>` : event.location !== null ? html` <span>${event.location}</span>` : ''}</li>`,

@@ -56,6 +56,8 @@ export const providerBody = z
     privacy: z
       .strictObject({ mode: z.enum(['none', 'initials', 'full']).default('none'), baaAttested: z.boolean().default(false) })
       .default({ mode: 'none', baaAttested: false }),
+    // Absent: unchanged for an existing provider, 'stable' for a new one (ProviderService.put).
+    joinLink: z.enum(['stable', 'direct']).optional(),
   })
   .superRefine((p, ctx) => {
     if (p.privacy.mode !== 'none' && !p.privacy.baaAttested) {
@@ -66,7 +68,7 @@ export const providerBody = z
       });
     }
   })
-  .transform((p): ProviderInput => ({ name: p.name, email: p.email ?? null, timezone: p.timezone, privacy: p.privacy }));
+  .transform((p): ProviderInput => ({ name: p.name, email: p.email ?? null, timezone: p.timezone, privacy: p.privacy, ...(p.joinLink !== undefined ? { joinLink: p.joinLink } : {}) }));
 
 export const locationBody = z
   .discriminatedUnion('kind', [

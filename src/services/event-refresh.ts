@@ -1,12 +1,12 @@
 import { toCalendarEvent } from '../domain/calendar-event.js';
-import type { Location, Provider, Session, StoreTx } from '../domain/index.js';
+import type { JoinLinks, Location, Provider, Session, StoreTx } from '../domain/index.js';
 
 /**
  * Brings a session's stored event identity (fingerprint, SEQUENCE, DTSTAMP) in line with what it
  * renders to now. Pure: returns the session to store, or null when its event did not change.
  */
-export function withRefreshedEvent(session: Session, provider: Provider, location: Location | null, nowIso: string): Session | null {
-  const fingerprint = toCalendarEvent(session, provider, location).revision;
+export function withRefreshedEvent(session: Session, provider: Provider, location: Location | null, nowIso: string, links: JoinLinks): Session | null {
+  const fingerprint = toCalendarEvent(session, provider, location, links).revision;
   if (fingerprint === session.eventFingerprint) return null;
   return {
     ...session,
@@ -28,13 +28,14 @@ export async function refreshSessionEvents(
   provider: Provider,
   sessions: readonly Session[],
   nowIso: string,
+  links: JoinLinks,
 ): Promise<string[]> {
   if (sessions.length === 0) return [];
   const locations = new Map((await tx.listLocations(provider.id)).map((l) => [l.id, l]));
   const refreshed: Session[] = [];
   for (const session of sessions) {
     const location = session.locationId === null ? null : (locations.get(session.locationId) ?? null);
-    const next = withRefreshedEvent(session, provider, location, nowIso);
+    const next = withRefreshedEvent(session, provider, location, nowIso, links);
     if (next !== null) refreshed.push(next);
   }
   await tx.putSessions(refreshed);

@@ -1,5 +1,5 @@
 import { AppError, ErrorCode, checkTelehealthLink, notFound, waitingRoomWarnings } from '../domain/index.js';
-import type { Clock, Location, Store, StoreTx } from '../domain/index.js';
+import type { Clock, JoinLinks, Location, Store, StoreTx } from '../domain/index.js';
 import { refreshSessionEvents } from './event-refresh.js';
 import { assertNoLinkConflicts } from './link-conflicts.js';
 import { providerNotFound, type UpsertResult } from './provider-service.js';
@@ -39,7 +39,7 @@ async function assertProvider(tx: StoreTx, providerId: string) {
 }
 
 export class LocationService {
-  constructor(private readonly deps: { store: Store; clock: Clock }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; joinLinks: JoinLinks }) {}
 
   async put(providerId: string, locationId: string, input: LocationInput): Promise<LocationResult> {
     const now = this.deps.clock.now().toISOString();
@@ -87,7 +87,7 @@ export class LocationService {
         locations.set(locationId, location);
         const nowUpcoming = users.filter((s) => s.status === 'scheduled' && s.end > now);
         await assertNoLinkConflicts(tx, providerId, nowUpcoming, locations);
-        const changed = await refreshSessionEvents(tx, provider, users, now);
+        const changed = await refreshSessionEvents(tx, provider, users, now, this.deps.joinLinks);
         if (changed.length > 0) {
           await tx.bumpFeedRevision(providerId, now);
           await tx.markSessionsDirty(providerId, changed, now);
@@ -123,7 +123,7 @@ export class LocationService {
       }
       await tx.deleteLocation(providerId, locationId);
       const detached = users.map((s) => ({ ...s, locationId: null }));
-      const changed = await refreshSessionEvents(tx, provider, detached, now);
+      const changed = await refreshSessionEvents(tx, provider, detached, now, this.deps.joinLinks);
       if (changed.length === 0) return;
       await tx.bumpFeedRevision(providerId, now);
       await tx.markSessionsDirty(providerId, changed, now);

@@ -1,6 +1,7 @@
 import { ErrorCode, checkTelehealthLink, expandSeries, notFound, validationError } from '../domain/index.js';
-import type { ClientRef, Clock, Location, Provider, Session, SessionStatus, Store, StoreTx , AppError} from '../domain/index.js';
+import type { ClientRef, Clock, JoinLinks, Location, Provider, Session, SessionStatus, Store, StoreTx , AppError} from '../domain/index.js';
 import { withRefreshedEvent } from './event-refresh.js';
+import { ensureJoinTokens } from './join-tokens.js';
 import { assertNoLinkConflicts } from './link-conflicts.js';
 import { linkRejected } from './location-service.js';
 import { providerNotFound, type UpsertResult } from './provider-service.js';
@@ -113,17 +114,17 @@ function sameStoredFields(a: Session, b: Session): boolean {
 }
 
 /** What save() writes for `next` over `existing`: nothing when no stored field changed. */
-function prepareSave(provider: Provider, locations: ReadonlyMap<string, Location>, existing: Session | null, next: Session, now: string) {
+function prepareSave(provider: Provider, locations: ReadonlyMap<string, Location>, existing: Session | null, next: Session, now: string, links: JoinLinks) {
   if (existing !== null && sameStoredFields(existing, next)) return { session: existing, feedChanged: false, write: false };
   const location = next.locationId === null ? null : (locations.get(next.locationId) ?? null);
-  const refreshed = withRefreshedEvent(next, provider, location, now);
+  const refreshed = withRefreshedEvent(next, provider, location, now, links);
   return { session: { ...(refreshed ?? next), updatedAt: now }, feedChanged: refreshed !== null, write: true };
 }
 
 export class SessionService {
   // Writes that mark push targets dirty need not wake the sync worker: the store signals it when
   // the transaction commits, in whichever process it runs.
-  constructor(private readonly deps: { store: Store; clock: Clock; uidDomain: string }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; uidDomain: string; joinLinks: JoinLinks }) {}
 
   /** Locks the provider (the overlap guard reads its sessions to decide), then reads it. */
   private async loadProvider(tx: StoreTx, providerId: string): Promise<{ provider: Provider; locations: Map<string, Location> }> {
@@ -139,8 +140,9 @@ export class SessionService {
    * event changed). Returns the stored session and whether the feed changed.
    */
   private async save(tx: StoreTx, provider: Provider, locations: ReadonlyMap<string, Location>, existing: Session | null, next: Session, now: string) {
-    const saved = prepareSave(provider, locations, existing, next, now);
+    const saved = prepareSave(provider, locations, existing, next, now, this.deps.joinLinks);
     if (saved.write) await tx.putSession(saved.session);
+    if (existing === null) await ensureJoinTokens(tx, provider.id, this.deps.joinLinks);
     return saved;
   }
 
@@ -256,7 +258,7 @@ export class SessionService {
       // Up to 104 occurrences and the dropped ones, written in a few set-based upserts.
       const writes: Session[] = [];
       for (const { existing, next } of planned) {
-        const saved = prepareSave(provider, locations, existing, next, now);
+        const saved = prepareSave(provider, locations, existing, next, now, this.deps.joinLinks);
         if (saved.write) writes.push(saved.session);
         result.sessions.push(saved.session);
         if (saved.feedChanged) changed.push(next.id);
@@ -265,12 +267,13 @@ export class SessionService {
         else result.updated += 1;
       }
       for (const session of dropped) {
-        const saved = prepareSave(provider, locations, session, { ...session, status: 'cancelled' }, now);
+        const saved = prepareSave(provider, locations, session, { ...session, status: 'cancelled' }, now, this.deps.joinLinks);
         if (saved.write) writes.push(saved.session);
         if (saved.feedChanged) changed.push(session.id);
         result.cancelled.push(session.id);
       }
       await tx.putSessions(writes);
+      if (result.created > 0) await ensureJoinTokens(tx, providerId, this.deps.joinLinks);
       if (changed.length === 0) return result;
       await tx.bumpFeedRevision(providerId, now);
       await tx.markSessionsDirty(providerId, changed, now);

@@ -197,6 +197,8 @@ export class KyselyStore implements Store {
   sessionDeletions = this.#outside('sessionDeletions', (providerId: string) => this.#ops.sessionDeletions(providerId));
   getSessions = this.#outside('getSessions', (providerId: string, sessionIds: readonly string[]) => this.#ops.getSessions(providerId, sessionIds));
   listFeeds = this.#outside('listFeeds', (providerId: string) => this.#ops.listFeeds(providerId));
+  findJoinSession = this.#outside('findJoinSession', (tokenHash: string) => this.#ops.findJoinSession(tokenHash));
+  listSessionsWithoutJoinToken = this.#outside('listSessionsWithoutJoinToken', (providerId: string) => this.#ops.listSessionsWithoutJoinToken(providerId));
   findFeedRevision = this.#outside('findFeedRevision', (tokenHash: string) => this.#ops.findFeedRevision(tokenHash));
   findFeedRevisions = this.#outside('findFeedRevisions', (tokenHashes: readonly string[]) => this.#ops.findFeedRevisions(tokenHashes));
   listBusySources = this.#outside('listBusySources', (providerId: string) => this.#ops.listBusySources(providerId));
@@ -359,6 +361,9 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     sessionDeletions: live((providerId) => ops.sessionDeletions(providerId)),
     listFeeds: live((providerId) => ops.listFeeds(providerId)),
     findFeedRevision: live((tokenHash) => ops.findFeedRevision(tokenHash)),
+    findJoinSession: live((tokenHash) => ops.findJoinSession(tokenHash)),
+    listSessionsWithoutJoinToken: live((providerId) => ops.listSessionsWithoutJoinToken(providerId)),
+    setJoinTokenHashes: live((providerId, entries) => ops.setJoinTokenHashes(providerId, entries)),
     findFeedRevisions: live((tokenHashes) => ops.findFeedRevisions(tokenHashes)),
     lockProvider: live((providerId) => ops.lock(`provider:${providerId}`)),
     lockConnection: live((connectionId) => ops.lock(`connection:${connectionId}`)),
@@ -645,6 +650,30 @@ class Operations {
     );
     const { rows } = await this.db.executeQuery<SessionRow & { sessions_deleted: number | string; id: string | null }>(CompiledQuery.raw(query, [since, providerId]));
     return { changed: rows.filter((r) => r.id !== null).map((r) => toSession(r)), deletions: Number(rows[0]?.sessions_deleted ?? 0) };
+  }
+
+  async findJoinSession(tokenHash: string): Promise<{ providerId: string; sessionId: string } | null> {
+    const row = await this.db.selectFrom('sessions').select(['provider_id', 'id']).where('join_token_hash', '=', tokenHash).executeTakeFirst();
+    return row === undefined ? null : { providerId: row.provider_id, sessionId: row.id };
+  }
+
+  async listSessionsWithoutJoinToken(providerId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('sessions').select('id').where('provider_id', '=', providerId).where('join_token_hash', 'is', null).orderBy('id').execute();
+    return rows.map((r) => r.id);
+  }
+
+  // One statement per session: only sessions without a hash are written (a new session, or one
+  // from before migration 8), and the values are deterministic, so a repeat writes nothing.
+  async setJoinTokenHashes(providerId: string, entries: readonly { sessionId: string; tokenHash: string }[]): Promise<void> {
+    for (const { sessionId, tokenHash } of entries) {
+      await this.db
+        .updateTable('sessions')
+        .set({ join_token_hash: tokenHash })
+        .where('provider_id', '=', providerId)
+        .where('id', '=', sessionId)
+        .where('join_token_hash', 'is', null)
+        .execute();
+    }
   }
 
   async deleteSession(providerId: string, sessionId: string): Promise<boolean> {

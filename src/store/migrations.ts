@@ -544,4 +544,25 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX portal_links_by_provider ON portal_links (provider_id);
     `,
   },
+  {
+    id: 8,
+    name: 'stable join links: the provider setting and each session\'s join token hash',
+    // Existing providers keep the raw link ('direct'): what their clients were sent stays as it
+    // was, and their sessions need no token hash (one derived from ENCRYPTION_KEY, which SQL cannot
+    // compute) until the provider chooses 'stable'; that write fills them under the provider lock.
+    // New providers default to 'stable' in the API. join_token_hash is SHA-256 of the derived
+    // token, never the token; NULL until filled, unique where set.
+    sqlite: `
+      ALTER TABLE providers ADD COLUMN join_link TEXT NOT NULL DEFAULT 'direct' CHECK (join_link IN ('stable', 'direct'));
+      ALTER TABLE sessions ADD COLUMN join_token_hash TEXT;
+      CREATE UNIQUE INDEX sessions_by_join_token ON sessions (join_token_hash);
+      CREATE INDEX sessions_without_join_token ON sessions (provider_id) WHERE join_token_hash IS NULL;
+    `,
+    postgres: `
+      ALTER TABLE providers ADD COLUMN join_link ${T} NOT NULL DEFAULT 'direct' CHECK (join_link IN ('stable', 'direct'));
+      ALTER TABLE sessions ADD COLUMN join_token_hash ${T};
+      CREATE UNIQUE INDEX sessions_by_join_token ON sessions (join_token_hash);
+      CREATE INDEX sessions_without_join_token ON sessions (provider_id) WHERE join_token_hash IS NULL;
+    `,
+  },
 ];

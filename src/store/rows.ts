@@ -16,6 +16,7 @@ import type {
   FeedToken,
   JobStatus,
   Location,
+  JoinLinkMode,
   PrivacyMode,
   Provider,
   ResyncJob,
@@ -54,6 +55,7 @@ export interface ProviderRow {
   timezone: string;
   privacy_mode: PrivacyMode;
   privacy_baa_attested: DbBool;
+  join_link: JoinLinkMode;
   feed_revision: number;
   created_at: string;
   updated_at: string;
@@ -71,6 +73,7 @@ export const PROVIDER_COLUMNS = columnsOf<ProviderRow>({
   timezone: true,
   privacy_mode: true,
   privacy_baa_attested: true,
+  join_link: true,
   feed_revision: true,
   created_at: true,
   updated_at: true,
@@ -88,6 +91,7 @@ export function toProvider(row: ProviderRow): Provider {
     email: row.email,
     timezone: row.timezone,
     privacy: { mode: row.privacy_mode, baaAttested: isTrue(row.privacy_baa_attested) },
+    joinLink: row.join_link,
     feedRevision: row.feed_revision,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -102,6 +106,7 @@ export function fromProvider(provider: Provider): ProviderRow {
     timezone: provider.timezone,
     privacy_mode: provider.privacy.mode,
     privacy_baa_attested: provider.privacy.baaAttested,
+    join_link: provider.joinLink,
     feed_revision: provider.feedRevision,
     created_at: provider.createdAt,
     updated_at: provider.updatedAt,
@@ -278,6 +283,8 @@ function storedInstant(value: string, field: string): string {
  */
 export interface SessionTable extends SessionRow {
   feed_revision: Generated<number>;
+  /** SHA-256 of the session's derived join token (migration 8); written apart from the session's fields. */
+  join_token_hash: Generated<string | null>;
 }
 
 export function fromSession(session: Session): SessionRow {

@@ -9,6 +9,7 @@ import type {
   Connection,
   ConnectionKind,
   EventTag,
+  JoinLinks,
   RemoteEvent,
   ResyncJob,
   ResyncPlanItem,
@@ -28,6 +29,7 @@ export interface ResyncRunnerOptions {
   store: Store;
   connectors: ReadonlyMap<ConnectionKind, CalendarConnector>;
   secrets: SecretBox;
+  joinLinks: JoinLinks;
   clock: Clock;
   logger: Logger;
   pastDays: number;
@@ -186,7 +188,7 @@ export class ResyncRunner extends BackgroundRunner {
     if (provider !== null) {
       const locations = new Map((await store.listLocations(provider.id)).map((l) => [l.id, l] as const));
       for (const s of await store.listSessions(provider.id, { status: 'scheduled', endAfter: from })) {
-        const event = toCalendarEvent(s, provider, s.locationId === null ? null : (locations.get(s.locationId) ?? null));
+        const event = toCalendarEvent(s, provider, s.locationId === null ? null : (locations.get(s.locationId) ?? null), this.options.joinLinks);
         const key = eventTagKey(provider.id, s.id);
         desired.set(key, { sessionId: s.id, event, tag: { key, revision: event.revision } });
       }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { SyncError, eventTagKey, idempotencyKeyFor } from '../domain/index.js';
-import type { CalendarConnector, Clock, Connection, ConnectionKind, Store, SyncTarget } from '../domain/index.js';
+import type { CalendarConnector, Clock, Connection, ConnectionKind, JoinLinks, Store, SyncTarget } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 import { connectorSession, markNeedsReauth, openTokens } from './connection-tokens.js';
 import { desiredEventFor } from './desired-event.js';
@@ -19,6 +19,8 @@ export interface SyncWorkerOptions {
   store: Store;
   connectors: ReadonlyMap<ConnectionKind, CalendarConnector>;
   secrets: SecretBox;
+  /** Builds the /j/ links pushed events carry for providers on joinLink 'stable'. */
+  joinLinks: JoinLinks;
   clock: Clock;
   logger: Logger;
   /** Sessions that ended more than this many days ago are not pushed (the feed window). */
@@ -151,7 +153,7 @@ export class SyncWorker extends BackgroundRunner {
 
     try {
       const from = new Date(clock.now().getTime() - this.options.pastDays * DAY_MS).toISOString();
-      const desired = await desiredEventFor(store, target.providerId, target.sessionId, from);
+      const desired = await desiredEventFor(store, target.providerId, target.sessionId, from, this.options.joinLinks);
       const session = connectorSession({ store, secrets: this.options.secrets, clock }, connection, tokens);
       let externalId = target.externalId;
       const ref = { connectionId: connection.id, calendarId: connection.calendarId, idempotencyKey: idempotencyKeyFor(connection.id, target.providerId, target.sessionId) };

@@ -1,5 +1,6 @@
 // The behaviour every CalendarConnector shows, whatever the vendor (CONVENTIONS.md rule 7): run
 // against the fake Google and fake Graph servers with the real client libraries.
+import { testJoinLinks } from '../support/builders.js';
 import assert from 'node:assert/strict';
 import { toCalendarEvent } from '../../src/domain/calendar-event.js';
 import { SyncError, eventTagKey, idempotencyKeyFor } from '../../src/domain/index.js';
@@ -35,7 +36,7 @@ export interface Planned {
 export function planFor(h: CalendarConnectorHarness, overrides: Partial<Session> = {}, where: 'video' | 'office' = 'video'): Planned {
   const provider = aProvider();
   const session = aSession(overrides);
-  const event = toCalendarEvent(session, provider, where === 'video' ? aVirtualLocation() : anOfficeLocation());
+  const event = toCalendarEvent(session, provider, where === 'video' ? aVirtualLocation() : anOfficeLocation(), testJoinLinks);
   return {
     target: {
       connectionId: h.session.connectionId,

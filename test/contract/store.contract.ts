@@ -240,6 +240,26 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
     });
 
     describe('sessions', () => {
+      it('when join token hashes are set, then a session is found by its hash, a stored hash is never replaced, and a rewrite of the session keeps it', async () => {
+        await seed(twoProviders());
+        assert.deepEqual(await store.listSessionsWithoutJoinToken('prov-1'), ['sess-1']);
+        await store.transaction((tx) => tx.setJoinTokenHashes('prov-1', [{ sessionId: 'sess-1', tokenHash: 'a'.repeat(64) }]));
+        await store.transaction((tx) => tx.setJoinTokenHashes('prov-1', [{ sessionId: 'sess-1', tokenHash: 'b'.repeat(64) }]));
+        await store.transaction((tx) => tx.putSession(aSession({ providerId: 'prov-1', status: 'cancelled' })));
+        assert.deepEqual(await store.findJoinSession('a'.repeat(64)), { providerId: 'prov-1', sessionId: 'sess-1' });
+        assert.equal(await store.findJoinSession('b'.repeat(64)), null);
+        assert.deepEqual(await store.listSessionsWithoutJoinToken('prov-1'), []);
+        assert.deepEqual(await store.listSessionsWithoutJoinToken('prov-2'), ['sess-1']);
+        await store.transaction((tx) => tx.deleteSession('prov-1', 'sess-1'));
+        assert.equal(await store.findJoinSession('a'.repeat(64)), null);
+      });
+
+      it('when a provider is stored with joinLink, then it reads back', async () => {
+        await seed({ providers: [aProvider({ id: 'prov-1', joinLink: 'stable' }), aProvider({ id: 'prov-2', joinLink: 'direct' })] });
+        assert.equal((await store.getProvider('prov-1'))?.joinLink, 'stable');
+        assert.equal((await store.getProvider('prov-2'))?.joinLink, 'direct');
+      });
+
       it('when versions of a window are listed, then only scheduled sessions overlapping it come, as ids, fingerprints, sequences and stamps, by start then id', async () => {
         const at = (day: number) => `2026-11-${String(day).padStart(2, '0')}T15:00:00.000Z`;
         const end = (day: number) => `2026-11-${String(day).padStart(2, '0')}T15:50:00.000Z`;

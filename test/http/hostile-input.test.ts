@@ -932,6 +932,14 @@ describe('HTTP: hostile input', () => {
             assert.ok(res.status >= 400 && res.status <= 499, `${label}: ${res.status}`);
             return;
           }
+          if (op.template === '/j/{token}') {
+            // A join link is opened by a person's browser: its refusal is the one HTML 404 page.
+            const res = await world.send(write);
+            assert.equal(res.status, 404, `${label}: ${res.status}`);
+            assert.match(res.headers['content-type'] ?? '', /^text\/html\b/, label);
+            assert.equal(res.headers['cache-control'], 'no-store', label);
+            return;
+          }
           await refusedRequest(write, {}, label);
         }),
         { ...FC, numRuns: 150 },

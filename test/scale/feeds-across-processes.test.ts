@@ -154,7 +154,7 @@ describePostgres('feeds across two API processes on one database (PostgreSQL)', 
     const id = `p${providers}-${hex(4)}`;
     const name = `Dr. Test ${hex(3)}`;
     const link = newLink();
-    await api(via, 'PUT', `/providers/${id}`, [201], { name, timezone: 'America/New_York' });
+    await api(via, 'PUT', `/providers/${id}`, [201], { name, timezone: 'America/New_York', joinLink: 'direct' });
     await api(via, 'PUT', `/providers/${id}/locations/video`, [201], { kind: 'virtual', name: 'Video', url: link, waitingRoom: true, isDefault: true });
     const sessions: Session[] = [];
     const day = firstDay();

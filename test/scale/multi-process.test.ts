@@ -290,7 +290,7 @@ describePostgres('multi-process push sync (PostgreSQL)', (url) => {
       4,
       async (i) => {
         const id = providerId(i);
-        expectStatus(await platform(i, 'PUT', `/api/v1/providers/${id}`, { name: `Dr. Provider ${i}`, timezone: 'America/New_York' }), [201], `provider ${id}`);
+        expectStatus(await platform(i, 'PUT', `/api/v1/providers/${id}`, { name: `Dr. Provider ${i}`, timezone: 'America/New_York', joinLink: 'direct' }), [201], `provider ${id}`);
         expectStatus(
           await platform(i, 'PUT', `/api/v1/providers/${id}/locations/video`, { kind: 'virtual', name: 'Video', url: linkOf(i), waitingRoom: true, isDefault: true }),
           [201],

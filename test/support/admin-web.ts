@@ -1,3 +1,4 @@
+import { testJoinLinks } from './builders.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import supertest from 'supertest';
@@ -45,5 +46,5 @@ export async function aDeadTarget(t: TestApp, options: { providerId?: string; se
 
 /** The resync runner a worker process would run, over the test app's store and clock. */
 export function resyncRunnerOf(t: TestApp): ResyncRunner {
-  return new ResyncRunner({ store: t.store, connectors: new Map(), secrets: t.secrets, clock: t.clock, logger: t.logger, pastDays: 60, owner: 'resync-test' });
+  return new ResyncRunner({ joinLinks: testJoinLinks, store: t.store, connectors: new Map(), secrets: t.secrets, clock: t.clock, logger: t.logger, pastDays: 60, owner: 'resync-test' });
 }

@@ -10,8 +10,12 @@ import type {
   SyncTarget,
   VirtualLocation,
 } from '../../src/domain/index.js';
+import { createJoinLinks } from '../../src/domain/index.js';
 
 export const T0 = '2026-11-02T15:00:00.000Z';
+
+/** The join links of tests that build services or render events without an app (a fixed key). */
+export const testJoinLinks = createJoinLinks({ key: Buffer.alloc(32, 7), publicBaseUrl: 'https://sync.example.test' });
 
 export function aProvider(overrides: Partial<Provider> = {}): Provider {
   return {
@@ -20,6 +24,8 @@ export function aProvider(overrides: Partial<Provider> = {}): Provider {
     email: 'ada@example.org',
     timezone: 'America/New_York',
     privacy: { mode: 'none', baaAttested: false },
+    // Most suites assert the raw room link; stable join links are asked for by their tests.
+    joinLink: 'direct',
     feedRevision: 1,
     createdAt: T0,
     updatedAt: T0,

@@ -8,7 +8,7 @@ export const OFFICE_ADDRESS = '12 Example Street, Springfield, IL 62701';
 /** A provider with a default virtual location "video" (Doxy.me) and an office "office". */
 export async function seedProvider(
   t: TestApp,
-  options: { providerId?: string; privacy?: { mode: string; baaAttested?: boolean }; timezone?: string } = {},
+  options: { providerId?: string; privacy?: { mode: string; baaAttested?: boolean }; timezone?: string; joinLink?: 'stable' | 'direct' } = {},
 ): Promise<string> {
   const providerId = options.providerId ?? 'p1';
   const put = async (path: string, body: unknown) => {
@@ -19,6 +19,8 @@ export async function seedProvider(
     name: 'Dr. Ada Byron',
     timezone: options.timezone ?? 'America/New_York',
     ...(options.privacy ? { privacy: options.privacy } : {}),
+    // The suites written before stable join links assert the raw room link: 'direct' unless asked.
+    joinLink: options.joinLink ?? 'direct',
   });
   await put(`/api/v1/providers/${providerId}/locations/video`, {
     kind: 'virtual',

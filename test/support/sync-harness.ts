@@ -1,3 +1,4 @@
+import { testJoinLinks } from './builders.js';
 import assert from 'node:assert/strict';
 import supertest from 'supertest';
 import { createGoogleConnector, createGoogleOAuth } from '../../connectors/google/index.js';
@@ -101,8 +102,8 @@ export async function createSyncHarness(factories: VendorFactory[], options: Tes
     pastDays: 60,
     random: () => 0.5,
   };
-  worker = new SyncWorker({ ...syncOptions, owner: 'worker-a' });
-  const resync = new ResyncRunner({ ...syncOptions, owner: 'resync-a' });
+  worker = new SyncWorker({ joinLinks: testJoinLinks, ...syncOptions, owner: 'worker-a' });
+  const resync = new ResyncRunner({ joinLinks: testJoinLinks, ...syncOptions, owner: 'resync-a' });
 
   return {
     t,

@@ -43,7 +43,7 @@ export function assertPageHygiene(res: supertest.Response): void {
 }
 
 export async function aProviderNamed(t: TestApp, id: string, name = 'Dr. Ada Lovelace'): Promise<void> {
-  await t.platform.put(`/api/v1/providers/${id}`, { name, timezone: 'America/New_York' }).expect((r) => assert.ok(r.status === 201 || r.status === 200));
+  await t.platform.put(`/api/v1/providers/${id}`, { name, timezone: 'America/New_York', joinLink: 'direct' }).expect((r) => assert.ok(r.status === 201 || r.status === 200));
 }
 
 /** The path and query of a portal link answered by the API. */

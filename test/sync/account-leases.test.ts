@@ -1,3 +1,4 @@
+import { testJoinLinks } from '../support/builders.js';
 import assert from 'node:assert/strict';
 import { ResyncRunner } from '../../src/sync/index.js';
 import { seedProvider } from '../support/seed.js';
@@ -22,7 +23,7 @@ for (const [database, makeStore] of testStores())
     afterEach(() => h.close());
 
     const resyncWith = (sleep: (ms: number) => Promise<void>) =>
-      new ResyncRunner({ store: h.t.store, connectors: new Map([['google', h.vendors[0]!.connector]]), secrets: h.t.secrets, clock: h.t.clock, logger: h.t.logger, pastDays: 60, owner: 'resync-x', sleep });
+      new ResyncRunner({ joinLinks: testJoinLinks, store: h.t.store, connectors: new Map([['google', h.vendors[0]!.connector]]), secrets: h.t.secrets, clock: h.t.clock, logger: h.t.logger, pastDays: 60, owner: 'resync-x', sleep });
 
     it('when the worker holds the account, then the resync waits for it and runs once it is given back', async () => {
       // The worker claims the account and stops half-way, holding it (as in the middle of a batch).

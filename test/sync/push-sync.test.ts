@@ -1,3 +1,4 @@
+import { testJoinLinks } from '../support/builders.js';
 import assert from 'node:assert/strict';
 import { DateTime } from 'luxon';
 import supertest from 'supertest';
@@ -302,7 +303,7 @@ for (const [name, factory] of vendorFactories) {
         const queued = await h.t.admin.post('/api/v1/admin/resync', { dryRun: true });
         const { ResyncRunner } = await import('../../src/sync/index.js');
         const { createLogger } = await import('../../src/logger.js');
-        const fresh = new ResyncRunner({
+        const fresh = new ResyncRunner({ joinLinks: testJoinLinks,
           store: h.t.store,
           connectors: new Map([[vendor.kind, vendor.connector]]),
           secrets: h.t.secrets,
@@ -317,7 +318,7 @@ for (const [name, factory] of vendorFactories) {
     });
 
     const workerOptions = (store: Store) => ({ store, connectors: new Map([[vendor.kind, vendor.connector]]), secrets: h.t.secrets, clock: h.t.clock, logger: createLogger('silent'), pastDays: 60, leaseMs: 30_000 });
-    const workerNamed = (owner: string) => new SyncWorker({ ...workerOptions(h.t.store), owner });
+    const workerNamed = (owner: string) => new SyncWorker({ joinLinks: testJoinLinks, ...workerOptions(h.t.store), owner });
     /** A worker that dies after its vendor call: the write happens, nothing after it is recorded. */
     const crashAfterVendorWrite = async () => {
       const crashed = new Error('process killed');
@@ -328,7 +329,7 @@ for (const [name, factory] of vendorFactories) {
           return typeof value === 'function' ? value.bind(target) : value;
         },
       });
-      await assert.rejects(new SyncWorker({ ...workerOptions(dyingStore), owner: 'dying' }).runOnce(), /process killed/);
+      await assert.rejects(new SyncWorker({ joinLinks: testJoinLinks, ...workerOptions(dyingStore), owner: 'dying' }).runOnce(), /process killed/);
     };
 
     it('when the worker dies between the external write and recording it, then a restarted worker converges without a duplicate', async () => {

@@ -1,3 +1,4 @@
+import { testJoinLinks } from '../support/builders.js';
 import assert from 'node:assert/strict';
 import { FeedService } from '../../feeds/index.js';
 import type { Store } from '../../src/domain/index.js';
@@ -13,14 +14,14 @@ const clock = { now: () => now };
 async function seed(store: Store): Promise<Record<'p1' | 'p2', string>> {
   const tokens = { p1: '', p2: '' };
   for (const [id, count] of [['p1', 30], ['p2', 10]] as const) {
-    await new ProviderService({ store, clock }).put(id, { name: `Dr. ${id}`, email: null, timezone: 'America/New_York', privacy: { mode: 'none', baaAttested: false } });
-    await new LocationService({ store, clock }).put(id, 'video', { kind: 'virtual', name: null, url: `https://doxy.me/${id}`, instructions: null, waitingRoom: true });
-    const sessions = new SessionService({ store, clock, uidDomain: 'test.example' });
+    await new ProviderService({ joinLinks: testJoinLinks, store, clock }).put(id, { name: `Dr. ${id}`, email: null, timezone: 'America/New_York', privacy: { mode: 'none', baaAttested: false } });
+    await new LocationService({ joinLinks: testJoinLinks, store, clock }).put(id, 'video', { kind: 'virtual', name: null, url: `https://doxy.me/${id}`, instructions: null, waitingRoom: true });
+    const sessions = new SessionService({ joinLinks: testJoinLinks, store, clock, uidDomain: 'test.example' });
     for (let i = 0; i < count; i++) {
       const start = new Date(Date.parse('2026-11-03T14:00:00Z') + i * 86_400_000).toISOString();
       await sessions.put(id, `s${i}`, { start, end: new Date(Date.parse(start) + 50 * 60_000).toISOString(), locationId: null, telehealthUrl: null, client: null, status: 'scheduled' });
     }
-    const created = await new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 0 }).create(id, null);
+    const created = await new FeedService({ joinLinks: testJoinLinks, store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 0 }).create(id, null);
     tokens[id] = new URL(created.url).pathname.slice('/feeds/'.length, -'.ics'.length);
   }
   return tokens;
@@ -36,7 +37,7 @@ describe('FeedService cache budget', () => {
     tokens = await seed(store);
     // What one cached feed counts (its body and the bookkeeping of its events), then its gzip.
     const size = async (token: string) => {
-      const probe = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 1e9 });
+      const probe = new FeedService({ joinLinks: testJoinLinks, store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 1e9 });
       const feed = (await probe.render(token))!;
       const body = probe.cachedBytes;
       assert.ok(body > feed.length);
@@ -49,7 +50,7 @@ describe('FeedService cache budget', () => {
 
   function service(cacheMaxBytes: number): { feeds: FeedService; renders: () => number } {
     let renders = 0;
-    const feeds = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes, metrics: { feedRendered: () => void (renders += 1), feedCacheHit: () => undefined } });
+    const feeds = new FeedService({ joinLinks: testJoinLinks, store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes, metrics: { feedRendered: () => void (renders += 1), feedCacheHit: () => undefined } });
     return { feeds, renders: () => renders };
   }
 

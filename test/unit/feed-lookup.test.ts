@@ -1,3 +1,4 @@
+import { testJoinLinks } from '../support/builders.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,11 +27,11 @@ describe('feed lookups kept in memory (SQLite)', () => {
     dir = await mkdtemp(join(tmpdir(), 'sessionsync-lookup-'));
     store = await createSqliteStore({ filename: join(dir, 'db.sqlite') });
     clock = new FakeClock('2026-11-02T12:00:00.000Z');
-    await new ProviderService({ store, clock }).put('p1', { name: 'Dr. Ada Byron', email: null, timezone: 'America/New_York', privacy: { mode: 'none', baaAttested: false } });
-    await new LocationService({ store, clock }).put('p1', 'video', { kind: 'virtual', name: null, url: 'https://doxy.me/ada', instructions: null, waitingRoom: true });
-    sessions = new SessionService({ store, clock, uidDomain: 'test.example' });
+    await new ProviderService({ joinLinks: testJoinLinks, store, clock }).put('p1', { name: 'Dr. Ada Byron', email: null, timezone: 'America/New_York', privacy: { mode: 'none', baaAttested: false } });
+    await new LocationService({ joinLinks: testJoinLinks, store, clock }).put('p1', 'video', { kind: 'virtual', name: null, url: 'https://doxy.me/ada', instructions: null, waitingRoom: true });
+    sessions = new SessionService({ joinLinks: testJoinLinks, store, clock, uidDomain: 'test.example' });
     await sessions.put('p1', 's1', { start: '2026-11-03T15:00:00.000Z', end: '2026-11-03T15:50:00.000Z', locationId: null, telehealthUrl: null, client: null, status: 'scheduled' });
-    feeds = new FeedService({ store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 1e8 });
+    feeds = new FeedService({ joinLinks: testJoinLinks, store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes: 1e8 });
     const created = await feeds.create('p1', null);
     feedId = created.feed.id;
     token = new URL(created.url).pathname.slice('/feeds/'.length, -'.ics'.length);

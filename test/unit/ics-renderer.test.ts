@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import ICAL from 'ical.js';
 import nodeIcal from 'node-ical';
 import { renderCalendar } from '../../feeds/index.js';
+import { toCalendarEvent } from '../../src/domain/calendar-event.js';
+import { aProvider, aSession, aVirtualLocation, testJoinLinks } from '../support/builders.js';
 import { supportedTimeZones } from '../../src/domain/index.js';
 import type { CalendarEvent } from '../../src/domain/index.js';
 import {
@@ -124,6 +126,15 @@ describe('renderCalendar', () => {
 
     it('when there are no events, then the output equals empty.ics byte for byte', () => {
       assertMatchesGolden('empty.ics', renderCalendar(calendarMeta, []));
+    });
+
+    // The fixtures above are CalendarEvents, so joinLink cannot change them; this one goes through
+    // toCalendarEvent for a provider on 'stable' (the fixed test key): the /j/ link, never the room.
+    it('when a virtual session of a provider on stable join links is rendered, then the output equals stable-join-link.ics byte for byte', () => {
+      const event = toCalendarEvent(aSession({ providerId: 'prov-1' }), aProvider({ joinLink: 'stable' }), aVirtualLocation(), testJoinLinks);
+      const ics = renderCalendar(calendarMeta, [event]);
+      assertMatchesGolden('stable-join-link.ics', ics);
+      assert.ok(!ics.includes(aVirtualLocation().url));
     });
   });
 

@@ -1,3 +1,4 @@
+import { testJoinLinks } from '../support/builders.js';
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
@@ -89,10 +90,10 @@ for (const [name, createStore] of testStores()) {
 
 async function run(store: Store, changes: readonly Change[]): Promise<void> {
   const clock = new FakeClock('2026-11-02T12:00:00.000Z');
-  const providers = new ProviderService({ store, clock });
-  const locations = new LocationService({ store, clock });
-  const sessions = new SessionService({ store, clock, uidDomain: 'test.example' });
-  const options = { store, clock, publicBaseUrl: 'https://x', pastDays: PAST_DAYS, futureDays: FUTURE_DAYS, cacheMaxBytes: 64 * 1024 * 1024 };
+  const providers = new ProviderService({ joinLinks: testJoinLinks, store, clock });
+  const locations = new LocationService({ joinLinks: testJoinLinks, store, clock });
+  const sessions = new SessionService({ joinLinks: testJoinLinks, store, clock, uidDomain: 'test.example' });
+  const options = { store, clock, joinLinks: testJoinLinks, publicBaseUrl: 'https://x', pastDays: PAST_DAYS, futureDays: FUTURE_DAYS, cacheMaxBytes: 64 * 1024 * 1024 };
   const feeds = new FeedService(options);
 
   await providers.put('p1', { name: 'Dr. Ada Byron', email: null, timezone: 'America/New_York', privacy: { mode: 'initials', baaAttested: true } });
@@ -112,7 +113,7 @@ async function run(store: Store, changes: readonly Change[]): Promise<void> {
     const to = new Date(dayStart + (FUTURE_DAYS + 1) * 86_400_000).toISOString();
     const byId = new Map<string, Location>((await store.listLocations('p1')).map((l) => [l.id, l]));
     const live = await store.listSessions('p1', { status: 'scheduled', endAfter: from, startBefore: to });
-    const events = live.map((s) => toCalendarEvent(s, provider, s.locationId === null ? null : (byId.get(s.locationId) ?? null)));
+    const events = live.map((s) => toCalendarEvent(s, provider, s.locationId === null ? null : (byId.get(s.locationId) ?? null), testJoinLinks));
     assert.equal(joinParts(served.parts).toString('utf8'), renderCalendarReference(feedCalendarMeta(provider), events), step);
     assert.equal(served.etag, cold.etag, step);
     // The ETag of a body is one: that of the same calendar assembled in one go from its events.

@@ -1,0 +1,74 @@
+import { createHmac, hash } from 'node:crypto';
+import type { Session } from './types.js';
+
+
+// Stable join links: <PUBLIC_BASE_URL>/j/<token>. The token is derived, not drawn: the HMAC of the
+// session's identity under a key derived from ENCRYPTION_KEY, so every render (feed, push, invite)
+// rebuilds the same URL and the database holds only SHA-256(token), the lookup key of a click.
+// The token carries nothing of the session's time or the client: a click decides from current data.
+
+/** 24 bytes of HMAC-SHA256 (192 bits, above the 128 the issue asks), 32 base64url characters. */
+const TOKEN_BYTES = 24;
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{32}$/;
+
+/** The HKDF info of the join-link key: SecretBox.deriveKey(JOIN_LINK_KEY_INFO). */
+export const JOIN_LINK_KEY_INFO = 'sessionsync/join-link/hmac';
+
+export interface JoinLinks {
+  /** The session's token: the same for the session's whole life (while ENCRYPTION_KEY stays). */
+  token(session: Pick<Session, 'providerId' | 'id'>): string;
+  /** <PUBLIC_BASE_URL>/j/<token>. */
+  url(session: Pick<Session, 'providerId' | 'id'>): string;
+  /** SHA-256 (hex) of the token: what the store keeps and a click looks up. */
+  tokenHash(session: Pick<Session, 'providerId' | 'id'>): string;
+}
+
+export function hashJoinToken(token: string): string {
+  return hash('sha256', token, 'hex');
+}
+
+/** Whether s could be a join token; lets a click of junk answer 404 without a store lookup. */
+export function isWellFormedJoinToken(s: string): boolean {
+  return TOKEN_SHAPE.test(s);
+}
+
+/** `key`: 32 bytes used for nothing else (SecretBox.deriveKey(JOIN_LINK_KEY_INFO)). */
+export function createJoinLinks(options: { key: Buffer; publicBaseUrl: string }): JoinLinks {
+  const base = options.publicBaseUrl.replace(/\/+$/, '');
+  // JSON of the pair: unambiguous whatever characters the ids hold.
+  const token = (s: Pick<Session, 'providerId' | 'id'>) =>
+    createHmac('sha256', options.key).update(`join:${JSON.stringify([s.providerId, s.id])}`).digest().subarray(0, TOKEN_BYTES).toString('base64url');
+  return {
+    token,
+    url: (s) => `${base}/j/${token(s)}`,
+    tokenHash: (s) => hashJoinToken(token(s)),
+  };
+}
+
+/** What a click on a join link finds, decided from the session as it is now. */
+export type JoinState =
+  | { kind: 'gone' }
+  | { kind: 'cancelled' }
+  | { kind: 'no-room' }
+  | { kind: 'early'; opensAt: string }
+  | { kind: 'open'; url: string }
+  | { kind: 'ended' };
+
+/**
+ * The join window is [start - opensMinutes, end): a click at the start minus opensMinutes exactly
+ * gets the room, one millisecond before does not, and from the end on the room is closed.
+ */
+export function joinState(
+  session: Pick<Session, 'start' | 'end' | 'status'> | null,
+  roomUrl: string | null,
+  nowMs: number,
+  opensMinutes: number,
+): JoinState {
+  if (session === null) return { kind: 'gone' };
+  if (session.status === 'cancelled') return { kind: 'cancelled' };
+  const opens = Date.parse(session.start) - opensMinutes * 60_000;
+  if (nowMs >= Date.parse(session.end)) return { kind: 'ended' };
+  if (roomUrl === null) return { kind: 'no-room' };
+  if (nowMs < opens) return { kind: 'early', opensAt: new Date(opens).toISOString() };
+  return { kind: 'open', url: roomUrl };
+}
