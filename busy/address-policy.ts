@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { hostPortKey } from './source-url.js';
 
 // Which addresses a provider-supplied calendar URL may make us connect to. A busy source is a URL
 // typed in by a user, so without this the server would fetch from its own network for them (SSRF:
@@ -84,4 +86,14 @@ function parseAllowHost(entry: string, raw: string): string {
   const canonical = URL.parse(`http://${host}/`)?.hostname;
   if (canonical === undefined || canonical === '') return fail('not a valid host name');
   return `${canonical}:${port}`;
+}
+
+/**
+ * Whether a URL names a non-public IP address itself (not a host name), unless its host:port is
+ * allowed: Node's net.connect skips DNS (and so the lookup check) for IP literals, so they are
+ * judged from the URL.
+ */
+export function isBlockedLiteral(url: URL, allowHosts: ReadonlySet<string>): boolean {
+  const literal = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return isIP(literal) !== 0 && !isPublicAddress(literal) && !allowHosts.has(hostPortKey(url));
 }

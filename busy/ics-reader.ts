@@ -1,10 +1,9 @@
 // Reading an ICS busy source end to end: the guarded fetch (safe-fetch.ts), then the busy time in
 // it (ics-busy.ts). What the busy service is given (src/services/busy-service.ts: IcsSources).
-import { isIP } from 'node:net';
-import { isPublicAddress } from './address-policy.js';
+import { isBlockedLiteral } from './address-policy.js';
 import { fetchIcsSource, type HostResolver } from './safe-fetch.js';
 import { busyFromIcs, IcsParseError } from './ics-busy.js';
-import { hostPortKey, normalizeSourceUrl } from './source-url.js';
+import { normalizeSourceUrl } from './source-url.js';
 import type { BusyInterval } from '../src/domain/index.js';
 
 export interface IcsReaderOptions {
@@ -35,8 +34,7 @@ export function createIcsReader(options: IcsReaderOptions): IcsReader {
       const checked = normalizeSourceUrl(url, options.allowHosts);
       if (!(checked instanceof URL)) return { reason: checked.reason };
       // An address written as an IP is judged now; a name, on what it resolves to at each read.
-      const literal = checked.hostname.replace(/^\[(.*)\]$/, '$1');
-      if (isIP(literal) !== 0 && !isPublicAddress(literal) && !options.allowHosts.has(hostPortKey(checked))) {
+      if (isBlockedLiteral(checked, options.allowHosts)) {
         return { reason: 'the address is not a public one (loopback, private, link-local and other special ranges are refused)' };
       }
       return checked;

@@ -1,8 +1,8 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIP, type LookupFunction } from 'node:net';
+import type { LookupFunction } from 'node:net';
 import { getCACertificates } from 'node:tls';
 import { Agent, fetch } from 'undici';
-import { isPublicAddress } from './address-policy.js';
+import { isBlockedLiteral, isPublicAddress } from './address-policy.js';
 import { hostPortKey, normalizeSourceUrl } from './source-url.js';
 
 // Downloads a provider's external ICS calendar. The URL is user input, so every hop is checked
@@ -105,9 +105,7 @@ function toSettings(options: FetchIcsOptions): Settings {
 
 async function fetchHop(url: URL, settings: Settings): Promise<Hop> {
   const exempt = settings.allowHosts.has(hostPortKey(url));
-  // Node's net.connect skips the lookup hook for IP literals, so those are judged here.
-  const literal = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (!exempt && isIP(literal) !== 0 && !isPublicAddress(literal)) return done(blocked(url.host));
+  if (isBlockedLiteral(url, settings.allowHosts)) return done(blocked(url.host));
 
   // One agent per hop: the lookup hook only sees a host name, and whether it is exempt depends
   // on the port too. HTTP/1.1 only, the protocol whose size and timeout handling is tested here.

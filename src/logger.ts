@@ -17,3 +17,14 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     destination,
   );
 }
+
+/**
+ * What of an unknown error may be logged: its type, code and stack frames, never its message,
+ * which may quote a request, a URL with a secret (a feed or ICS address) or a client's name.
+ */
+export function loggableError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { type: typeof err };
+  const { code, errno } = err as { code?: unknown; errno?: unknown };
+  const frames = (err.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).map((line) => line.trim());
+  return { type: err.name, ...(typeof code === 'string' ? { code } : {}), ...(typeof errno === 'number' ? { errno } : {}), frames };
+}

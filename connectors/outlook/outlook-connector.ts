@@ -291,6 +291,23 @@ export function createOutlookConnector(config: MicrosoftConfig, deps: OutlookCon
   }
 
   /** One Graph request under the connection's concurrency limit; failures stay raw for the caller. */
+  /**
+   * Every page of a Graph collection: the first request as `first` builds it, then each
+   * @odata.nextLink, which must stay on Graph's own host (the request carries the tokens).
+   */
+  async function* pages(session: ConnectorSession, first: (api: (path: string) => GraphRequest) => GraphRequest): AsyncGenerator<GraphPage> {
+    let next: string | undefined = undefined;
+    do {
+      const link: string | undefined = next;
+      const page: GraphPage = await send<GraphPage>(session, (api) => (link !== undefined ? api(link) : first(api)), (request) => request.get() as Promise<GraphPage>);
+      yield page;
+      next = page['@odata.nextLink'];
+      if (next !== undefined && new URL(next).origin !== graphUrl.origin) {
+        throw new SyncError({ kind: 'permanent', code: 'UNEXPECTED_NEXT_LINK', message: 'Microsoft Graph returned a next page on another host.' });
+      }
+    } while (next !== undefined);
+  }
+
   function send<T>(session: ConnectorSession, build: (api: (path: string) => GraphRequest) => GraphRequest, run: (request: GraphRequest) => Promise<T>): Promise<T> {
     const tokens = tokensFor(session);
     return limiter.run(session.connectionId, async () => {
@@ -408,30 +425,18 @@ export function createOutlookConnector(config: MicrosoftConfig, deps: OutlookCon
       }
       const found: BusyInterval[] = [];
       try {
-        let next: string | undefined = undefined;
-        do {
-          const link: string | undefined = next;
-          const page: GraphPage = await send<GraphPage>(
-            session,
-            (api) =>
-              link !== undefined
-                ? api(link)
-                : api(view)
-                    .query({ startDateTime: encodeURIComponent(range.from), endDateTime: encodeURIComponent(range.to) })
-                    .select(SELECT_BUSY_FIELDS)
-                    .expand(encodeURIComponent(EXPAND_TAG_KEY))
-                    .top(BUSY_PAGE_SIZE),
-            (request) => request.get() as Promise<GraphPage>,
-          );
+        const first = (api: (path: string) => GraphRequest) =>
+          api(view)
+            .query({ startDateTime: encodeURIComponent(range.from), endDateTime: encodeURIComponent(range.to) })
+            .select(SELECT_BUSY_FIELDS)
+            .expand(encodeURIComponent(EXPAND_TAG_KEY))
+            .top(BUSY_PAGE_SIZE);
+        for await (const page of pages(session, first)) {
           for (const raw of page.value ?? []) {
             const busy = busyIntervalOfGraph(raw, range.providerZone);
             if (busy !== null) found.push(busy);
           }
-          next = page['@odata.nextLink'];
-          if (next !== undefined && new URL(next).origin !== graphUrl.origin) {
-            throw new SyncError({ kind: 'permanent', code: 'UNEXPECTED_NEXT_LINK', message: 'Microsoft Graph returned a next page on another host.' });
-          }
-        } while (next !== undefined);
+        }
       } catch (error) {
         throw fail(error);
       }
@@ -449,27 +454,15 @@ export function createOutlookConnector(config: MicrosoftConfig, deps: OutlookCon
         } catch (error) {
           throw new SyncError({ kind: 'permanent', code: 'INVALID_RANGE', message: 'listTagged needs an ISO-8601 UTC instant.', cause: error });
         }
-        let next: string | undefined = undefined;
-        do {
-          const link: string | undefined = next;
-          const page: GraphPage = await send<GraphPage>(
-            session,
-            (api) =>
-              link !== undefined
-                ? api(link)
-                : api(`${calendar}/events`).filter(encodeURIComponent(filter)).expand(encodeURIComponent(EXPAND_TAG_PROPERTIES)).select(SELECT_READ_FIELDS).top(PAGE_SIZE),
-            (request) => request.get() as Promise<GraphPage>,
-          );
+        const first = (api: (path: string) => GraphRequest) =>
+          api(`${calendar}/events`).filter(encodeURIComponent(filter)).expand(encodeURIComponent(EXPAND_TAG_PROPERTIES)).select(SELECT_READ_FIELDS).top(PAGE_SIZE);
+        for await (const page of pages(session, first)) {
           for (const raw of page.value ?? []) {
             const remote = fromGraphEvent(raw);
             // The server filters on end already; this keeps the contract if a page says otherwise.
             if (remote !== null && !(Date.parse(remote.end) < from)) found.push(remote);
           }
-          next = page['@odata.nextLink'];
-          if (next !== undefined && new URL(next).origin !== graphUrl.origin) {
-            throw new SyncError({ kind: 'permanent', code: 'UNEXPECTED_NEXT_LINK', message: 'Microsoft Graph returned a next page on another host.' });
-          }
-        } while (next !== undefined);
+        }
       } catch (error) {
         throw fail(error);
       }

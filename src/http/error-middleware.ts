@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { AppError, clientErrorStatus, ErrorCode } from '../domain/index.js';
-import type { Logger } from '../logger.js';
+import { loggableError, type Logger } from '../logger.js';
 
 // The one place where errors become HTTP responses (CONVENTIONS.md rule 4). Errors that are not
 // ours (the router's, body-parser's, zlib's) often carry request text in their message (the raw
@@ -34,13 +34,6 @@ export function toAppError(err: unknown): { error: AppError; known: boolean } {
   return { error: new AppError({ code: ErrorCode.INTERNAL, status: 500, message: 'Something went wrong on our side.', cause: err }), known: false };
 }
 
-/** What of an unknown error may be logged: never its message, which may quote the request. */
-export function loggableError(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { type: typeof err };
-  const { code, errno } = err as { code?: unknown; errno?: unknown };
-  const frames = (err.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).map((line) => line.trim());
-  return { type: err.name, ...(typeof code === 'string' ? { code } : {}), ...(typeof errno === 'number' ? { errno } : {}), frames };
-}
 
 /** The route pattern a request matched, for logs and metrics; never its URL (a feed URL is a secret). */
 export function routePattern(req: Request): string {

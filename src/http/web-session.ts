@@ -6,7 +6,8 @@ import type { WebSession } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 import { SESSION_HOURS, type WebSessionService } from '../services/web-session-service.js';
 import { tokensEqual } from './auth.js';
-import { loggableError, routePattern, toAppError } from './error-middleware.js';
+import { loggableError } from '../logger.js';
+import { routePattern, toAppError } from './error-middleware.js';
 import { html, page } from './web-html.js';
 import { webAssets } from './web-assets.js';
 

@@ -4,8 +4,8 @@
 // a calendar is instants and its source id, nothing else.
 import type { SecretBox } from '../crypto/secret-box.js';
 import { AppError, ErrorCode, mergeBySource, notFound, SyncError, validationError } from '../domain/index.js';
-import type { BusyInterval, BusySource, CalendarConnector, Clock, ConnectionKind, Session, SourcedBusyInterval, Store } from '../domain/index.js';
-import type { Logger } from '../logger.js';
+import type { BusyInterval, BusySource, StoredBusyInterval, CalendarConnector, Clock, ConnectionKind, Session, SourcedBusyInterval, Store } from '../domain/index.js';
+import { loggableError, type Logger } from '../logger.js';
 import { connectorSession, markNeedsReauth, openTokens } from '../sync/index.js';
 import { providerNotFound } from './provider-service.js';
 
@@ -148,17 +148,14 @@ export class BusyService {
     if (!(span > 0)) throw validationError([{ path: 'to', message: 'must be after from' }]);
     if (span > MAX_BUSY_WINDOW_DAYS * DAY_MS) throw validationError([{ path: 'to', message: `the window may span at most ${MAX_BUSY_WINDOW_DAYS} days` }]);
     await this.assertProvider(providerId);
-    const stored = await this.options.store.listBusyIntervals(providerId, from, to);
-    return mergeBySource(stored.map((i) => ({ sourceId: i.sourceId, start: i.start < from ? from : i.start, end: i.end > to ? to : i.end })));
+    return clippedBySource(await this.options.store.listBusyIntervals(providerId, from, to), from, to);
   }
 
   /** The warnings of a session written over busy time (none for a cancelled one). */
   async conflictsWith(session: Pick<Session, 'providerId' | 'start' | 'end' | 'status'>): Promise<BusyConflict[]> {
     if (session.status !== 'scheduled') return [];
     const stored = await this.options.store.listBusyIntervals(session.providerId, session.start, session.end);
-    if (stored.length === 0) return [];
-    const clipped = stored.map((i) => ({ sourceId: i.sourceId, start: i.start < session.start ? session.start : i.start, end: i.end > session.end ? session.end : i.end }));
-    return mergeBySource(clipped).map((b) => ({
+    return clippedBySource(stored, session.start, session.end).map((b) => ({
       code: 'BUSY_CONFLICT',
       message: 'The session overlaps busy time in another of the provider\'s calendars.',
       from: b.start,
@@ -185,7 +182,7 @@ export class BusyService {
     const started = clock.now();
     const window = { from: new Date(started.getTime() - KEEP_PAST_DAYS * DAY_MS), to: new Date(started.getTime() + KEEP_FUTURE_DAYS * DAY_MS) };
     const outcome = await this.readOutcome(source, provider.timezone, window).catch((err: unknown): IcsReadOutcome => {
-      this.log.warn({ err, providerId: source.providerId, sourceId: source.id }, 'busy source read failed unexpectedly');
+      this.log.warn({ err: loggableError(err), providerId: source.providerId, sourceId: source.id }, 'busy source read failed unexpectedly');
       return { status: 'error', code: 'SOURCE_READ_FAILED' };
     });
     const now = clock.now();
@@ -307,6 +304,11 @@ function connectionNotFound(connectionId: string): AppError {
     message: `Connection ${connectionId} does not exist.`,
     details: [{ path: 'connectionId', message: 'no such connection of this provider' }],
   });
+}
+
+/** Stored intervals clipped to [from, to) (ISO instants compare as text) and merged with their sources. */
+function clippedBySource(stored: readonly StoredBusyInterval[], from: string, to: string): SourcedBusyInterval[] {
+  return mergeBySource(stored.map((i) => ({ sourceId: i.sourceId, start: i.start < from ? from : i.start, end: i.end > to ? to : i.end })));
 }
 
 export function busySourceNotFound(sourceId: string): AppError {

@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.js';
+import { loggableError, type Logger } from '../logger.js';
 import type { BusyService } from '../services/busy-service.js';
 import { BackgroundRunner } from './waker.js';
 
@@ -31,6 +31,6 @@ export class BusyRefresher extends BackgroundRunner {
   }
 
   protected onLoopError(err: unknown): void {
-    this.log.error({ err }, 'busy refresh round failed');
+    this.log.error({ err: loggableError(err) }, 'busy refresh round failed');
   }
 }

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { parseFeed, type ParsedEvent } from '../support/parse-ics.js';
-import { createSchema, describePostgres, dropSchema } from '../support/postgres.js';
+import { createSchema, describePostgres, dropSchema, schemaDatabaseUrl } from '../support/postgres.js';
 import { ServerGroup, type ServerProcess } from '../support/processes.js';
 
 // Two API processes of the real server (ROLE=api, no worker) on one PostgreSQL schema, talked to
@@ -229,12 +229,10 @@ describePostgres('feeds across two API processes on one database (PostgreSQL)', 
   before(async function () {
     this.timeout(60_000);
     schema = await createSchema(url);
-    // The server reads only DATABASE_URL: libpq's `options` parameter selects the test's schema.
-    const separator = url.includes('?') ? '&' : '?';
     const env: Record<string, string> = {
       NODE_ENV: 'production',
       ROLE: 'api',
-      DATABASE_URL: `${url}${separator}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+      DATABASE_URL: schemaDatabaseUrl(url, schema),
       ADMIN_TOKEN: randomBytes(32).toString('base64url'),
       PLATFORM_API_TOKEN: platformToken,
       ENCRYPTION_KEY: randomBytes(32).toString('hex'),

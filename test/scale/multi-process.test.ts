@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { FakeCalendarServer, FakeStoredEvent } from '../fakes/fake-calendar.js';
 import { startFakeGoogle, type FakeGoogle } from '../fakes/fake-google.js';
 import { startFakeGraph, type FakeGraphServer } from '../fakes/fake-graph.js';
-import { createSchema, describePostgres, dropSchema } from '../support/postgres.js';
+import { createSchema, describePostgres, dropSchema, schemaDatabaseUrl } from '../support/postgres.js';
 import { ServerGroup, pollUntil, type ServerProcess } from '../support/processes.js';
 
 // Two API and two worker processes of the real server on one PostgreSQL schema, pushing to a fake
@@ -197,9 +197,7 @@ describePostgres('multi-process push sync (PostgreSQL)', (url) => {
     const fakeOf = (kind: Kind): FakeCalendarServer => (kind === 'google' ? google! : graph!);
 
     // ---- configuration shared by every process ------------------------------------------------
-    // The server reads only DATABASE_URL: libpq's `options` parameter selects the test's schema.
-    const separator = url.includes('?') ? '&' : '?';
-    const databaseUrl = `${url}${separator}options=${encodeURIComponent(`-c search_path=${s}`)}`;
+    const databaseUrl = schemaDatabaseUrl(url, s);
     const caFile = path.join(tempDir, 'fake-graph-ca.pem');
     writeFileSync(caFile, graph.caCert);
     const adminToken = token();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { createSchema, describePostgres, dropSchema } from '../support/postgres.js';
+import { createSchema, describePostgres, dropSchema, schemaDatabaseUrl } from '../support/postgres.js';
 import { ServerGroup, type ServerProcess } from '../support/processes.js';
 
 // The portal and the console on two API processes of the real server on one PostgreSQL schema:
@@ -53,11 +53,10 @@ describePostgres('portal and console across two API processes (PostgreSQL)', (ur
   before(async function () {
     this.timeout(60_000);
     schema = await createSchema(url);
-    const separator = url.includes('?') ? '&' : '?';
     const env: Record<string, string> = {
       NODE_ENV: 'production',
       ROLE: 'api',
-      DATABASE_URL: `${url}${separator}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+      DATABASE_URL: schemaDatabaseUrl(url, schema),
       ADMIN_TOKEN: adminToken,
       PLATFORM_API_TOKEN: platformToken,
       ENCRYPTION_KEY: randomBytes(32).toString('hex'),

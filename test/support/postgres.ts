@@ -42,6 +42,14 @@ export async function createSchema(url: string): Promise<string> {
   return schema;
 }
 
+/**
+ * The DATABASE_URL a server process gets to work in `schema`: the server reads only DATABASE_URL,
+ * so libpq's `options` parameter selects the schema.
+ */
+export function schemaDatabaseUrl(url: string, schema: string): string {
+  return `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+}
+
 export async function dropSchema(url: string, schema: string): Promise<void> {
   await withClient(url, (c) => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
 }
