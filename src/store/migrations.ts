@@ -565,4 +565,78 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX sessions_without_join_token ON sessions (provider_id) WHERE join_token_hash IS NULL;
     `,
   },
+  {
+    id: 9,
+    name: 'leaving cleanly, rotatable keys and reminders: offboarding state, feed tombstones, settings',
+    // providers.offboarded_at: set when the provider leaves (POST .../offboard keeps the row, DELETE
+    // removes it once every calendar is cleaned); its feeds answer from feed_tombstones from then on.
+    // providers.reminders: JSON array of minutes before the start (popup) for pushed events, NULL
+    // for the calendar's own defaults. connections.cleanup: JSON of a removal of our events in
+    // progress (the worker removes them, then revokes the grant and forgets the tokens); a status
+    // would need the CHECK rebuilt on SQLite, and the connection is still authorised meanwhile.
+    // feed_tombstones outlive the provider row (no FK): keyed by the feed token's SHA-256, they
+    // serve an empty calendar under the same name, then 410. offboardings: the record an admin
+    // shows, ids and counts only, also outliving the provider. settings: named values of the
+    // service itself (the sealed join-link key, so that rotating ENCRYPTION_KEYS keeps /j/ links).
+    sqlite: `
+      ALTER TABLE providers ADD COLUMN offboarded_at TEXT;
+      ALTER TABLE providers ADD COLUMN reminders TEXT CHECK (reminders IS NULL OR json_valid(reminders));
+      ALTER TABLE connections ADD COLUMN cleanup TEXT CHECK (cleanup IS NULL OR json_valid(cleanup));
+      CREATE INDEX connections_in_cleanup ON connections (id) WHERE cleanup IS NOT NULL;
+
+      CREATE TABLE feed_tombstones (
+        token_hash    TEXT NOT NULL PRIMARY KEY,
+        provider_id   TEXT NOT NULL,
+        calendar_name TEXT NOT NULL,
+        since         TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE offboardings (
+        id           TEXT NOT NULL PRIMARY KEY,
+        provider_id  TEXT NOT NULL,
+        mode         TEXT NOT NULL CHECK (mode IN ('offboard', 'delete')),
+        actor        TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        finished_at  TEXT,
+        result       TEXT NOT NULL CHECK (json_valid(result))
+      ) STRICT;
+      CREATE INDEX offboardings_by_provider ON offboardings (provider_id, requested_at);
+
+      CREATE TABLE settings (
+        name       TEXT NOT NULL PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+    `,
+    postgres: `
+      ALTER TABLE providers ADD COLUMN offboarded_at ${T};
+      ALTER TABLE providers ADD COLUMN reminders JSONB;
+      ALTER TABLE connections ADD COLUMN cleanup JSONB;
+      CREATE INDEX connections_in_cleanup ON connections (id) WHERE cleanup IS NOT NULL;
+
+      CREATE TABLE feed_tombstones (
+        token_hash    ${T} NOT NULL PRIMARY KEY,
+        provider_id   ${T} NOT NULL,
+        calendar_name ${T} NOT NULL,
+        since         ${T} NOT NULL
+      );
+
+      CREATE TABLE offboardings (
+        id           ${T} NOT NULL PRIMARY KEY,
+        provider_id  ${T} NOT NULL,
+        mode         ${T} NOT NULL CHECK (mode IN ('offboard', 'delete')),
+        actor        ${T} NOT NULL,
+        requested_at ${T} NOT NULL,
+        finished_at  ${T},
+        result       JSONB NOT NULL
+      );
+      CREATE INDEX offboardings_by_provider ON offboardings (provider_id, requested_at);
+
+      CREATE TABLE settings (
+        name       ${T} NOT NULL PRIMARY KEY,
+        value      ${T} NOT NULL,
+        updated_at ${T} NOT NULL
+      );
+    `,
+  },
 ];
