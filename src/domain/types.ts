@@ -21,6 +21,13 @@ export interface Provider {
   timezone: string;
   privacy: PrivacySettings;
   joinLink: JoinLinkMode;
+  /**
+   * Popup reminders of pushed events, in minutes before the start (Google reminders.overrides,
+   * Outlook reminderMinutesBeforeStart); null: the calendar's own defaults. Feeds carry none.
+   */
+  reminders: number[] | null;
+  /** When the provider left (offboarding requested); null while with the practice. */
+  offboardedAt: string | null;
   /** Bumped in the same transaction as every write that changes what the feed renders. */
   feedRevision: number;
   createdAt: string;

@@ -51,6 +51,8 @@ export class ProviderService {
         timezone: input.timezone,
         privacy: input.privacy,
         joinLink,
+        reminders: existing?.reminders ?? null,
+        offboardedAt: existing?.offboardedAt ?? null,
         feedRevision: existing?.feedRevision ?? 0,
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,

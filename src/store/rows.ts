@@ -56,6 +56,9 @@ export interface ProviderRow {
   privacy_mode: PrivacyMode;
   privacy_baa_attested: DbBool;
   join_link: JoinLinkMode;
+  /** Provider.reminders as JSON (text on SQLite, JSONB on PostgreSQL). */
+  reminders: string | object | null;
+  offboarded_at: string | null;
   feed_revision: number;
   created_at: string;
   updated_at: string;
@@ -74,6 +77,8 @@ export const PROVIDER_COLUMNS = columnsOf<ProviderRow>({
   privacy_mode: true,
   privacy_baa_attested: true,
   join_link: true,
+  reminders: true,
+  offboarded_at: true,
   feed_revision: true,
   created_at: true,
   updated_at: true,
@@ -92,6 +97,8 @@ export function toProvider(row: ProviderRow): Provider {
     timezone: row.timezone,
     privacy: { mode: row.privacy_mode, baaAttested: isTrue(row.privacy_baa_attested) },
     joinLink: row.join_link,
+    reminders: row.reminders === null ? null : parseJson<number[]>(row.reminders),
+    offboardedAt: row.offboarded_at,
     feedRevision: row.feed_revision,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -107,6 +114,8 @@ export function fromProvider(provider: Provider): ProviderRow {
     privacy_mode: provider.privacy.mode,
     privacy_baa_attested: provider.privacy.baaAttested,
     join_link: provider.joinLink,
+    reminders: provider.reminders === null ? null : JSON.stringify(provider.reminders),
+    offboarded_at: provider.offboardedAt,
     feed_revision: provider.feedRevision,
     created_at: provider.createdAt,
     updated_at: provider.updatedAt,

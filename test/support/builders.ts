@@ -26,6 +26,8 @@ export function aProvider(overrides: Partial<Provider> = {}): Provider {
     privacy: { mode: 'none', baaAttested: false },
     // Most suites assert the raw room link; stable join links are asked for by their tests.
     joinLink: 'direct',
+    reminders: null,
+    offboardedAt: null,
     feedRevision: 1,
     createdAt: T0,
     updatedAt: T0,
