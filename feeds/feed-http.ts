@@ -12,6 +12,7 @@ import type { FeedService, RenderedFeed } from './feed-service.js';
 export type FeedPollObserver = (method: string, status: number, seconds: number) => void;
 
 const NOT_FOUND_BODY = Buffer.from(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'No such feed.' } }));
+const GONE_BODY = Buffer.from(JSON.stringify({ error: { code: 'GONE', message: 'This feed has ended: its provider left the practice.' } }));
 
 // Flat [name, value, ...] arrays for writeHead: no per-header validation or lower-casing.
 const NOT_FOUND_HEADERS = [
@@ -19,6 +20,13 @@ const NOT_FOUND_HEADERS = [
   'Cache-Control', 'no-store',
   'X-Content-Type-Options', 'nosniff',
   'Content-Length', String(NOT_FOUND_BODY.length),
+];
+
+const GONE_HEADERS = [
+  'Content-Type', 'application/json; charset=utf-8',
+  'Cache-Control', 'no-store',
+  'X-Content-Type-Options', 'nosniff',
+  'Content-Length', String(GONE_BODY.length),
 ];
 
 const FEED_HEADERS = [
@@ -146,7 +154,13 @@ export function feedRoutes(feeds: FeedService, observe: FeedPollObserver): FeedR
     }
     return (async () => {
       try {
-        const feed = await feeds.render(asked as string);
+        // A token that is no live feed may be a tombstone: the URL of a provider who left.
+        const feed = (await feeds.render(asked as string)) ?? (asked === null ? null : await feeds.tombstone(asked));
+        if (feed === 'gone') {
+          answer(res, 410, GONE_HEADERS, GONE_BODY);
+          observe(req.method, 410, Number(process.hrtime.bigint() - started) / 1e9);
+          return;
+        }
         observe(req.method, answerFeed(req, res, feed), Number(process.hrtime.bigint() - started) / 1e9);
       } catch (err) {
         // A store fault (503 while the database is away): the error middleware answers it.

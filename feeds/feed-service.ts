@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { toInviteEvent } from '../src/domain/calendar-event.js';
-import { ErrorCode, notFound } from '../src/domain/index.js';
+import { AppError, ErrorCode, notFound } from '../src/domain/index.js';
 import type { CalendarMeta, Clock, FeedRevision, FeedToken, JoinLinks, Provider, Store } from '../src/domain/index.js';
 import { gzipPieces } from './chunked-gzip.js';
 import { feedCalendarMeta, gzipPiecesOf, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
@@ -31,9 +32,12 @@ export interface FeedServiceOptions {
   fetchFlushMs?: number;
   /** Told of a bookkeeping write that failed (it is dropped: best effort). */
   onFetchLogError?: (err: unknown) => void;
+  /** Days the feed URLs of a provider who left serve an empty calendar before 410 (default 30). */
+  tombstoneDays?: number;
 }
 
 export interface RenderedFeed {
+  /** The feed token's id; '' for the empty calendar of a provider who left (nothing is noted for it). */
   feedId: string;
   providerId: string;
   /**
@@ -156,7 +160,10 @@ export class FeedService {
   }
 
   async create(providerId: string, label: string | null): Promise<CreatedFeed> {
-    await this.assertProvider(providerId);
+    const provider = await this.assertProvider(providerId);
+    if (provider.offboardedAt !== null) {
+      throw new AppError({ code: ErrorCode.PROVIDER_OFFBOARDED, status: 409, message: `Provider ${providerId} has left the practice; no new feed URL can be made.` });
+    }
     const token = generateFeedToken();
     const feed: FeedToken = {
       id: randomUUID(),
@@ -349,8 +356,23 @@ export class FeedService {
     return promise;
   }
 
+  /**
+   * What a token that render() did not find answers once its provider has left: the empty
+   * calendar under the same name for tombstoneDays from then (so that every subscribed app clears
+   * its copy), 'gone' after (410), or null when it is no tombstone (404, unknown or revoked).
+   */
+  async tombstone(token: string): Promise<RenderedFeed | 'gone' | null> {
+    if (!isWellFormedFeedToken(token)) return null;
+    const found = await this.options.store.findFeedTombstone(hashFeedToken(token));
+    if (found === null) return null;
+    const now = this.options.clock.now();
+    if (now.getTime() >= Date.parse(found.since) + (this.options.tombstoneDays ?? 30) * DAY_MS) return 'gone';
+    return emptyFeed(found.providerId, found.calendarName, now.getTime());
+  }
+
   /** Best-effort bookkeeping of a poll, noted in memory (see FetchLog); never rejects. */
   recordFetch(feed: Pick<RenderedFeed, 'feedId' | 'at'>, userAgent: string | null): Promise<void> {
+    if (feed.feedId === '') return Promise.resolve();
     return this.fetchLog.record(feed.feedId, feed.at, userAgent);
   }
 
@@ -368,4 +390,13 @@ export class FeedService {
     const meta: CalendarMeta = { name: `Session with ${provider.name}`, productId: 'sessionsync', refreshIntervalSeconds: REFRESH_SECONDS };
     return renderCalendar(meta, [toInviteEvent(session, provider, location, this.options.joinLinks)], { method: 'PUBLISH' });
   }
+}
+
+/** An empty calendar of this name: what a tombstoned feed URL serves (ETag from its bytes). */
+function emptyFeed(providerId: string, calendarName: string, at: number): RenderedFeed {
+  const meta: CalendarMeta = { name: calendarName, productId: 'sessionsync', refreshIntervalSeconds: REFRESH_SECONDS };
+  const body = Buffer.from(renderCalendar(meta, []), 'utf8');
+  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+  const gzip = gzipSync(body);
+  return { feedId: '', providerId, parts: [body], length: body.length, etag, gzipEtag: `${etag.slice(0, -1)}-gzip"`, at, gzipped: () => gzip };
 }

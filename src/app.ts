@@ -19,6 +19,7 @@ import { busyRouter } from './http/busy-routes.js';
 import { ConnectionService } from './services/connection-service.js';
 import type { Logger } from './logger.js';
 import { LocationService } from './services/location-service.js';
+import { OffboardingService } from './services/offboarding-service.js';
 import { ProviderService } from './services/provider-service.js';
 import { SessionService } from './services/session-service.js';
 import { WebSessionService } from './services/web-session-service.js';
@@ -33,7 +34,7 @@ export interface AppDeps {
   tokens: AuthTokens;
   publicBaseUrl: string;
   uidDomain: string;
-  feed: { pastDays: number; futureDays: number; cacheMaxBytes: number; fetchFlushMs?: number };
+  feed: { pastDays: number; futureDays: number; cacheMaxBytes: number; fetchFlushMs?: number; tombstoneDays?: number };
   /** Registers work to finish at shutdown, before the store closes (the coalesced feed bookkeeping). */
   onShutdown?: (hook: () => Promise<void>) => void;
   /** Prometheus metrics of this process (default: counted nowhere). */
@@ -43,6 +44,8 @@ export interface AppDeps {
     oauth: ReadonlyMap<ConnectionKind, OAuthProvider>;
     connectors: ReadonlyMap<ConnectionKind, CalendarConnector>;
   };
+  /** The /j/ links (server.ts: from the stored join-link key); default joinLinksFor(sync.secrets, publicBaseUrl). */
+  joinLinks?: JoinLinks;
   /** Minutes before a session's start from which its /j/ link opens the room (default 60). */
   joinOpensMinutes?: number;
   /** Busy sources: the ICS reader (default: public https hosts only, 5 MiB) and how often the worker reads each. */
@@ -67,7 +70,10 @@ export function createBusyService(
   });
 }
 
-/** The /j/ links of this deployment: derived from ENCRYPTION_KEY (via the SecretBox) and PUBLIC_BASE_URL. */
+/**
+ * /j/ links from a key derived from the SecretBox's oldest key and PUBLIC_BASE_URL: the key a
+ * deployment stores on its first start (services/join-link-key.ts), and the default of tests.
+ */
 export function joinLinksFor(secrets: SecretBox, publicBaseUrl: string): JoinLinks {
   return createJoinLinks({ key: secrets.deriveKey(JOIN_LINK_KEY_INFO), publicBaseUrl });
 }
@@ -75,7 +81,7 @@ export function joinLinksFor(secrets: SecretBox, publicBaseUrl: string): JoinLin
 export function createApp(deps: AppDeps): Express {
   const { store, clock, logger } = deps;
   const metrics = deps.metrics ?? noMetrics();
-  const joinLinks = joinLinksFor(deps.sync.secrets, deps.publicBaseUrl);
+  const joinLinks = deps.joinLinks ?? joinLinksFor(deps.sync.secrets, deps.publicBaseUrl);
   const feedLog = logger.child({ module: 'feeds' });
   const feeds = new FeedService({
     store,
@@ -93,6 +99,7 @@ export function createApp(deps: AppDeps): Express {
     sessions: new SessionService({ store, clock, uidDomain: deps.uidDomain, joinLinks }),
     feeds,
     busy: createBusyService({ ...deps, secrets: deps.sync.secrets, connectors: deps.sync.connectors }),
+    offboarding: new OffboardingService({ store, clock, logger }),
   };
   const connections = new ConnectionService({ store, clock, logger, pastDays: deps.feed.pastDays, ...deps.sync });
   const admin = new AdminService({ store, clock });

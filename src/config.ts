@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseAllowHosts } from '../busy/index.js';
-import { parseEncryptionKey } from './crypto/secret-box.js';
+import { DEFAULT_KEY_ID, KEY_ID_PATTERN, parseEncryptionKey, type EncryptionKey } from './crypto/secret-box.js';
 import type { StoreLocation } from './store/index.js';
 
 // The only reader of process.env. Parsed once at start; every bad key is reported together.
@@ -9,6 +9,41 @@ import type { StoreLocation } from './store/index.js';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const optionalSecret = z.string().trim().min(24, 'must be at least 24 characters').optional();
+
+const KEY_FORMAT = 'must be 32 bytes as 64 hex characters or 43 base64url characters';
+
+/**
+ * ENCRYPTION_KEYS: "id:key,id:key,...", the first seals. Messages name entries by position and id,
+ * never by their key material.
+ */
+function parseKeyList(spec: string, ctx: z.RefinementCtx): EncryptionKey[] {
+  const keys: EncryptionKey[] = [];
+  const entries = spec.split(',').map((e) => e.trim());
+  entries.forEach((entry, index) => {
+    const where = `entry ${index + 1}`;
+    const colon = entry.indexOf(':');
+    if (colon < 0) {
+      ctx.addIssue({ code: 'custom', message: `${where}: must be id:key` });
+      return;
+    }
+    const id = entry.slice(0, colon).trim();
+    if (!KEY_ID_PATTERN.test(id)) {
+      ctx.addIssue({ code: 'custom', message: `${where}: the id must be 1-32 characters of A-Z, a-z, 0-9, _ and -` });
+      return;
+    }
+    const key = parseEncryptionKey(entry.slice(colon + 1));
+    if (key === null) {
+      ctx.addIssue({ code: 'custom', message: `${where} (id ${id}): the key ${KEY_FORMAT}` });
+      return;
+    }
+    if (keys.some((k) => k.id === id)) {
+      ctx.addIssue({ code: 'custom', message: `${where}: the id ${id} is used twice` });
+      return;
+    }
+    keys.push({ id, key });
+  });
+  return keys;
+}
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -24,6 +59,7 @@ const envSchema = z.object({
   FEED_CACHE_MAX_BYTES: z.coerce.number().int().min(0).max(2 ** 40).default(128 * 1024 * 1024),
   FEED_FETCH_FLUSH_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
   JOIN_OPENS_MINUTES: z.coerce.number().int().min(0).max(1440).default(60),
+  FEED_TOMBSTONE_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   UID_DOMAIN: z
     .string()
     .regex(/^[A-Za-z0-9.-]+$/, 'must be a host name')
@@ -31,14 +67,16 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   ENCRYPTION_KEY: z
     .string()
-    .refine((v) => parseEncryptionKey(v) !== null, 'must be 32 bytes as 64 hex characters or 43 base64url characters')
+    .refine((v) => parseEncryptionKey(v) !== null, KEY_FORMAT)
     .optional(),
+  ENCRYPTION_KEYS: z.string().transform(parseKeyList).optional(),
   ROLE: z.enum(['all', 'api', 'worker'], { error: 'must be all, api or worker' }).default('all'),
   SYNC_PACING: z.enum(['on', 'off']).default('on'),
   GOOGLE_CLIENT_ID: z.string().min(1).optional(),
   GOOGLE_CLIENT_SECRET: z.string().min(1).optional(),
   GOOGLE_AUTH_URL: z.url().default('https://accounts.google.com/o/oauth2/v2/auth'),
   GOOGLE_TOKEN_URL: z.url().default('https://oauth2.googleapis.com/token'),
+  GOOGLE_REVOKE_URL: z.url().default('https://oauth2.googleapis.com/revoke'),
   GOOGLE_API_ROOT_URL: z.url().default('https://www.googleapis.com/'),
   MICROSOFT_CLIENT_ID: z.string().min(1).optional(),
   MICROSOFT_CLIENT_SECRET: z.string().min(1).optional(),
@@ -76,14 +114,17 @@ export interface Config {
   /** Undefined in development until server.ts generates one into dataDir. */
   adminToken: string | undefined;
   platformApiToken: string | undefined;
-  feed: { pastDays: number; futureDays: number; cacheMaxBytes: number; fetchFlushMs: number };
+  feed: { pastDays: number; futureDays: number; cacheMaxBytes: number; fetchFlushMs: number; tombstoneDays: number };
   /** Minutes before a session's start from which its /j/ link leads to the room. */
   joinOpensMinutes: number;
   /** Right-hand side of every event UID; fixed at a session's creation. */
   uidDomain: string;
   logLevel: Env['LOG_LEVEL'];
-  /** Undefined in development until server.ts generates one into dataDir. */
-  encryptionKey: Buffer | undefined;
+  /**
+   * ENCRYPTION_KEYS in order (the first seals, all open), or ENCRYPTION_KEY as a one-key list
+   * under DEFAULT_KEY_ID. Undefined in development until server.ts generates one into dataDir.
+   */
+  encryptionKeys: EncryptionKey[] | undefined;
   /** api: HTTP only; worker: the sync worker and resync runner, serving only /healthz, /readyz and /metrics; all: both. */
   role: Role;
   /** Off only to measure the engine against fake vendors: real accounts must be paced. */
@@ -99,6 +140,8 @@ export interface OAuthAppConfig {
   clientSecret: string;
   authUrl: string;
   tokenUrl: string;
+  /** Google's revocation endpoint; Microsoft revokes through Graph (apiUrl). */
+  revokeUrl?: string;
   /** Google: API root; Microsoft: Graph root. */
   apiUrl: string;
   redirectUri: string;
@@ -130,6 +173,12 @@ function parseDatabaseUrl(url: string | undefined, dataDir: string): DatabaseCon
   return 'DATABASE_URL: must start with sqlite: or postgres://';
 }
 
+function encryptionKeys(env: Env): EncryptionKey[] | undefined {
+  if (env.ENCRYPTION_KEYS !== undefined) return env.ENCRYPTION_KEYS;
+  const key = env.ENCRYPTION_KEY === undefined ? null : parseEncryptionKey(env.ENCRYPTION_KEY);
+  return key === null ? undefined : [{ id: DEFAULT_KEY_ID, key }];
+}
+
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // An empty value means "not set", as in .env.example, so defaults apply.
   const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v.trim() !== ''));
@@ -141,12 +190,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   if (env.NODE_ENV === 'production') {
     if (env.ADMIN_TOKEN === undefined) problems.push('ADMIN_TOKEN: required when NODE_ENV=production');
-    if (env.ENCRYPTION_KEY === undefined) problems.push('ENCRYPTION_KEY: required when NODE_ENV=production');
+    if (env.ENCRYPTION_KEY === undefined && env.ENCRYPTION_KEYS === undefined) problems.push('ENCRYPTION_KEY or ENCRYPTION_KEYS: required when NODE_ENV=production');
     if (env.PUBLIC_BASE_URL === undefined) problems.push('PUBLIC_BASE_URL: required when NODE_ENV=production');
     else if (!env.PUBLIC_BASE_URL.startsWith('https:')) problems.push('PUBLIC_BASE_URL: must be https when NODE_ENV=production');
   }
   for (const [id, secret] of [['GOOGLE_CLIENT_ID', 'GOOGLE_CLIENT_SECRET'], ['MICROSOFT_CLIENT_ID', 'MICROSOFT_CLIENT_SECRET']] as const) {
     if ((env[id] === undefined) !== (env[secret] === undefined)) problems.push(`${env[id] === undefined ? id : secret}: set both ${id} and ${secret}, or neither`);
+  }
+  if (env.ENCRYPTION_KEY !== undefined && env.ENCRYPTION_KEYS !== undefined) {
+    problems.push('ENCRYPTION_KEY, ENCRYPTION_KEYS: set one of them, not both (ENCRYPTION_KEY=k is ENCRYPTION_KEYS=default:k)');
   }
   const database = parseDatabaseUrl(env.DATABASE_URL, env.DATA_DIR);
   if (typeof database === 'string') problems.push(database);
@@ -162,11 +214,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     database,
     adminToken: env.ADMIN_TOKEN,
     platformApiToken: env.PLATFORM_API_TOKEN,
-    feed: { pastDays: env.FEED_PAST_DAYS, futureDays: env.FEED_FUTURE_DAYS, cacheMaxBytes: env.FEED_CACHE_MAX_BYTES, fetchFlushMs: env.FEED_FETCH_FLUSH_SECONDS * 1000 },
+    feed: { pastDays: env.FEED_PAST_DAYS, futureDays: env.FEED_FUTURE_DAYS, cacheMaxBytes: env.FEED_CACHE_MAX_BYTES, fetchFlushMs: env.FEED_FETCH_FLUSH_SECONDS * 1000, tombstoneDays: env.FEED_TOMBSTONE_DAYS },
     joinOpensMinutes: env.JOIN_OPENS_MINUTES,
     uidDomain: env.UID_DOMAIN ?? new URL(publicBaseUrl).hostname,
     logLevel: env.LOG_LEVEL,
-    encryptionKey: env.ENCRYPTION_KEY === undefined ? undefined : (parseEncryptionKey(env.ENCRYPTION_KEY) ?? undefined),
+    encryptionKeys: encryptionKeys(env),
     role: env.ROLE,
     syncPacing: env.SYNC_PACING === 'on',
     google:
@@ -176,6 +228,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
             clientSecret: env.GOOGLE_CLIENT_SECRET,
             authUrl: env.GOOGLE_AUTH_URL,
             tokenUrl: env.GOOGLE_TOKEN_URL,
+            revokeUrl: env.GOOGLE_REVOKE_URL,
             apiUrl: env.GOOGLE_API_ROOT_URL,
             redirectUri: `${publicBaseUrl}/oauth/google/callback`,
           }

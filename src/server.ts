@@ -1,17 +1,18 @@
 import { mkdir } from 'node:fs/promises';
 import { createGoogleConnector, createGoogleOAuth } from '../connectors/google/index.js';
 import { createMicrosoftOAuth, createOutlookConnector } from '../connectors/outlook/index.js';
-import { createSecretBox, parseEncryptionKey } from './crypto/secret-box.js';
-import { loadOrCreateDevSecret } from './dev-secrets.js';
+import { createSecretBox } from './crypto/secret-box.js';
+import { encryptionKeysOrDevKey, loadOrCreateDevSecret } from './dev-secrets.js';
 import type { CalendarConnector, ConnectionKind, OAuthProvider } from './domain/index.js';
 import { BusyRefresher, ResyncRunner, SyncWorker } from './sync/index.js';
 import { createIcsReader } from '../busy/index.js';
-import { createApp, createBusyService, joinLinksFor } from './app.js';
+import { createApp, createBusyService } from './app.js';
 import { createOpsApp } from './http/ops-routes.js';
 import { createMetrics } from './metrics.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createStore } from './store/index.js';
+import { loadJoinLinks } from './services/join-link-key.js';
 
 // Composition root: config -> store -> app. The only module that knows every adapter.
 
@@ -55,23 +56,19 @@ async function main(): Promise<void> {
     logger.warn({ file: generated.file, created: generated.created }, 'ADMIN_TOKEN not set: using the development admin token stored in this file');
   }
 
-  let encryptionKey = config.encryptionKey;
-  if (encryptionKey === undefined) {
-    const generated = await loadOrCreateDevSecret(config.dataDir, 'encryption-key');
-    encryptionKey = parseEncryptionKey(generated.value) ?? undefined;
-    logger.warn({ file: generated.file, created: generated.created }, 'ENCRYPTION_KEY not set: using the development key stored in this file');
-  }
-  if (encryptionKey === undefined) throw new Error('the development encryption key file is damaged; delete it to make a new one');
-  const secrets = createSecretBox(encryptionKey);
+  const { keys, generated } = await encryptionKeysOrDevKey(config.encryptionKeys, config.dataDir);
+  if (generated !== null) logger.warn(generated, 'ENCRYPTION_KEY not set: using the development key stored in this file');
+  const secrets = createSecretBox(keys);
 
   const store = await createStore(config.database);
   const metrics = createMetrics({ store, clock: systemClock, role: config.role });
   const { oauth, connectors } = vendorAdapters(config);
   const runsWorkers = config.role !== 'api';
-  const joinLinks = joinLinksFor(secrets, config.publicBaseUrl);
+  // Stored in the database (sealed), so that rotating ENCRYPTION_KEYS never changes a /j/ link.
+  const joinLinks = await loadJoinLinks({ store, secrets, clock: systemClock, publicBaseUrl: config.publicBaseUrl });
   const syncOptions = { store, connectors, secrets, joinLinks, clock: systemClock, logger, pastDays: config.feed.pastDays, metrics };
   const unpaced = { perSecond: 1e9, burst: 1e9 };
-  const worker = runsWorkers ? new SyncWorker({ ...syncOptions, ...(config.syncPacing ? {} : { rateLimits: { google: unpaced, outlook: unpaced } }) }) : null;
+  const worker = runsWorkers ? new SyncWorker({ ...syncOptions, oauth, ...(config.syncPacing ? {} : { rateLimits: { google: unpaced, outlook: unpaced } }) }) : null;
   const resync = runsWorkers ? new ResyncRunner(syncOptions) : null;
   const busyConfig = { ics: createIcsReader({ ...config.busy, uidDomain: config.uidDomain }), refreshMinutes: config.busy.refreshMinutes };
   const busyRefresher = runsWorkers ? new BusyRefresher(createBusyService({ store, clock: systemClock, logger, uidDomain: config.uidDomain, busy: busyConfig, secrets, connectors }), logger) : null;
@@ -91,6 +88,7 @@ async function main(): Promise<void> {
           feed: config.feed,
           joinOpensMinutes: config.joinOpensMinutes,
           sync: { secrets, oauth, connectors },
+          joinLinks,
           busy: busyConfig,
           onShutdown: (hook) => shutdownHooks.push(hook),
         });

@@ -103,10 +103,10 @@ export function createGoogleConnector(config: GoogleConfig, deps: GoogleConnecto
   return {
     kind: 'google',
 
-    async upsert(session, target, externalId, event, tag) {
+    async upsert(session, target, externalId, event, tag, reminders = null) {
       return withCalendar(session, 'upsert', async (api) => {
         const { calendarId } = target;
-        const body = toGoogleEvent(event, tag);
+        const body = toGoogleEvent(event, tag, undefined, reminders);
         if (externalId !== null) {
           try {
             await api.events.update({ calendarId, eventId: externalId, sendUpdates: 'none', requestBody: body });
@@ -119,7 +119,7 @@ export function createGoogleConnector(config: GoogleConfig, deps: GoogleConnecto
 
         const id = target.idempotencyKey;
         try {
-          await api.events.insert({ calendarId, sendUpdates: 'none', requestBody: toGoogleEvent(event, tag, id) });
+          await api.events.insert({ calendarId, sendUpdates: 'none', requestBody: toGoogleEvent(event, tag, id, reminders) });
           return { externalId: id };
         } catch (error) {
           if (httpStatusOf(error) !== 409) throw error;

@@ -1,5 +1,5 @@
 import type { calendar_v3 } from '@googleapis/calendar';
-import { allDayInterval } from '../../src/domain/index.js';
+import { allDayInterval, normaliseReminders } from '../../src/domain/index.js';
 import type { BusyInterval, CalendarEvent, EventTag, RemoteEvent } from '../../src/domain/index.js';
 
 // CalendarEvent <-> Google Calendar v3 Event resource. Pure: no I/O, no clock, no randomness.
@@ -26,8 +26,22 @@ export interface GoogleEventBody {
   transparency: 'opaque';
   visibility: 'private';
   guestsCanInviteOthers: false;
-  reminders: { useDefault: true };
+  reminders: GoogleReminders;
   extendedProperties: { private: Record<typeof TAG_MARKER | typeof TAG_KEY | typeof TAG_REVISION, string> };
+}
+
+/** Popup overrides, or the calendar's default reminders (useDefault, which allows no overrides). */
+export type GoogleReminders = { useDefault: true } | { useDefault: false; overrides: { method: 'popup'; minutes: number }[] };
+
+/**
+ * The provider's reminders as Google wants them: null keeps the calendar's defaults; [] is no
+ * reminder at all (useDefault false without overrides). Google allows at most 5 overrides of at
+ * most 40,320 minutes, which the API enforces for the setting.
+ */
+export function toGoogleReminders(reminders: readonly number[] | null): GoogleReminders {
+  const minutes = normaliseReminders(reminders);
+  if (minutes === null) return { useDefault: true };
+  return { useDefault: false, overrides: minutes.map((m) => ({ method: 'popup' as const, minutes: m })) };
 }
 
 /**
@@ -43,7 +57,7 @@ export interface GoogleEventBody {
  *   telehealth link must not be spread into more fields than the feed uses.
  * A full `update` replaces the resource, so every field we own is always present (null clears).
  */
-export function toGoogleEvent(event: CalendarEvent, tag: EventTag, id?: string): GoogleEventBody {
+export function toGoogleEvent(event: CalendarEvent, tag: EventTag, id?: string, reminders: readonly number[] | null = null): GoogleEventBody {
   const body = {
     ...(id === undefined ? {} : { id }),
     summary: event.summary,
@@ -55,7 +69,7 @@ export function toGoogleEvent(event: CalendarEvent, tag: EventTag, id?: string):
     transparency: 'opaque' as const,
     visibility: 'private' as const,
     guestsCanInviteOthers: false as const,
-    reminders: { useDefault: true as const },
+    reminders: toGoogleReminders(reminders),
     extendedProperties: {
       private: { [TAG_MARKER]: '1', [TAG_KEY]: tag.key, [TAG_REVISION]: tag.revision },
     },

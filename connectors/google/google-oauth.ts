@@ -2,7 +2,7 @@ import { CodeChallengeMethod, OAuth2Client } from 'google-auth-library';
 import type { Credentials } from 'google-auth-library';
 import { SyncError } from '../../src/domain/index.js';
 import type { OAuthProvider, OAuthTokens } from '../../src/domain/index.js';
-import { classifyGoogleError } from './google-errors.js';
+import { classifyGoogleError, httpStatusOf } from './google-errors.js';
 
 // Google OAuth 2.0 (authorization code + PKCE) and the one place an OAuth2Client is built.
 
@@ -13,6 +13,8 @@ export interface GoogleConfig {
   authUrl: string;
   /** Token endpoint, e.g. https://oauth2.googleapis.com/token. */
   tokenUrl: string;
+  /** Revocation endpoint (RFC 7009), default https://oauth2.googleapis.com/revoke. */
+  revokeUrl?: string;
   /** API root the Calendar client resolves `calendar/v3/...` against, e.g. https://www.googleapis.com/. */
   apiRootUrl: string;
   redirectUri: string;
@@ -22,6 +24,7 @@ export interface GoogleConfig {
 export const GOOGLE_DEFAULT_SCOPES: readonly string[] = ['https://www.googleapis.com/auth/calendar.events', 'openid', 'email'];
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const GOOGLE_DEFAULT_REVOKE_URL = 'https://oauth2.googleapis.com/revoke';
 
 /**
  * An OAuth2Client whose token requests go to config.tokenUrl (the `endpoints` option: the
@@ -36,7 +39,7 @@ export function createOAuth2Client(config: GoogleConfig, timeoutMs: number = DEF
     clientId: config.clientId,
     clientSecret: config.clientSecret,
     redirectUri: config.redirectUri,
-    endpoints: { oauth2TokenUrl: config.tokenUrl, oauth2AuthBaseUrl: config.authUrl },
+    endpoints: { oauth2TokenUrl: config.tokenUrl, oauth2AuthBaseUrl: config.authUrl, oauth2RevokeUrl: config.revokeUrl ?? GOOGLE_DEFAULT_REVOKE_URL },
     transporterOptions: { retry: false, retryConfig: { retry: 0, noResponseRetries: 0 }, timeout: timeoutMs },
   });
 }
@@ -98,6 +101,19 @@ export function createGoogleOAuth(config: GoogleConfig): OAuthProvider {
         throw classifyGoogleError(error, 'code exchange');
       }
       return { tokens: toOAuthTokens(credentials, null), accountEmail: unverifiedEmailFromIdToken(credentials.id_token) };
+    },
+
+    async revoke(tokens) {
+      // Revoking the refresh token ends the whole grant, its access tokens with it (Google's
+      // "Revoking a token"); an access token alone is revoked when no refresh token was issued.
+      try {
+        await createOAuth2Client(config).revokeToken(tokens.refreshToken ?? tokens.accessToken);
+        return 'revoked';
+      } catch (error) {
+        // 400 invalid_token: expired or revoked already (by the user, or a revocation whose answer was lost).
+        if (httpStatusOf(error) === 400) return 'already_invalid';
+        throw classifyGoogleError(error, 'token revocation');
+      }
     },
   };
 }

@@ -1,4 +1,4 @@
-import { allDayInterval } from '../../src/domain/index.js';
+import { allDayInterval, normaliseReminders } from '../../src/domain/index.js';
 import type { BusyInterval, CalendarEvent, EventTag, RemoteEvent } from '../../src/domain/index.js';
 
 // CalendarEvent <-> Microsoft Graph v1.0 event. Pure: no I/O, no clock, same input same output.
@@ -35,6 +35,9 @@ export interface GraphEventWrite {
   sensitivity: 'private';
   showAs: 'busy';
   responseRequested: false;
+  /** Absent on a create without a reminders setting: the mailbox's default applies. */
+  isReminderOn?: boolean;
+  reminderMinutesBeforeStart?: number;
   singleValueExtendedProperties: GraphExtendedProperty[];
 }
 
@@ -88,12 +91,26 @@ export function fromGraphDateTime(value: GraphDateTimeTimeZone | null | undefine
   return `${match[1]}.${millis}Z`;
 }
 
+/** What Outlook gives an event created without reminder fields: a reminder 15 minutes before. */
+export const OUTLOOK_DEFAULT_REMINDER_MINUTES = 15;
+
+type GraphReminderFields = Pick<GraphEventWrite, 'isReminderOn' | 'reminderMinutesBeforeStart'>;
+
 /**
- * The event body we write for an update. No attendees (nobody is invited), no onlineMeeting /
- * onlineMeetingProvider (Graph accepts only Teams/Skype there; the telehealth link goes in the
- * location and the description), reminders left to the calendar's defaults (isReminderOn omitted).
+ * An Outlook event has one reminder (isReminderOn + reminderMinutesBeforeStart): of several, the
+ * one closest to the start (the smallest number of minutes); [] turns it off. Without a setting
+ * (null), a create leaves both fields out, so Outlook applies its default; Graph has no "default"
+ * value to PATCH back to, so an update writes Outlook's default (on, 15 minutes), the way a Google
+ * update writes useDefault.
  */
-export function toGraphEvent(event: CalendarEvent, tag: EventTag): GraphEventWrite {
+export function toGraphReminders(reminders: readonly number[] | null, forCreate: boolean): GraphReminderFields {
+  const minutes = normaliseReminders(reminders);
+  if (minutes === null) return forCreate ? {} : { isReminderOn: true, reminderMinutesBeforeStart: OUTLOOK_DEFAULT_REMINDER_MINUTES };
+  const [closest] = minutes;
+  return closest === undefined ? { isReminderOn: false } : { isReminderOn: true, reminderMinutesBeforeStart: closest };
+}
+
+function graphEventBody(event: CalendarEvent, tag: EventTag, reminders: GraphReminderFields): GraphEventWrite {
   return {
     subject: event.summary,
     body: { contentType: 'text', content: event.description ?? '' },
@@ -105,6 +122,7 @@ export function toGraphEvent(event: CalendarEvent, tag: EventTag): GraphEventWri
     sensitivity: 'private',
     showAs: 'busy',
     responseRequested: false,
+    ...reminders,
     singleValueExtendedProperties: [
       { id: TAG_KEY_PROPERTY_ID, value: tag.key },
       { id: TAG_REVISION_PROPERTY_ID, value: tag.revision },
@@ -112,9 +130,21 @@ export function toGraphEvent(event: CalendarEvent, tag: EventTag): GraphEventWri
   } satisfies GraphEventWrite;
 }
 
-/** The event body we write for a create: transactionId lets Graph dedupe a retried POST. */
-export function toGraphCreateEvent(event: CalendarEvent, tag: EventTag, transactionId: string): GraphEventCreate {
-  return { ...toGraphEvent(event, tag), transactionId } satisfies GraphEventCreate;
+/**
+ * The event body we write for an update. No attendees (nobody is invited), no onlineMeeting /
+ * onlineMeetingProvider (Graph accepts only Teams/Skype there; the telehealth link goes in the
+ * location and the description), the provider's reminders (toGraphReminders).
+ */
+export function toGraphEvent(event: CalendarEvent, tag: EventTag, reminders: readonly number[] | null = null): GraphEventWrite {
+  return graphEventBody(event, tag, toGraphReminders(reminders, false));
+}
+
+/**
+ * The event body we write for a create: transactionId lets Graph dedupe a retried POST; without a
+ * reminders setting the reminder fields are left to the mailbox's default.
+ */
+export function toGraphCreateEvent(event: CalendarEvent, tag: EventTag, transactionId: string, reminders: readonly number[] | null = null): GraphEventCreate {
+  return { ...graphEventBody(event, tag, toGraphReminders(reminders, true)), transactionId } satisfies GraphEventCreate;
 }
 
 /** Property ids compare with the GUID case-insensitively and the name case-sensitively (as Graph does). */

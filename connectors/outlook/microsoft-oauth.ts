@@ -1,6 +1,7 @@
 import type { Clock, OAuthProvider, OAuthTokens } from '../../src/domain/index.js';
 import { SyncError } from '../../src/domain/index.js';
 import { networkError, tokenEndpointError } from './graph-errors.js';
+import { revokeMicrosoftGrant } from './microsoft-revocation.js';
 
 // Microsoft identity platform v2.0, authorization code flow with PKCE, as plain HTTP: the token
 // endpoint is two form POSTs (code, refresh), which MSAL would wrap in a token cache we do not want
@@ -29,6 +30,11 @@ export interface MicrosoftHttpDeps {
   clock?: Clock;
 }
 
+/**
+ * Not DelegatedPermissionGrant.ReadWrite.All, which revocation uses: it needs an admin's consent, so
+ * asking for it here would stop every provider at a consent screen demanding an admin. An admin grants
+ * it to the app once (README); without it revoke() answers 'not_permitted'.
+ */
 export const DEFAULT_MICROSOFT_SCOPES = ['offline_access', 'openid', 'email', 'Calendars.ReadWrite', 'User.Read'];
 export const DEFAULT_LOGIN_URL = 'https://login.microsoftonline.com';
 export const DEFAULT_GRAPH_URL = 'https://graph.microsoft.com';
@@ -166,6 +172,9 @@ export function createMicrosoftOAuth(config: MicrosoftConfig, deps: MicrosoftHtt
     async exchangeCode({ code, codeVerifier }) {
       const { tokens: issued, idToken } = await tokens.redeemCode(code, codeVerifier);
       return { tokens: issued, accountEmail: accountEmailFromIdToken(idToken) };
+    },
+    revoke(issued) {
+      return revokeMicrosoftGrant(resolved, deps, tokens.refresh, issued);
     },
   };
 }

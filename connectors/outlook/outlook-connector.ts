@@ -360,12 +360,12 @@ export function createOutlookConnector(config: MicrosoftConfig, deps: OutlookCon
   return {
     kind: 'outlook',
 
-    async upsert(session: ConnectorSession, target: ConnectorTarget, externalId: string | null, event, tag) {
+    async upsert(session: ConnectorSession, target: ConnectorTarget, externalId: string | null, event, tag, reminders = null) {
       let update: ReturnType<typeof toGraphEvent>;
       let create: ReturnType<typeof toGraphCreateEvent>;
       try {
-        update = toGraphEvent(event, tag);
-        create = toGraphCreateEvent(event, tag, target.idempotencyKey);
+        update = toGraphEvent(event, tag, reminders);
+        create = toGraphCreateEvent(event, tag, target.idempotencyKey, reminders);
       } catch (error) {
         throw new SyncError({ kind: 'permanent', code: 'INVALID_EVENT', message: 'The event cannot be written to Microsoft Graph.', cause: error });
       }

@@ -14,3 +14,4 @@ export * from './busy.js';
 export type * from './busy-source.js';
 export type * from './web-session.js';
 export * from './join-link.js';
+export * from './reminders.js';

@@ -3,7 +3,8 @@ import type { Session } from './types.js';
 
 
 // Stable join links: <PUBLIC_BASE_URL>/j/<token>. The token is derived, not drawn: the HMAC of the
-// session's identity under a key derived from ENCRYPTION_KEY, so every render (feed, push, invite)
+// session's identity under the deployment's join-link key (derived once from ENCRYPTION_KEY, then
+// stored sealed so that key rotation keeps it: services/join-link-key.ts), so every render (feed, push, invite)
 // rebuilds the same URL and the database holds only SHA-256(token), the lookup key of a click.
 // The token carries nothing of the session's time or the client: a click decides from current data.
 
@@ -15,7 +16,7 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]{32}$/;
 export const JOIN_LINK_KEY_INFO = 'sessionsync/join-link/hmac';
 
 export interface JoinLinks {
-  /** The session's token: the same for the session's whole life (while ENCRYPTION_KEY stays). */
+  /** The session's token: the same for the session's whole life (the join-link key never changes). */
   token(session: Pick<Session, 'providerId' | 'id'>): string;
   /** <PUBLIC_BASE_URL>/j/<token>. */
   url(session: Pick<Session, 'providerId' | 'id'>): string;

@@ -38,7 +38,7 @@ export interface FeedRevision {
 export type SessionVersion = Pick<Session, 'id' | 'eventFingerprint' | 'sequence' | 'lastModified' | 'createdAt'>;
 
 /** Reads. Every list is ordered deterministically (sessions by start, then id; others by id). */
-export interface StoreReader extends SyncStoreReader {
+export interface StoreReader extends SyncStoreReader, SecretsStoreReader {
   getProvider(providerId: string): Promise<Provider | null>;
   listLocations(providerId: string): Promise<Location[]>;
   getLocation(providerId: string, locationId: string): Promise<Location | null>;
@@ -83,7 +83,7 @@ export interface StoreReader extends SyncStoreReader {
 }
 
 /** Writes; only reachable inside Store.transaction so that related rows change together. */
-export interface StoreWriter extends SyncStoreWriter {
+export interface StoreWriter extends SyncStoreWriter, SecretsStoreWriter {
   /**
    * Serialises this transaction with every other that locks the same provider, until it ends.
    * Take it first in every transaction that reads a provider's rows to decide what to write
@@ -177,4 +177,49 @@ export interface Store extends StoreReader, SyncStoreLeases {
   /** This process's database connections: total, idle, and callers waiting for one. */
   poolStats(): PoolStats;
   close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings and sealed values: what key rotation (npm run rotate-keys) and the stored join-link key
+// need. The store never opens a sealed value; it lists them and swaps them by compare-and-set.
+
+/** The columns that hold values sealed by the SecretBox, each opened under its own context. */
+export type SealedValueKind = 'connection-tokens' | 'pkce-verifier' | 'busy-source-url';
+
+/** One stored sealed value and the row it lives in. */
+export type SealedValue =
+  | { kind: 'connection-tokens' | 'pkce-verifier'; connectionId: string; sealed: string }
+  | { kind: 'busy-source-url'; providerId: string; sourceId: string; sealed: string };
+
+/** Replace `value.sealed` (as it was read) with `next`. */
+export interface SealedValueChange {
+  value: SealedValue;
+  next: string;
+}
+
+export interface SecretsStoreReader {
+  /** The stored value of the setting, or null when none is stored. */
+  getSetting(name: string): Promise<string | null>;
+  /**
+   * Up to `limit` non-null values of this kind whose row comes after `after` (null: from the
+   * start), in row-key order (connection id; provider id, then source id): pages that together
+   * visit every row that exists throughout, once.
+   */
+  listSealedValues(kind: SealedValueKind, after: SealedValue | null, limit: number): Promise<SealedValue[]>;
+}
+
+export interface SecretsStoreWriter {
+  /**
+   * Stores the setting unless one is stored already, and returns the value stored after this
+   * call: two writers racing agree on the first one's value.
+   */
+  putSettingIfAbsent(name: string, value: string, at: string): Promise<string>;
+  /** Sets the setting to `value` only if it is `expected` now; whether it did. */
+  compareAndSetSetting(name: string, expected: string, value: string, at: string): Promise<boolean>;
+  /**
+   * Each change is applied only if its row still holds `value.sealed` (compare-and-set), so a value
+   * written meanwhile (a token refresh) is never overwritten; per change, whether it was applied.
+   * Rows' other columns (updated_at included) are left as they are.
+   */
+  compareAndSetSealedValues(changes: readonly SealedValueChange[]): Promise<boolean[]>;
 }

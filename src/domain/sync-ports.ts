@@ -1,4 +1,4 @@
-import type { AuditEntry, Connection, ResyncJob, SyncHealth, SyncTarget } from './sync-types.js';
+import type { AuditEntry, Connection, FeedTombstone, Offboarding, ResyncJob, SyncHealth, SyncTarget } from './sync-types.js';
 
 // The push-sync part of the Store port (issue 3); StoreReader, StoreWriter and Store extend these.
 
@@ -16,6 +16,13 @@ export interface SyncStoreReader {
   syncHealth(now: string): Promise<SyncHealth>;
   /** Pending counts per connection: { pending, dead }. */
   targetCounts(connectionId: string): Promise<{ pending: number; dead: number }>;
+  /** Connections whose cleanup is under way (Connection.cleanup set), ordered by id. */
+  listConnectionsInCleanup(): Promise<Connection[]>;
+  getOffboarding(offboardingId: string): Promise<Offboarding | null>;
+  /** A provider's offboardings, newest first. */
+  listOffboardings(providerId: string): Promise<Offboarding[]>;
+  /** The tombstone of a feed token (SHA-256 hex), or null. */
+  findFeedTombstone(tokenHash: string): Promise<FeedTombstone | null>;
 }
 
 /** Writes of push-sync state; only inside Store.transaction. */
@@ -30,6 +37,18 @@ export interface SyncStoreWriter {
   /** Same as markSessionsDirty, for one connection only (initial sync, resync repairs). */
   markConnectionTargetsDirty(connectionId: string, sessionIds: readonly string[], at: string): Promise<number>;
   deleteTargets(connectionId: string): Promise<void>;
+  /**
+   * Prepares a connection's targets for the removal of our events: those that may have an event
+   * (an id recorded, pending, or dead) become due now at a new generation, the others (synced as
+   * absent) go. Returns how many had an event id recorded.
+   */
+  prepareTargetsForRemoval(connectionId: string, at: string): Promise<number>;
+  /**
+   * Tombstones the provider's live feeds: each token's hash goes to feed_tombstones with the
+   * calendar's name, and the feed rows are revoked. Returns how many.
+   */
+  tombstoneFeeds(providerId: string, calendarName: string, at: string): Promise<number>;
+  putOffboarding(offboarding: Offboarding): Promise<void>;
   /**
    * Records that a resync wrote (or removed) this session's event directly, from the state it read
    * when the target was at `generation` (0 when it had none): creates the target if missing, else

@@ -25,7 +25,7 @@ export interface OAuthTokens {
 export interface EventTag {
   /** Stable per (connection, session): "<providerId>/<sessionId>". */
   key: string;
-  /** CalendarEvent.revision at the time of writing. */
+  /** pushRevision(CalendarEvent.revision, reminders) at the time of writing. */
   revision: string;
 }
 
@@ -91,9 +91,17 @@ export interface CalendarConnector {
   /**
    * Makes our event for this target equal to `event`, tagged with `tag`: updates `externalId`
    * when given and still there, else creates it idempotently (Google: our own event id, restored
-   * if cancelled; Graph: transactionId). Returns the event's id.
+   * if cancelled; Graph: transactionId), with these popup reminders (minutes before the start;
+   * null or absent: the calendar's defaults; []: none). Returns the event's id.
    */
-  upsert(session: ConnectorSession, target: ConnectorTarget, externalId: string | null, event: CalendarEvent, tag: EventTag): Promise<{ externalId: string }>;
+  upsert(
+    session: ConnectorSession,
+    target: ConnectorTarget,
+    externalId: string | null,
+    event: CalendarEvent,
+    tag: EventTag,
+    reminders?: readonly number[] | null,
+  ): Promise<{ externalId: string }>;
   /** Deletes one of our events; an event already gone (404/410) counts as deleted. */
   remove(session: ConnectorSession, externalId: string): Promise<void>;
   /**
@@ -157,7 +165,18 @@ export interface OAuthProvider {
   authorizeUrl(params: { state: string; codeChallenge: string }): string;
   /** Exchanges the callback's code; SyncError kind 'auth' when the code is bad or used. */
   exchangeCode(params: { code: string; codeVerifier: string }): Promise<{ tokens: OAuthTokens; accountEmail: string | null }>;
+  /**
+   * Revokes the grant behind these tokens at the vendor, so that no copy of them can act again:
+   * 'revoked', or 'already_invalid' when the vendor says the grant is gone already; for Microsoft
+   * 'not_permitted' when the app may not delete the user's consent grant (it needs
+   * DelegatedPermissionGrant.ReadWrite.All) and 'tenant_wide' when the access is an admin's
+   * consent for the whole tenant (only an admin can withdraw it). SyncError (retryable) on 429,
+   * 5xx or the network, so that the caller retries later.
+   */
+  revoke(tokens: OAuthTokens): Promise<RevokeOutcome>;
 }
+
+export type RevokeOutcome = 'revoked' | 'already_invalid' | 'not_permitted' | 'tenant_wide';
 
 /** A provider's link to one external calendar. */
 export interface Connection {
@@ -174,8 +193,32 @@ export interface Connection {
   pendingAuth: { nonce: string; sealedVerifier: string; expiresAt: string } | null;
   lastSyncedAt: string | null;
   lastErrorCode: string | null;
+  /** The removal of our events from this calendar under way (disconnect, offboarding); null otherwise. */
+  cleanup: ConnectionCleanup | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/**
+ * A disconnect or an offboarding in progress for one connection. While it is set, every target of
+ * the connection wants no event (the worker removes what we wrote, with its retries and pacing);
+ * once none is pending, the worker sweeps what carries our tag, revokes the grant, forgets the
+ * tokens and records the outcome (calendar-cleanup.ts).
+ */
+export interface ConnectionCleanup {
+  reason: 'disconnect' | 'offboard';
+  /** The offboarding this is part of, or null for a disconnect. */
+  offboardingId: string | null;
+  /** Whether our events are removed (false: the grant is revoked and the events stay). */
+  removeEvents: boolean;
+  actor: string;
+  requestedAt: string;
+  /** Events we had written when it was asked (targets with an event id). */
+  expected: number;
+  /** The finishing step's retries: attempts so far, not before this instant, last failure code. */
+  attempts: number;
+  notBefore: string;
+  lastErrorCode: string | null;
 }
 
 /**
@@ -191,7 +234,7 @@ export interface SyncTarget {
   generation: number;
   syncedGeneration: number;
   externalId: string | null;
-  /** CalendarEvent.revision last written, or null when the event should not / does not exist. */
+  /** EventTag.revision last written, or null when the event should not / does not exist. */
   syncedRevision: string | null;
   attempts: number;
   nextAttemptAt: string;
@@ -255,4 +298,45 @@ export interface SyncHealth {
   connectionsNeedingReauth: { id: string; providerId: string; kind: ConnectionKind }[];
   oldestPendingSince: string | null;
   deadTargets: { id: string; connectionId: string; sessionId: string; lastErrorCode: string | null; deadAt: string }[];
+}
+
+/** What became of one connection's calendar when its provider left (or it was disconnected). */
+export interface CleanupOutcome {
+  connectionId: string;
+  kind: ConnectionKind;
+  /** removing: under way; done: our events removed and the grant revoked; incomplete: see reason. */
+  status: 'removing' | 'done' | 'incomplete';
+  /** Our events removed from the calendar (stray tagged ones found by the sweep included). */
+  eventsRemoved: number;
+  /** Our events that could not be removed (they stay in the calendar). */
+  eventsLeft: number;
+  /** The vendor's answer to the revocation, 'failed' when it kept failing, 'not_attempted' without tokens. */
+  grant: RevokeOutcome | 'failed' | 'not_attempted' | null;
+  /** Why it is incomplete: NEEDS_REAUTH, TOKENS_UNREADABLE, NOT_AUTHORIZED, or the last error code. */
+  reason: string | null;
+}
+
+/**
+ * An offboarding: the proof an admin can show that a provider who left left nothing behind
+ * (ids and counts only). It outlives the provider row when the provider was deleted.
+ */
+export interface Offboarding {
+  id: string;
+  providerId: string;
+  /** offboard keeps the provider's record; delete removes it once every calendar is done. */
+  mode: 'offboard' | 'delete';
+  actor: string;
+  requestedAt: string;
+  /** When every connection was done or incomplete (and, for delete, the record removed). */
+  finishedAt: string | null;
+  /** Feed URLs that answer an empty calendar (then 410) instead of the sessions. */
+  feedsTombstoned: number;
+  connections: CleanupOutcome[];
+}
+
+/** A feed URL of a provider who left: an empty calendar under this name, then 410 Gone. */
+export interface FeedTombstone {
+  providerId: string;
+  calendarName: string;
+  since: string;
 }

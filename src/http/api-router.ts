@@ -4,6 +4,7 @@ import type { FeedService } from '../../feeds/index.js';
 import type { FeedToken, Location, Provider, Session } from '../domain/index.js';
 import type { BusyService } from '../services/busy-service.js';
 import type { LocationService } from '../services/location-service.js';
+import type { OffboardingService, OffboardingView } from '../services/offboarding-service.js';
 import type { ProviderService } from '../services/provider-service.js';
 import type { SessionService } from '../services/session-service.js';
 import { feedBody, idSchema, locationBody, parseOrThrow, providerBody, seriesBody, sessionBody, sessionRangeQuery } from './schemas.js';
@@ -14,11 +15,27 @@ export interface ApiServices {
   sessions: SessionService;
   feeds: FeedService;
   busy: BusyService;
+  offboarding: OffboardingService;
+}
+
+/** An offboarding and, while its calendars are being emptied, how many events each still has to go. */
+export function offboardingJson(view: OffboardingView) {
+  const o = view.offboarding;
+  return {
+    id: o.id,
+    providerId: o.providerId,
+    mode: o.mode,
+    status: o.finishedAt === null ? 'removing' : o.connections.every((c) => c.status === 'done') ? 'done' : 'incomplete',
+    requestedAt: o.requestedAt,
+    finishedAt: o.finishedAt,
+    feedsTombstoned: o.feedsTombstoned,
+    connections: o.connections.map((c) => ({ ...c, pending: view.pending[c.connectionId] ?? 0 })),
+  };
 }
 
 // Response shapes: internal bookkeeping (feedRevision, fingerprints, token hashes) stays inside.
 export function providerJson(p: Provider) {
-  return { id: p.id, name: p.name, email: p.email, timezone: p.timezone, privacy: p.privacy, joinLink: p.joinLink, createdAt: p.createdAt, updatedAt: p.updatedAt };
+  return { id: p.id, name: p.name, email: p.email, timezone: p.timezone, privacy: p.privacy, joinLink: p.joinLink, reminders: p.reminders, offboardedAt: p.offboardedAt, createdAt: p.createdAt, updatedAt: p.updatedAt };
 }
 
 function locationJson(l: Location) {
@@ -59,7 +76,7 @@ export function param(req: Request, name: string): string {
 
 export function apiRouter(services: ApiServices): Router {
   const router = Router();
-  const { providers, locations, sessions, feeds, busy } = services;
+  const { providers, locations, sessions, feeds, busy, offboarding } = services;
 
   router.put('/providers/:providerId', async (req, res) => {
     const id = param(req, 'providerId');
@@ -70,9 +87,21 @@ export function apiRouter(services: ApiServices): Router {
   router.get('/providers/:providerId', async (req, res) => {
     res.json(providerJson(await providers.get(param(req, 'providerId'))));
   });
-  router.delete('/providers/:providerId', async (req, res) => {
-    await providers.delete(param(req, 'providerId'));
-    res.status(204).end();
+  // Leaving: our events leave every connected calendar first (the worker), then the grants are
+  // revoked; 202 while that is under way (GET /offboardings/:id to watch), 200 once done. DELETE
+  // then removes the provider's record; POST .../offboard keeps it for the audit.
+  const leave = (mode: 'offboard' | 'delete') => async (req: Request, res: Response) => {
+    const view = await offboarding.offboard(param(req, 'providerId'), mode, actorOf(res));
+    res.status(view.offboarding.finishedAt === null ? 202 : 200).json(offboardingJson(view));
+  };
+  router.delete('/providers/:providerId', leave('delete'));
+  router.post('/providers/:providerId/offboard', leave('offboard'));
+  router.get('/providers/:providerId/offboardings', async (req, res) => {
+    const id = param(req, 'providerId');
+    res.json({ offboardings: await Promise.all((await offboarding.list(id)).map(async (o) => offboardingJson(await offboarding.get(o.id)))) });
+  });
+  router.get('/offboardings/:offboardingId', async (req, res) => {
+    res.json(offboardingJson(await offboarding.get(parseOrThrow(idSchema, req.params['offboardingId'], 'offboardingId'))));
   });
 
   router.put('/providers/:providerId/locations/:locationId', async (req, res) => {

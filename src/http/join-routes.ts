@@ -119,7 +119,8 @@ export function joinRouter(deps: JoinDeps): Router {
     }
     const ref = await deps.store.findJoinSession(hashJoinToken(token));
     const [provider, session] = ref === null ? [null, null] : await Promise.all([deps.store.getProvider(ref.providerId), deps.store.getSession(ref.providerId, ref.sessionId)]);
-    if (provider === null || session === null) {
+    // A provider who left has no room to send anyone to: as if the session were gone.
+    if (provider === null || session === null || provider.offboardedAt !== null) {
       deps.metrics.joinClick('unknown');
       notFound(res);
       return;

@@ -102,6 +102,9 @@ export function portalCalendarRouter(deps: PortalCalendarDeps, view: PortalView,
   // ---- Connected calendars ------------------------------------------------------------------
 
   const statusOf = (c: Connection): Html => {
+    if (c.cleanup !== null) {
+      return html`<span class="status">Disconnecting</span> – ${c.cleanup.removeEvents ? 'removing the events sessionsync wrote, then withdrawing its access.' : 'withdrawing its access; your events stay.'}`;
+    }
     switch (c.status) {
       case 'active':
         return html`<span class="status ok">Active</span>${c.lastSyncedAt === null ? ' – nothing sent yet.' : ` – last update sent ${when(c.lastSyncedAt)}.`}`;
@@ -128,11 +131,14 @@ export function portalCalendarRouter(deps: PortalCalendarDeps, view: PortalView,
     if (typeof q['connected'] === 'string' && (q['connected'] === 'google' || q['connected'] === 'outlook')) {
       notices.push(html`<p class="notice" role="status">${VENDOR[q['connected']]} is connected. Your sessions appear in it within a few seconds.</p>`);
     }
+    if (q['disconnecting'] === '1') {
+      notices.push(html`<p class="notice" role="status">${q['removeRequested'] === '1' ? 'Disconnecting: sessionsync is removing the events it wrote, then withdraws its access. This takes a few seconds, longer for a large calendar.' : 'Disconnecting: sessionsync withdraws its access; the events already in the calendar stay there.'}</p>`);
+    }
     if (q['disconnected'] === '1') {
-      const removed = typeof q['removed'] === 'string' && /^\d{1,6}$/.test(q['removed']) ? Number(q['removed']) : 0;
-      const failed = typeof q['removeFailed'] === 'string' && /^[A-Z0-9_]{1,64}$/.test(q['removeFailed']) ? q['removeFailed'] : null;
-      notices.push(html`<p class="notice" role="status">Calendar disconnected.${q['removeRequested'] === '1' ? ` ${removed} event${removed === 1 ? '' : 's'} removed from it.` : ' The events already in it stay there.'}</p>`);
-      if (failed !== null) notices.push(html`<p class="warning" role="alert">Some events could not be removed (${failed}): remove them in the calendar itself.</p>`);
+      const left = typeof q['left'] === 'string' && /^\d{1,6}$/.test(q['left']) ? Number(q['left']) : 0;
+      const reason = typeof q['reason'] === 'string' && /^[A-Z0-9_]{1,64}$/.test(q['reason']) ? q['reason'] : null;
+      notices.push(html`<p class="notice" role="status">Calendar disconnected.</p>`);
+      if (reason !== null) notices.push(html`<p class="warning" role="alert">sessionsync could not reach this calendar any more (${reason})${left > 0 ? `, so ${left} event${left === 1 ? '' : 's'} it wrote stay in it: remove them in the calendar itself` : ''}.</p>`);
     }
     if (q['failed'] === 'denied') notices.push(html`<p class="error" role="alert">The calendar account did not grant access. Nothing was connected; try again when you are ready.</p>`);
     if (q['failed'] === '1') notices.push(html`<p class="error" role="alert">Connecting did not finish (the sign-in took too long or was already used). Try again.</p>`);
@@ -146,7 +152,7 @@ export function portalCalendarRouter(deps: PortalCalendarDeps, view: PortalView,
 ${c.status === 'needs_reauth' || c.status === 'error' ? html`<p class="warning" role="alert">${VENDOR[c.kind]} no longer accepts our access. Until you reconnect, changes to your sessions are not sent to it.</p>` : ''}
 ${needsReconnect ? html`<form method="post" action="/portal/calendars/${c.id}/reconnect">${csrfField(session)}<button type="submit" aria-label="Reconnect ${name}">Reconnect</button></form>` : ''}
 <form method="post" action="/portal/calendars/${c.id}/disconnect">${csrfField(session)}
-<p class="check"><input type="checkbox" id="remove-${c.id}" name="removeEvents" value="on"><label class="inline" for="remove-${c.id}">Also remove the events sessionsync wrote</label></p>
+<p class="check"><input type="checkbox" id="remove-${c.id}" name="removeEvents" value="on" checked><label class="inline" for="remove-${c.id}">Also remove the events sessionsync wrote</label></p>
 <button type="submit" class="secondary" aria-label="Disconnect ${name}">Disconnect</button>
 </form>
 </li>`;
@@ -193,10 +199,10 @@ ${list.length === 0 ? html`<p>No calendars connected yet.</p>` : html`<ul class=
   router.post('/calendars/:connectionId/disconnect', async (req, res) => {
     const removeEvents = field(req, 'removeEvents') === 'on';
     const result = await connections.disconnect(providerIdOf(res), connectionIdOf(req), { removeEvents, actor: 'portal' });
-    const query = new URLSearchParams({ disconnected: '1' });
+    const query = new URLSearchParams(result.status === 'removing' ? { disconnecting: '1' } : { disconnected: '1' });
     if (removeEvents) query.set('removeRequested', '1');
-    query.set('removed', String(result.removed));
-    if (result.removeFailed !== null) query.set('removeFailed', result.removeFailed);
+    if (result.eventsLeft > 0) query.set('left', String(result.eventsLeft));
+    if (result.reason !== null) query.set('reason', result.reason);
     res.redirect(303, `/portal/calendars?${query.toString()}`);
   });
 

@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { canonicalTimeZone, forbiddenCharacterIn, INSTANT_RANGE_MESSAGE, isInstantInRange, isValidTimeZone, LATEST_INSTANT, validationError } from '../domain/index.js';
+import {
+  canonicalTimeZone,
+  forbiddenCharacterIn,
+  INSTANT_RANGE_MESSAGE,
+  isInstantInRange,
+  isValidTimeZone,
+  LATEST_INSTANT,
+  MAX_REMINDER_MINUTES,
+  MAX_REMINDERS,
+  validationError,
+} from '../domain/index.js';
 import type { TextKind } from '../domain/index.js';
 import type { ErrorDetail } from '../domain/index.js';
 import type { LocationInput } from '../services/location-service.js';
@@ -48,6 +58,19 @@ const clientSchema = z
   .nullish()
   .transform((c) => (c ? { id: c.id, firstName: c.firstName, lastName: c.lastName } : null));
 
+/** Popup reminders, minutes before the start, within Google's limits (5 overrides, 4 weeks); null: the calendar's defaults. */
+const reminders = z
+  .array(
+    z
+      .number()
+      .int('must be whole minutes')
+      .min(0, 'must be 0 or more minutes')
+      .max(MAX_REMINDER_MINUTES, `must be at most ${MAX_REMINDER_MINUTES} minutes (4 weeks)`),
+  )
+  .max(MAX_REMINDERS, `must hold at most ${MAX_REMINDERS} reminders`)
+  .refine((minutes) => new Set(minutes).size === minutes.length, 'must not repeat a number of minutes')
+  .nullable();
+
 export const providerBody = z
   .strictObject({
     name: text(200),
@@ -58,6 +81,8 @@ export const providerBody = z
       .default({ mode: 'none', baaAttested: false }),
     // Absent: unchanged for an existing provider, 'stable' for a new one (ProviderService.put).
     joinLink: z.enum(['stable', 'direct']).optional(),
+    // Absent: unchanged for an existing provider, null (the calendar's defaults) for a new one.
+    reminders: reminders.optional(),
   })
   .superRefine((p, ctx) => {
     if (p.privacy.mode !== 'none' && !p.privacy.baaAttested) {
@@ -68,7 +93,16 @@ export const providerBody = z
       });
     }
   })
-  .transform((p): ProviderInput => ({ name: p.name, email: p.email ?? null, timezone: p.timezone, privacy: p.privacy, ...(p.joinLink !== undefined ? { joinLink: p.joinLink } : {}) }));
+  .transform(
+    (p): ProviderInput => ({
+      name: p.name,
+      email: p.email ?? null,
+      timezone: p.timezone,
+      privacy: p.privacy,
+      ...(p.joinLink !== undefined ? { joinLink: p.joinLink } : {}),
+      ...(p.reminders !== undefined ? { reminders: p.reminders } : {}),
+    }),
+  );
 
 export const locationBody = z
   .discriminatedUnion('kind', [

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Request } from 'express';
 import { z } from 'zod';
-import type { Connection, ResyncJob } from '../domain/index.js';
+import type { CleanupOutcome, Connection, ResyncJob } from '../domain/index.js';
 import type { AdminService } from '../services/admin-service.js';
 import type { ConnectionService, ConnectionView } from '../services/connection-service.js';
 import type { WebSessionService } from '../services/web-session-service.js';
@@ -22,7 +22,8 @@ const connectionBody = z
 
 // Query strings are strict like bodies (a misspelt "?removeEvent=true" must not silently keep the
 // events), except the OAuth callbacks, to which Google and Microsoft add parameters of their own.
-const disconnectQuery = z.strictObject({ removeEvents: z.enum(['true', 'false']).default('false') }).transform((q) => ({ removeEvents: q.removeEvents === 'true' }));
+// Leaving cleanly is the default: our events go with the connection unless asked to stay.
+const disconnectQuery = z.strictObject({ removeEvents: z.enum(['true', 'false']).default('true') }).transform((q) => ({ removeEvents: q.removeEvents === 'true' }));
 
 const resyncBody = z
   .strictObject({
@@ -65,9 +66,16 @@ export function connectionJson(view: ConnectionView | { connection: Connection; 
     pending: view.pending ?? 0,
     failed: view.failed ?? 0,
     lastErrorCode: c.lastErrorCode,
+    /** A disconnect or offboarding under way: the worker is removing our events, then revokes the grant. */
+    cleanup: c.cleanup === null ? null : { reason: c.cleanup.reason, removeEvents: c.cleanup.removeEvents, requestedAt: c.cleanup.requestedAt, offboardingId: c.cleanup.offboardingId },
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
   };
+}
+
+/** A connection's cleanup as the API tells it: removing (202 while under way) or disconnected. */
+export function cleanupJson(outcome: CleanupOutcome) {
+  return { status: outcome.status === 'removing' ? 'removing' : 'disconnected', outcome };
 }
 
 export function connectionsRouter(connections: ConnectionService): Router {
@@ -91,7 +99,7 @@ export function connectionsRouter(connections: ConnectionService): Router {
     const connectionId = parseOrThrow(z.uuid(), req.params['connectionId'], 'connectionId');
     const { removeEvents } = parseOrThrow(disconnectQuery, req.query);
     const result = await connections.disconnect(providerId, connectionId, { removeEvents, actor: actorOf(res) });
-    res.json({ status: 'disconnected', removedEvents: result.removed, removeFailed: result.removeFailed });
+    res.status(result.status === 'removing' ? 202 : 200).json(cleanupJson(result));
   });
   return router;
 }

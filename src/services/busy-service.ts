@@ -7,7 +7,7 @@ import { AppError, ErrorCode, mergeBySource, notFound, SyncError, validationErro
 import type { BusyInterval, BusySource, StoredBusyInterval, CalendarConnector, Clock, ConnectionKind, Session, SourcedBusyInterval, Store } from '../domain/index.js';
 import { loggableError, type Logger } from '../logger.js';
 import { connectorSession, markNeedsReauth, openTokens } from '../sync/index.js';
-import { providerNotFound } from './provider-service.js';
+import { providerNotFound, writableProvider } from './provider-service.js';
 
 /** What reading a source gave: its busy intervals, nothing new (an ICS 304), or why it failed. */
 export type IcsReadOutcome =
@@ -53,7 +53,8 @@ const KEEP_PAST_DAYS = 7;
 const KEEP_FUTURE_DAYS = 366;
 /** A worker's claim on a source it reads: another process may take it after this. */
 const CLAIM_MS = 5 * 60_000;
-const SEAL_CONTEXT = 'busy-source-url';
+/** The additional data every busy source address is sealed under. */
+export const SEAL_CONTEXT = 'busy-source-url';
 
 export class BusyService {
   private readonly log: Logger;
@@ -77,12 +78,12 @@ export class BusyService {
     }
     return store.transaction(async (tx) => {
       await tx.lockProvider(providerId);
-      if ((await tx.getProvider(providerId)) === null) throw providerNotFound(providerId);
+      writableProvider(await tx.getProvider(providerId), providerId);
       if (fields.connectionId !== null) {
         // One of this provider's own connections, not one it disconnected; any other status is
         // accepted and read as an error until the connection is active (re-authorised).
         const connection = await tx.getConnection(fields.connectionId);
-        if (connection === null || connection.providerId !== providerId || connection.status === 'disconnected') throw connectionNotFound(fields.connectionId);
+        if (connection === null || connection.providerId !== providerId || connection.status === 'disconnected' || connection.cleanup !== null) throw connectionNotFound(fields.connectionId);
       }
       const existing = await tx.getBusySource(providerId, sourceId);
       // The same address (or connection) again keeps what was read; another one starts over.
@@ -265,7 +266,7 @@ export class BusyService {
     const connection = source.connectionId === null ? null : await store.getConnection(source.connectionId);
     if (connection === null || connection.providerId !== source.providerId) return failed('CONNECTION_NOT_FOUND');
     if (connection.status === 'needs_reauth') return failed('CONNECTION_NEEDS_REAUTH');
-    if (connection.status !== 'active') return failed('CONNECTION_NOT_ACTIVE');
+    if (connection.status !== 'active' || connection.cleanup !== null) return failed('CONNECTION_NOT_ACTIVE');
     const connector = connectors.get(connection.kind);
     if (connector === undefined) return failed('CONNECTOR_NOT_CONFIGURED');
     let tokens;

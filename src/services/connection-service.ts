@@ -1,16 +1,22 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { AppError, ErrorCode, SyncError, notFound } from '../domain/index.js';
-import type { CalendarConnector, Clock, Connection, ConnectionKind, OAuthProvider, Store } from '../domain/index.js';
+import type { CalendarConnector, CleanupOutcome, Clock, Connection, ConnectionKind, OAuthProvider, Store } from '../domain/index.js';
 import type { Logger } from '../logger.js';
-import { connectorSession, openTokens, sealTokens } from '../sync/index.js';
-import { providerNotFound } from './provider-service.js';
+import { beginCleanup } from '../sync/calendar-cleanup.js';
+import { sealTokens } from '../sync/index.js';
+import { providerNotFound, writableProvider } from './provider-service.js';
 
 // Connecting a provider's Google / Outlook calendar: OAuth 2.0 authorization code flow with PKCE
 // (RFC 7636) and a signed, single-use, expiring `state`. Tokens are stored only sealed.
 
 const AUTH_TTL_MS = 15 * 60_000;
 const DAY_MS = 86_400_000;
+
+/** The additional data a pending authorization's PKCE verifier is sealed under. */
+export function pkceVerifierContext(connectionId: string): string {
+  return `pkce:${connectionId}`;
+}
 
 export interface ConnectionServiceDeps {
   store: Store;
@@ -77,7 +83,7 @@ export class ConnectionService {
       ...connection,
       pendingAuth: {
         nonce,
-        sealedVerifier: this.deps.secrets.seal(verifier, `pkce:${connection.id}`),
+        sealedVerifier: this.deps.secrets.seal(verifier, pkceVerifierContext(connection.id)),
         expiresAt: new Date(now.getTime() + AUTH_TTL_MS).toISOString(),
       },
       updatedAt: now.toISOString(),
@@ -98,13 +104,14 @@ export class ConnectionService {
       pendingAuth: null,
       lastSyncedAt: null,
       lastErrorCode: null,
+      cleanup: null,
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
     };
     const started = this.beginAuthorization(fresh, now);
     await this.deps.store.transaction(async (tx) => {
       await tx.lockProvider(providerId);
-      if ((await tx.getProvider(providerId)) === null) throw providerNotFound(providerId);
+      writableProvider(await tx.getProvider(providerId), providerId);
       await tx.putConnection(started.connection);
     });
     return started;
@@ -119,6 +126,7 @@ export class ConnectionService {
       if (connection === null || connection.providerId !== providerId || connection.status === 'disconnected') {
         throw notFound(ErrorCode.CONNECTION_NOT_FOUND, `Connection ${connectionId} does not exist.`);
       }
+      if (connection.cleanup !== null) throw new AppError({ code: ErrorCode.CONNECTION_CLEANUP_UNDER_WAY, status: 409, message: 'This calendar is being disconnected; connect it again once that is done.' });
       const started = this.beginAuthorization(connection, now);
       await tx.putConnection(started.connection);
       return started;
@@ -150,7 +158,7 @@ export class ConnectionService {
       throw new AppError({ code: ErrorCode.OAUTH_CONSENT_DENIED, status: 400, message: 'The calendar account did not grant access.' });
     }
 
-    const verifier = this.deps.secrets.open(pending.sealedVerifier, `pkce:${connection.id}`);
+    const verifier = this.deps.secrets.open(pending.sealedVerifier, pkceVerifierContext(connection.id));
     let exchanged;
     try {
       exchanged = await this.oauthFor(kind).exchangeCode({ code: params.code, codeVerifier: verifier });
@@ -200,46 +208,24 @@ export class ConnectionService {
   }
 
   /**
-   * Disconnects: optionally deletes the events we wrote (only tagged ones), then forgets the
-   * tokens. Deleting is best effort: a revoked grant cannot delete, and says so in the result.
+   * Disconnects one calendar (calendar-cleanup.ts): with removeEvents, the events we wrote are
+   * removed by the worker first (only tagged ones), then the grant is revoked and the tokens are
+   * forgotten; without, the grant is revoked and the events stay. 'removing' until the worker is
+   * done; a connection that cannot reach its calendar is disconnected at once, saying what stays.
+   * Asking again while it is removing answers the same.
    */
-  async disconnect(providerId: string, connectionId: string, options: { removeEvents: boolean; actor: string }): Promise<{ removed: number; removeFailed: string | null }> {
-    const connection = await this.deps.store.getConnection(connectionId);
-    if (connection === null || connection.providerId !== providerId || connection.status === 'disconnected') {
-      throw notFound(ErrorCode.CONNECTION_NOT_FOUND, `Connection ${connectionId} does not exist.`);
-    }
-    let removed = 0;
-    let removeFailed: string | null = null;
-    const tokens = openTokens(this.deps.secrets, connection);
-    const connector = this.deps.connectors.get(connection.kind);
-    if (options.removeEvents && tokens !== null && connector !== undefined) {
-      const session = connectorSession(this.deps, connection, tokens);
-      try {
-        const remote = await connector.listTagged(session, { from: new Date(0).toISOString() });
-        for (const event of remote.filter((r) => !r.cancelled && r.tag.key.startsWith(`${providerId}/`))) {
-          await connector.remove(session, event.externalId);
-          removed += 1;
-        }
-      } catch (err) {
-        removeFailed = err instanceof SyncError ? err.code : 'INTERNAL';
-        this.log.warn({ connectionId, code: removeFailed }, 'could not remove all events while disconnecting');
-      }
-    }
-    const now = this.deps.clock.now().toISOString();
-    await this.deps.store.transaction(async (tx) => {
+  async disconnect(providerId: string, connectionId: string, options: { removeEvents: boolean; actor: string }): Promise<CleanupOutcome> {
+    const at = this.deps.clock.now().toISOString();
+    const result = await this.deps.store.transaction(async (tx) => {
       await tx.lockConnection(connectionId);
-      const current = await tx.getConnection(connectionId);
-      if (current === null) return;
-      await tx.putConnection({ ...current, status: 'disconnected', sealedTokens: null, pendingAuth: null, updatedAt: now });
-      await tx.deleteTargets(connectionId);
-      await tx.appendAudit({
-        at: now,
-        actor: options.actor,
-        action: 'connection.disconnect',
-        target: `connection:${connectionId}`,
-        details: { providerId, removeEvents: options.removeEvents, removed, removeFailed },
-      });
+      const connection = await tx.getConnection(connectionId);
+      if (connection === null || connection.providerId !== providerId || connection.status === 'disconnected') {
+        throw notFound(ErrorCode.CONNECTION_NOT_FOUND, `Connection ${connectionId} does not exist.`);
+      }
+      if (connection.cleanup !== null) return { connectionId, kind: connection.kind, status: 'removing', eventsRemoved: 0, eventsLeft: 0, grant: null, reason: null } satisfies CleanupOutcome;
+      return beginCleanup(tx, connection, { reason: 'disconnect', offboardingId: null, removeEvents: options.removeEvents, actor: options.actor }, at);
     });
-    return { removed, removeFailed };
+    this.log.info({ connectionId, status: result.status, reason: result.reason }, 'calendar disconnect');
+    return result;
   }
 }

@@ -2,7 +2,7 @@ import { AppError, ErrorCode, checkTelehealthLink, notFound, waitingRoomWarnings
 import type { Clock, JoinLinks, Location, Store, StoreTx } from '../domain/index.js';
 import { refreshSessionEvents } from './event-refresh.js';
 import { assertNoLinkConflicts } from './link-conflicts.js';
-import { providerNotFound, type UpsertResult } from './provider-service.js';
+import { providerNotFound, writableProvider, type UpsertResult } from './provider-service.js';
 
 export type LocationInput =
   | { kind: 'virtual'; name: string | null; url: string; instructions: string | null; isDefault?: boolean; waitingRoom: boolean | null }
@@ -33,9 +33,7 @@ function sameLocation(a: Location, b: Location): boolean {
 }
 
 async function assertProvider(tx: StoreTx, providerId: string) {
-  const provider = await tx.getProvider(providerId);
-  if (provider === null) throw providerNotFound(providerId);
-  return provider;
+  return writableProvider(await tx.getProvider(providerId), providerId);
 }
 
 export class LocationService {

@@ -1,4 +1,4 @@
-import { ErrorCode, notFound } from '../domain/index.js';
+import { AppError, ErrorCode, normaliseReminders, notFound, sameReminders } from '../domain/index.js';
 import type { Clock, JoinLinkMode, JoinLinks, PrivacySettings, Provider, Store } from '../domain/index.js';
 import { refreshSessionEvents } from './event-refresh.js';
 import { ensureJoinTokens } from './join-tokens.js';
@@ -10,6 +10,8 @@ export interface ProviderInput {
   privacy: PrivacySettings;
   /** Absent: the provider's current setting, 'stable' for a new provider. */
   joinLink?: JoinLinkMode;
+  /** Popup reminders of pushed events (minutes before). Absent: the current setting, null (calendar defaults) for a new provider. */
+  reminders?: number[] | null;
 }
 
 export interface UpsertResult<T> {
@@ -21,6 +23,19 @@ export function providerNotFound(providerId: string): Error {
   return notFound(ErrorCode.PROVIDER_NOT_FOUND, `Provider ${providerId} does not exist.`);
 }
 
+/**
+ * The provider, when its data may still change: 404 when there is none, 409 once it has left
+ * (offboarded: its calendars are being emptied, and nothing may be written to them again).
+ */
+export function writableProvider(provider: Provider | null, providerId: string): Provider {
+  if (provider === null) throw providerNotFound(providerId);
+  if (provider.offboardedAt !== null) {
+    throw new AppError({ code: ErrorCode.PROVIDER_OFFBOARDED, status: 409, message: `Provider ${providerId} has left the practice (offboarded ${provider.offboardedAt}); nothing more can be written for them.` });
+  }
+  return provider;
+}
+
+/** Whether what the feed and the pushed events' content show is the same (reminders aside). */
 function sameProvider(a: Provider, input: ProviderInput & { joinLink: JoinLinkMode }): boolean {
   return (
     a.name === input.name &&
@@ -40,9 +55,13 @@ export class ProviderService {
     const now = this.deps.clock.now().toISOString();
     return this.deps.store.transaction(async (tx) => {
       await tx.lockProvider(providerId);
-      const existing = await tx.getProvider(providerId);
+      const found = await tx.getProvider(providerId);
+      const existing = found === null ? null : writableProvider(found, providerId);
       const joinLink = input.joinLink ?? existing?.joinLink ?? 'stable';
-      if (existing !== null && sameProvider(existing, { ...input, joinLink })) return { value: existing, created: false };
+      const reminders = input.reminders === undefined ? (existing?.reminders ?? null) : normaliseReminders(input.reminders);
+      const sameContent = existing !== null && sameProvider(existing, { ...input, joinLink });
+      const remindersChanged = existing !== null && !sameReminders(existing.reminders, reminders);
+      if (existing !== null && sameContent && !remindersChanged) return { value: existing, created: false };
 
       const provider: Provider = {
         id: providerId,
@@ -51,13 +70,20 @@ export class ProviderService {
         timezone: input.timezone,
         privacy: input.privacy,
         joinLink,
-        reminders: existing?.reminders ?? null,
+        reminders,
         offboardedAt: existing?.offboardedAt ?? null,
         feedRevision: existing?.feedRevision ?? 0,
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,
       };
       await tx.putProvider(provider);
+      if (existing !== null && remindersChanged) {
+        // Reminders live only in pushed events, outside the session's fingerprint and SEQUENCE:
+        // every upcoming pushed event is rewritten, the feed (and its revision) stays as it is.
+        const upcoming = await tx.listSessions(providerId, { status: 'scheduled', endAfter: now });
+        await tx.markSessionsDirty(providerId, upcoming.map((s) => s.id), now);
+        if (sameContent) return { value: provider, created: false };
+      }
       if (existing !== null) {
         // Name, zone and privacy mode change every event's title or TZID; joinLink its link. The
         // sessions' token hashes are stored before any event carries their /j/ links.
@@ -74,13 +100,5 @@ export class ProviderService {
     const provider = await this.deps.store.getProvider(providerId);
     if (provider === null) throw providerNotFound(providerId);
     return provider;
-  }
-
-  async delete(providerId: string): Promise<void> {
-    const deleted = await this.deps.store.transaction(async (tx) => {
-      await tx.lockProvider(providerId);
-      return tx.deleteProvider(providerId);
-    });
-    if (!deleted) throw providerNotFound(providerId);
   }
 }

@@ -4,7 +4,7 @@ import { withRefreshedEvent } from './event-refresh.js';
 import { ensureJoinTokens } from './join-tokens.js';
 import { assertNoLinkConflicts } from './link-conflicts.js';
 import { linkRejected } from './location-service.js';
-import { providerNotFound, type UpsertResult } from './provider-service.js';
+import { providerNotFound, writableProvider, type UpsertResult } from './provider-service.js';
 
 export interface SessionInput {
   /** ISO UTC instants, already validated: end > start, at most 24 h apart. */
@@ -129,8 +129,7 @@ export class SessionService {
   /** Locks the provider (the overlap guard reads its sessions to decide), then reads it. */
   private async loadProvider(tx: StoreTx, providerId: string): Promise<{ provider: Provider; locations: Map<string, Location> }> {
     await tx.lockProvider(providerId);
-    const provider = await tx.getProvider(providerId);
-    if (provider === null) throw providerNotFound(providerId);
+    const provider = writableProvider(await tx.getProvider(providerId), providerId);
     const locations = new Map((await tx.listLocations(providerId)).map((l) => [l.id, l] as const));
     return { provider, locations };
   }
@@ -197,7 +196,7 @@ export class SessionService {
     const now = this.deps.clock.now().toISOString();
     await this.deps.store.transaction(async (tx) => {
       await tx.lockProvider(providerId);
-      if ((await tx.getProvider(providerId)) === null) throw providerNotFound(providerId);
+      writableProvider(await tx.getProvider(providerId), providerId);
       if (!(await tx.deleteSession(providerId, sessionId))) throw sessionNotFound(sessionId);
       await tx.bumpFeedRevision(providerId, now);
       // The target outlives the session so that the worker can delete its external event.

@@ -1,7 +1,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import { AppError, ErrorCode } from '../domain/index.js';
 import type { Clock, Store, WebSession } from '../domain/index.js';
-import { providerNotFound } from './provider-service.js';
+import { writableProvider } from './provider-service.js';
 
 // Portal links and browser sessions. Tokens are 32 random bytes (256 bits), base64url; only their
 // SHA-256 is stored, so a copy of the database opens no session and redeems no link.
@@ -45,7 +45,7 @@ export class WebSessionService {
     const token = newSecretToken();
     const expiresAt = new Date(now.getTime() + PORTAL_LINK_MINUTES * 60_000).toISOString();
     await this.deps.store.transaction(async (tx) => {
-      if ((await tx.getProvider(providerId)) === null) throw providerNotFound(providerId);
+      writableProvider(await tx.getProvider(providerId), providerId);
       await tx.putPortalLink({ tokenHash: hashSecretToken(token), providerId, createdAt: now.toISOString(), expiresAt, usedAt: null });
       await tx.appendAudit({ at: now.toISOString(), actor, action: 'portal-link.issue', target: `provider:${providerId}`, details: {} });
     });

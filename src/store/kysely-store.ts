@@ -14,7 +14,9 @@ import type {
   ClaimOptions,
   Connection,
   ConnectionStatus,
+  FeedTombstone,
   FeedToken,
+  Offboarding,
   Location,
   Provider,
   ResyncJob,
@@ -29,6 +31,9 @@ import type {
   WorkKind,
   PortalLink,
   WebSession,
+  SealedValue,
+  SealedValueChange,
+  SealedValueKind,
 } from '../domain/index.js';
 import { AppError, ErrorCode, notFound } from '../domain/index.js';
 import type { StoreDialect } from './dialect.js';
@@ -51,6 +56,9 @@ import {
   toAudit,
   toBusySource,
   toConnection,
+  toFeedTombstone,
+  toOffboarding,
+  fromOffboarding,
   toFeed,
   toJob,
   toLocation,
@@ -206,6 +214,12 @@ export class KyselyStore implements Store {
   listBusyIntervals = this.#outside('listBusyIntervals', (providerId: string, from: string, to: string) => this.#ops.listBusyIntervals(providerId, from, to));
   getWebSession = this.#outside('getWebSession', (idHash: string) => this.#ops.getWebSession(idHash));
 
+  // Settings and sealed values (key rotation): reads outside a transaction.
+  getSetting = this.#outside('getSetting', (name: string) => this.#ops.getSetting(name));
+  listSealedValues = this.#outside('listSealedValues', (kind: SealedValueKind, after: SealedValue | null, limit: number) =>
+    this.#ops.listSealedValues(kind, after, limit),
+  );
+
   feedLookupEpoch(): number | null {
     // Both only ever grow, so their sum changes whenever either does.
     return this.#externalCommits === undefined ? null : this.#feedCommits + this.#externalCommits();
@@ -226,6 +240,10 @@ export class KyselyStore implements Store {
   listAudit = this.#outside('listAudit', (options: AuditQuery) => this.#ops.listAudit(options));
   syncHealth = this.#outside('syncHealth', (now: string) => this.#ops.syncHealth(now));
   targetCounts = this.#outside('targetCounts', (connectionId: string) => this.#ops.targetCounts(connectionId));
+  listConnectionsInCleanup = this.#outside('listConnectionsInCleanup', () => this.#ops.listConnectionsInCleanup());
+  getOffboarding = this.#outside('getOffboarding', (offboardingId: string) => this.#ops.getOffboarding(offboardingId));
+  listOffboardings = this.#outside('listOffboardings', (providerId: string) => this.#ops.listOffboardings(providerId));
+  findFeedTombstone = this.#outside('findFeedTombstone', (tokenHash: string) => this.#ops.findFeedTombstone(tokenHash));
 
   // Leases: each is one statement or one short transaction of its own (READ COMMITTED on
   // PostgreSQL, where SKIP LOCKED keeps concurrent claimers apart).
@@ -401,6 +419,17 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     listAudit: live((options) => ops.listAudit(options)),
     syncHealth: live((now) => ops.syncHealth(now)),
     targetCounts: live((connectionId) => ops.targetCounts(connectionId)),
+    listConnectionsInCleanup: live(() => ops.listConnectionsInCleanup()),
+    getOffboarding: live((offboardingId) => ops.getOffboarding(offboardingId)),
+    listOffboardings: live((providerId) => ops.listOffboardings(providerId)),
+    findFeedTombstone: live((tokenHash) => ops.findFeedTombstone(tokenHash)),
+    prepareTargetsForRemoval: live(async (connectionId, at) => {
+      const withEvents = await ops.prepareTargetsForRemoval(connectionId, at);
+      scope.queued.add('sync');
+      return withEvents;
+    }),
+    tombstoneFeeds: feedWrite((providerId, calendarName, at) => ops.tombstoneFeeds(providerId, calendarName, at)),
+    putOffboarding: live((offboarding) => ops.putOffboarding(offboarding)),
     putConnection: live(async (connection) => {
       await ops.putConnection(connection);
       // An (again) active connection may have pending targets that waited for it.
@@ -422,6 +451,13 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
       if (retried) scope.queued.add('sync');
       return retried;
     }),
+
+    // Settings and sealed values (key rotation): plain writes, no feed or work signal.
+    getSetting: live((name) => ops.getSetting(name)),
+    listSealedValues: live((kind, after, limit) => ops.listSealedValues(kind, after, limit)),
+    putSettingIfAbsent: live((name, value, at) => ops.putSettingIfAbsent(name, value, at)),
+    compareAndSetSetting: live((name, expected, value, at) => ops.compareAndSetSetting(name, expected, value, at)),
+    compareAndSetSealedValues: live((changes) => ops.compareAndSetSealedValues(changes)),
   };
 }
 
@@ -932,6 +968,72 @@ class Operations {
     await this.db.deleteFrom('sync_targets').where('connection_id', '=', connectionId).execute();
   }
 
+  // --- Leaving cleanly (issue 11): cleanups, feed tombstones, offboarding records ---
+
+  async prepareTargetsForRemoval(connectionId: string, at: string): Promise<number> {
+    const withEvents = await this.db
+      .selectFrom('sync_targets')
+      .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+      .where('connection_id', '=', connectionId)
+      .where('external_id', 'is not', null)
+      .executeTakeFirstOrThrow();
+    // Synced as absent: nothing of ours can be there, so nothing to remove.
+    await this.db
+      .deleteFrom('sync_targets')
+      .where('connection_id', '=', connectionId)
+      .where('external_id', 'is', null)
+      .where('dead_at', 'is', null)
+      .where((eb) => eb('generation', '<=', eb.ref('synced_generation')))
+      .execute();
+    await this.db
+      .updateTable('sync_targets')
+      .set((eb) => ({ generation: eb('generation', '+', 1), next_attempt_at: at, attempts: 0, dead_at: null, last_error_code: null, updated_at: at }))
+      .where('connection_id', '=', connectionId)
+      .execute();
+    return Number(withEvents.n);
+  }
+
+  async listConnectionsInCleanup(): Promise<Connection[]> {
+    const rows = await this.db.selectFrom('connections').select(CONNECTION_COLUMNS).where('cleanup', 'is not', null).orderBy('id').execute();
+    return rows.map(toConnection);
+  }
+
+  async tombstoneFeeds(providerId: string, calendarName: string, at: string): Promise<number> {
+    const live = await this.db.selectFrom('feed_tokens').select('token_hash').where('provider_id', '=', providerId).where('revoked_at', 'is', null).execute();
+    if (live.length === 0) return 0;
+    await this.db
+      .insertInto('feed_tombstones')
+      .values(live.map((f) => ({ token_hash: f.token_hash, provider_id: providerId, calendar_name: calendarName, since: at })))
+      .onConflict((oc) => oc.column('token_hash').doNothing())
+      .execute();
+    await this.db.updateTable('feed_tokens').set({ revoked_at: at }).where('provider_id', '=', providerId).where('revoked_at', 'is', null).execute();
+    return live.length;
+  }
+
+  async findFeedTombstone(tokenHash: string): Promise<FeedTombstone | null> {
+    const row = await this.db.selectFrom('feed_tombstones').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    return row === undefined ? null : toFeedTombstone(row);
+  }
+
+  async putOffboarding(offboarding: Offboarding): Promise<void> {
+    const row = fromOffboarding(offboarding);
+    await this.db
+      .insertInto('offboardings')
+      .values(row)
+      .onConflict((oc) => oc.column('id').doUpdateSet({ mode: row.mode, finished_at: row.finished_at, result: row.result }))
+      .execute();
+  }
+
+  async getOffboarding(offboardingId: string): Promise<Offboarding | null> {
+    const row = await this.db.selectFrom('offboardings').selectAll().where('id', '=', offboardingId).executeTakeFirst();
+    return row === undefined ? null : toOffboarding(row);
+  }
+
+  async listOffboardings(providerId: string): Promise<Offboarding[]> {
+    const rows = await this.db.selectFrom('offboardings').selectAll().where('provider_id', '=', providerId).orderBy('requested_at', 'desc').orderBy('id', 'desc').execute();
+    return rows.map(toOffboarding);
+  }
+
   // Connections that still want their provider's changes: needs_reauth ones collect them while
   // paused, so nothing is lost once the grant is renewed.
   async markSessionsDirty(providerId: string, sessionIds: readonly string[], at: string): Promise<number> {
@@ -1238,6 +1340,95 @@ class Operations {
     let q = this.db.selectFrom('audit_log').selectAll();
     if (beforeId !== undefined) q = q.where('id', '<', beforeId);
     return (await q.orderBy('id', 'desc').limit(limit).execute()).map(toAudit);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Settings and sealed values (key rotation, the stored join-link key). Sealed values are
+  // swapped by compare-and-set on the value read, never by an upsert of the row.
+
+  async getSetting(name: string): Promise<string | null> {
+    const row = await this.db.selectFrom('settings').select('value').where('name', '=', name).executeTakeFirst();
+    return row?.value ?? null;
+  }
+
+  async putSettingIfAbsent(name: string, value: string, at: string): Promise<string> {
+    // A racing insert of the same name waits on the primary key and then does nothing; the read
+    // after it sees whichever value committed first.
+    await this.db
+      .insertInto('settings')
+      .values({ name, value, updated_at: at })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    const stored = await this.getSetting(name);
+    if (stored === null) throw new Error(`setting ${name} was neither inserted nor found`);
+    return stored;
+  }
+
+  async compareAndSetSetting(name: string, expected: string, value: string, at: string): Promise<boolean> {
+    const result = await this.db.updateTable('settings').set({ value, updated_at: at }).where('name', '=', name).where('value', '=', expected).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async listSealedValues(kind: SealedValueKind, after: SealedValue | null, limit: number): Promise<SealedValue[]> {
+    if (after !== null && after.kind !== kind) throw new RangeError(`listSealedValues(${kind}) was given a ${after.kind} cursor`);
+    switch (kind) {
+      case 'connection-tokens':
+      case 'pkce-verifier': {
+        const column = kind === 'connection-tokens' ? 'sealed_tokens' : 'pending_sealed_verifier';
+        let q = this.db.selectFrom('connections').select(['id', `${column} as sealed`]).where(column, 'is not', null);
+        if (after !== null && after.kind !== 'busy-source-url') q = q.where('id', '>', after.connectionId);
+        const rows = await q.orderBy('id').limit(limit).execute();
+        return rows.flatMap((r) => (r.sealed === null ? [] : [{ kind, connectionId: r.id, sealed: r.sealed }]));
+      }
+      case 'busy-source-url': {
+        let q = this.db.selectFrom('busy_sources').select(['provider_id', 'id', 'url_sealed']).where('url_sealed', 'is not', null);
+        if (after !== null && after.kind === 'busy-source-url') {
+          const { providerId, sourceId } = after;
+          q = q.where((eb) => eb.or([eb('provider_id', '>', providerId), eb.and([eb('provider_id', '=', providerId), eb('id', '>', sourceId)])]));
+        }
+        const rows = await q.orderBy('provider_id').orderBy('id').limit(limit).execute();
+        return rows.flatMap((r) => (r.url_sealed === null ? [] : [{ kind, providerId: r.provider_id, sourceId: r.id, sealed: r.url_sealed }]));
+      }
+      default: {
+        const unknown: never = kind;
+        throw new Error(`unknown sealed value kind ${String(unknown)}`);
+      }
+    }
+  }
+
+  async compareAndSetSealedValues(changes: readonly SealedValueChange[]): Promise<boolean[]> {
+    const applied: boolean[] = [];
+    for (const { value, next } of changes) {
+      let result;
+      switch (value.kind) {
+        case 'connection-tokens':
+          result = await this.db.updateTable('connections').set({ sealed_tokens: next }).where('id', '=', value.connectionId).where('sealed_tokens', '=', value.sealed).executeTakeFirst();
+          break;
+        case 'pkce-verifier':
+          result = await this.db
+            .updateTable('connections')
+            .set({ pending_sealed_verifier: next })
+            .where('id', '=', value.connectionId)
+            .where('pending_sealed_verifier', '=', value.sealed)
+            .executeTakeFirst();
+          break;
+        case 'busy-source-url':
+          result = await this.db
+            .updateTable('busy_sources')
+            .set({ url_sealed: next })
+            .where('provider_id', '=', value.providerId)
+            .where('id', '=', value.sourceId)
+            .where('url_sealed', '=', value.sealed)
+            .executeTakeFirst();
+          break;
+        default: {
+          const unknown: never = value;
+          throw new Error(`unknown sealed value ${String(unknown)}`);
+        }
+      }
+      applied.push(Number(result.numUpdatedRows) > 0);
+    }
+    return applied;
   }
 }
 

@@ -11,6 +11,9 @@ import type {
   BusySourceKind,
   BusySourceStatus,
   Connection,
+  ConnectionCleanup,
+  FeedTombstone,
+  Offboarding,
   ConnectionKind,
   ConnectionStatus,
   FeedToken,
@@ -46,6 +49,9 @@ export interface Database {
   busy_intervals: BusyIntervalRow;
   web_sessions: WebSessionRow;
   portal_links: PortalLinkRow;
+  feed_tombstones: FeedTombstoneRow;
+  offboardings: OffboardingRow;
+  settings: SettingRow;
 }
 
 export interface ProviderRow {
@@ -383,6 +389,8 @@ export interface ConnectionRow {
   pending_expires_at: string | null;
   last_synced_at: string | null;
   last_error_code: string | null;
+  /** Connection.cleanup as JSON (text on SQLite, JSONB on PostgreSQL). */
+  cleanup: string | object | null;
   created_at: string;
   updated_at: string;
 }
@@ -403,6 +411,7 @@ export const CONNECTION_COLUMNS = columnsOf<ConnectionRow>({
   pending_expires_at: true,
   last_synced_at: true,
   last_error_code: true,
+  cleanup: true,
   created_at: true,
   updated_at: true,
 });
@@ -428,6 +437,7 @@ export function toConnection(row: ConnectionRow): Connection {
     pendingAuth,
     lastSyncedAt: row.last_synced_at,
     lastErrorCode: row.last_error_code,
+    cleanup: row.cleanup === null ? null : parseJson<ConnectionCleanup>(row.cleanup),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -447,6 +457,7 @@ export function fromConnection(connection: Connection): ConnectionRow {
     pending_expires_at: connection.pendingAuth?.expiresAt ?? null,
     last_synced_at: connection.lastSyncedAt,
     last_error_code: connection.lastErrorCode,
+    cleanup: connection.cleanup === null ? null : JSON.stringify(connection.cleanup),
     created_at: connection.createdAt,
     updated_at: connection.updatedAt,
   };
@@ -768,5 +779,60 @@ export function fromPortalLink(link: PortalLink): PortalLinkRow {
     created_at: link.createdAt,
     expires_at: storedInstant(link.expiresAt, 'portal link expiresAt'),
     used_at: link.usedAt,
+  };
+}
+
+/** A named value of the service itself (migration 9); sealed ones are opened by their owner. */
+export interface SettingRow {
+  name: string;
+  value: string;
+  updated_at: string;
+}
+
+export interface FeedTombstoneRow {
+  token_hash: string;
+  provider_id: string;
+  calendar_name: string;
+  since: string;
+}
+
+export function toFeedTombstone(row: FeedTombstoneRow): FeedTombstone {
+  return { providerId: row.provider_id, calendarName: row.calendar_name, since: row.since };
+}
+
+export interface OffboardingRow {
+  id: string;
+  provider_id: string;
+  mode: Offboarding['mode'];
+  actor: string;
+  requested_at: string;
+  finished_at: string | null;
+  /** { feedsTombstoned, connections } as JSON. */
+  result: string | object;
+}
+
+export function toOffboarding(row: OffboardingRow): Offboarding {
+  const result = parseJson<Pick<Offboarding, 'feedsTombstoned' | 'connections'>>(row.result);
+  return {
+    id: row.id,
+    providerId: row.provider_id,
+    mode: row.mode,
+    actor: row.actor,
+    requestedAt: row.requested_at,
+    finishedAt: row.finished_at,
+    feedsTombstoned: result.feedsTombstoned,
+    connections: result.connections,
+  };
+}
+
+export function fromOffboarding(offboarding: Offboarding): OffboardingRow {
+  return {
+    id: offboarding.id,
+    provider_id: offboarding.providerId,
+    mode: offboarding.mode,
+    actor: offboarding.actor,
+    requested_at: offboarding.requestedAt,
+    finished_at: offboarding.finishedAt,
+    result: JSON.stringify({ feedsTombstoned: offboarding.feedsTombstoned, connections: offboarding.connections }),
   };
 }

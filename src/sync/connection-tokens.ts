@@ -4,17 +4,18 @@ import type { Clock, Connection, ConnectorSession, OAuthTokens, Store } from '..
 // OAuth tokens live in the database only sealed (AES-256-GCM), bound to their connection id so
 // that a sealed blob copied onto another row does not open.
 
-function context(connectionId: string): string {
+/** The additional data a connection's tokens are sealed under. */
+export function tokensSealContext(connectionId: string): string {
   return `connection-tokens:${connectionId}`;
 }
 
 export function sealTokens(secrets: SecretBox, connectionId: string, tokens: OAuthTokens): string {
-  return secrets.seal(JSON.stringify(tokens), context(connectionId));
+  return secrets.seal(JSON.stringify(tokens), tokensSealContext(connectionId));
 }
 
 export function openTokens(secrets: SecretBox, connection: Connection): OAuthTokens | null {
   if (connection.sealedTokens === null) return null;
-  return JSON.parse(secrets.open(connection.sealedTokens, context(connection.id))) as OAuthTokens;
+  return JSON.parse(secrets.open(connection.sealedTokens, tokensSealContext(connection.id))) as OAuthTokens;
 }
 
 /** What a connector gets for one connection; refreshed tokens are sealed and stored at once. */

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto/secret-box.js';
-import { toCalendarEvent } from '../domain/calendar-event.js';
-import { SyncError, eventTagKey, idempotencyKeyFor } from '../domain/index.js';
+import { SyncError, idempotencyKeyFor } from '../domain/index.js';
 import type {
   CalendarConnector,
   CalendarEvent,
@@ -17,6 +16,7 @@ import type {
 } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 import { connectorSession, markNeedsReauth, openTokens } from './connection-tokens.js';
+import { desiredEventOf, type DesiredEvent } from './desired-event.js';
 import { withLeaseHeartbeat } from './lease-heartbeat.js';
 import { BackgroundRunner } from './waker.js';
 
@@ -46,7 +46,7 @@ const ACCOUNT_WAIT_MS = 60_000;
 const ACCOUNT_POLL_MS = 250;
 
 interface PlannedWrite extends ResyncPlanItem {
-  desired: { event: CalendarEvent; tag: EventTag } | null;
+  desired: DesiredEvent | null;
   /** The target's generation when the plan read the session (0 without a target). */
   generation: number;
 }
@@ -130,9 +130,10 @@ export class ResyncRunner extends BackgroundRunner {
     const { providerIds, connectionIds } = job.request;
     if (connectionIds !== null) {
       const found = await Promise.all(connectionIds.map((id) => store.getConnection(id)));
-      return found.filter((c): c is Connection => c !== null && c.status === 'active');
+      return found.filter((c): c is Connection => c !== null && c.status === 'active' && c.cleanup === null);
     }
-    const active = await store.listAllConnections(['active']);
+    // A calendar being cleaned up (disconnect, offboarding) is the worker's to empty, not to repair.
+    const active = (await store.listAllConnections(['active'])).filter((c) => c.cleanup === null);
     return providerIds === null ? active : active.filter((c) => providerIds.includes(c.providerId));
   }
 
@@ -184,13 +185,13 @@ export class ResyncRunner extends BackgroundRunner {
     const remote = (await connector.listTagged(session, { from })).filter((r) => r.tag.key.startsWith(`${connection.providerId}/`));
 
     const provider = await store.getProvider(connection.providerId);
-    const desired = new Map<string, { sessionId: string; event: CalendarEvent; tag: EventTag }>();
+    const desired = new Map<string, DesiredEvent & { sessionId: string }>();
     if (provider !== null) {
       const locations = new Map((await store.listLocations(provider.id)).map((l) => [l.id, l] as const));
       for (const s of await store.listSessions(provider.id, { status: 'scheduled', endAfter: from })) {
-        const event = toCalendarEvent(s, provider, s.locationId === null ? null : (locations.get(s.locationId) ?? null), this.options.joinLinks);
-        const key = eventTagKey(provider.id, s.id);
-        desired.set(key, { sessionId: s.id, event, tag: { key, revision: event.revision } });
+        // The tag's revision covers the reminders: a reminders change is an 'older revision' here.
+        const want = desiredEventOf(s, provider, s.locationId === null ? null : (locations.get(s.locationId) ?? null), this.options.joinLinks);
+        desired.set(want.tag.key, { sessionId: s.id, ...want });
       }
     }
     const targets = new Map((await store.listTargets(connection.id)).map((t) => [t.sessionId, t] as const));
@@ -268,6 +269,7 @@ export class ResyncRunner extends BackgroundRunner {
             write.externalId,
             write.desired.event,
             write.desired.tag,
+            write.desired.reminders,
           );
           await store.transaction((tx) =>
             tx.recordTargetSynced(connection.id, connection.providerId, write.sessionId!, {

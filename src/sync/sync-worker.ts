@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { SyncError, eventTagKey, idempotencyKeyFor } from '../domain/index.js';
-import type { CalendarConnector, Clock, Connection, ConnectionKind, JoinLinks, Store, SyncTarget } from '../domain/index.js';
+import type { CalendarConnector, Clock, Connection, ConnectionKind, JoinLinks, OAuthProvider, Store, SyncTarget } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 import { connectorSession, markNeedsReauth, openTokens } from './connection-tokens.js';
+import { cleanupsDue, finishCleanup, nextCleanupAt } from './calendar-cleanup.js';
 import { desiredEventFor } from './desired-event.js';
 import { MAX_ATTEMPTS, retryDelayMs } from './retry-policy.js';
 import { RateLimiter, type RateLimit } from './rate-limiter.js';
@@ -36,6 +37,8 @@ export interface SyncWorkerOptions {
   connectionsPerClaim?: number;
   /** Requests in flight per connection (Graph allows few per mailbox; Google rate-limits per user). */
   perConnectionConcurrency?: number;
+  /** Revokes grants when a cleanup finishes (calendar-cleanup.ts); none configured: recorded as not attempted. */
+  oauth?: ReadonlyMap<ConnectionKind, OAuthProvider>;
   /** Pace per connection, by vendor (defaults: DEFAULT_RATE_LIMITS). */
   rateLimits?: Partial<Record<ConnectionKind, RateLimit>>;
   random?: () => number;
@@ -123,10 +126,26 @@ export class SyncWorker extends BackgroundRunner {
     const all: TargetOutcome[] = [];
     for (let i = 0; i < maxBatches; i++) {
       const outcomes = await this.runOnce();
-      if (outcomes.length === 0) break;
+      if (outcomes.length === 0 && (await this.finishCleanups()) === 0) break;
       all.push(...outcomes);
     }
     return all;
+  }
+
+  /**
+   * Finishes the cleanups whose removals are done (calendar-cleanup.ts), each under the account's
+   * lease so that no other worker finishes it too; resolves with how many finished.
+   */
+  async finishCleanups(): Promise<number> {
+    const now = this.options.clock.now();
+    let finished = 0;
+    for (const connection of await cleanupsDue(this.options.store, now)) {
+      const leaseUntil = new Date(now.getTime() + this.leaseMs).toISOString();
+      if (!(await this.options.store.leaseConnection(connection.id, this.owner, now.toISOString(), leaseUntil))) continue;
+      const deps = { ...this.options, oauth: this.options.oauth ?? new Map(), random: this.random };
+      if (await finishCleanup(deps, connection)) finished += 1;
+    }
+    return finished;
   }
 
   private async process(target: SyncTarget): Promise<TargetOutcome> {
@@ -153,12 +172,13 @@ export class SyncWorker extends BackgroundRunner {
 
     try {
       const from = new Date(clock.now().getTime() - this.options.pastDays * DAY_MS).toISOString();
-      const desired = await desiredEventFor(store, target.providerId, target.sessionId, from, this.options.joinLinks);
+      // A calendar being cleaned up (disconnect, offboarding) wants none of our events.
+      const desired = connection.cleanup !== null ? null : await desiredEventFor(store, target.providerId, target.sessionId, from, this.options.joinLinks);
       const session = connectorSession({ store, secrets: this.options.secrets, clock }, connection, tokens);
       let externalId = target.externalId;
       const ref = { connectionId: connection.id, calendarId: connection.calendarId, idempotencyKey: idempotencyKeyFor(connection.id, target.providerId, target.sessionId) };
       if (desired !== null) {
-        ({ externalId } = await connector.upsert(session, ref, externalId, desired.event, desired.tag));
+        ({ externalId } = await connector.upsert(session, ref, externalId, desired.event, desired.tag, desired.reminders));
       } else if (externalId !== null) {
         await connector.remove(session, externalId);
         externalId = null;
@@ -170,7 +190,7 @@ export class SyncWorker extends BackgroundRunner {
       const recorded = await store.completeTarget(target.id, this.owner, {
         generation: target.generation,
         externalId,
-        syncedRevision: desired?.event.revision ?? null,
+        syncedRevision: desired?.tag.revision ?? null,
         at: clock.now().toISOString(),
       });
       log.debug({ externalEventId: externalId, action: desired === null ? 'remove' : 'upsert', recorded }, 'target synced');
@@ -222,7 +242,8 @@ export class SyncWorker extends BackgroundRunner {
   }
 
   protected async step(): Promise<boolean> {
-    return (await this.runOnce()).length > 0;
+    if ((await this.runOnce()).length > 0) return true;
+    return (await this.finishCleanups()) > 0;
   }
 
   protected onLoopError(err: unknown): void {
@@ -237,7 +258,9 @@ export class SyncWorker extends BackgroundRunner {
 
   /** Sleeps until the next due time; the store's signal after a write that marked targets dirty cuts it short. */
   protected async idleMs(): Promise<number> {
-    const due = await this.options.store.nextDueAt(this.owner);
+    const targetDue = await this.options.store.nextDueAt(this.owner);
+    const cleanupDue = await nextCleanupAt(this.options.store, this.options.clock.now());
+    const due = targetDue === null ? cleanupDue : cleanupDue === null || targetDue < cleanupDue ? targetDue : cleanupDue;
     const wait = due === null ? 60_000 : Math.max(0, Date.parse(due) - this.options.clock.now().getTime());
     // Even a far due time is re-checked every minute: another process may have added work.
     return Math.min(wait, 60_000);

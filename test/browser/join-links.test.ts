@@ -26,6 +26,9 @@ browserSuite('browser: stable join links', (browser) => {
     await put('gone', { start: '2026-11-12T17:00:00Z' });
     await put('gone', { start: '2026-11-12T17:00:00Z', status: 'cancelled' });
     await put('now', { start: '2026-11-10T12:30:00Z' });
+    await put('moved', { start: '2026-11-12T19:00:00Z' });
+    await put('moved', { start: '2026-11-13T20:00:00Z' });
+    await put('past', { start: '2026-11-09T15:00:00Z' });
 
     const context = await browser().newContext();
     const page = await context.newPage();
@@ -37,7 +40,16 @@ browserSuite('browser: stable join links', (browser) => {
     await page.getByText(/cancelled/i).first().waitFor();
     await screenshots(page, 'join-cancelled');
     const cancelled = await page.content();
-    for (const text of [early, cancelled]) for (const part of [CLIENT.firstName, CLIENT.lastName]) assert.ok(!text.includes(part), 'no client name');
+    // Rescheduled after the invite went out: the same link shows the new time, in the provider's zone.
+    await page.goto(links.url({ providerId: 'p1', id: 'moved' }));
+    await page.getByText(/Friday, November 13, 2026, 3:00 PM/).first().waitFor();
+    await screenshots(page, 'join-rescheduled');
+    const moved = await page.content();
+    await page.goto(links.url({ providerId: 'p1', id: 'past' }));
+    await page.getByText(/has ended/).first().waitFor();
+    await screenshots(page, 'join-ended');
+    const ended = await page.content();
+    for (const text of [early, cancelled, moved, ended]) for (const part of [CLIENT.firstName, CLIENT.lastName]) assert.ok(!text.includes(part), 'no client name');
 
     // In the window the link sends the browser on to the room (unreachable from here: the test
     // checks the address the browser asks for next).

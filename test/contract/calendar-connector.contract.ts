@@ -100,6 +100,27 @@ export function describeCalendarConnectorContract(name: string, makeHarness: () 
         assert.deepEqual(only?.tag, moved.tag);
       });
 
+      it('when upserted with one reminder, then the event has it; changed, the event is updated; [], the event has none', async () => {
+        const p = planFor(h);
+        const { externalId } = await h.connector.upsert(h.session, p.target, null, p.event, p.tag, [30]);
+        assert.deepEqual(liveEvents(h, p.tag.key)[0]?.reminders, [30]);
+
+        await h.connector.upsert(h.session, p.target, externalId, p.event, p.tag, [5]);
+        assert.deepEqual(liveEvents(h, p.tag.key)[0]?.reminders, [5]);
+
+        await h.connector.upsert(h.session, p.target, externalId, p.event, p.tag, []);
+        const [only, ...others] = liveEvents(h, p.tag.key);
+        assert.deepEqual(others, []);
+        assert.deepEqual(only?.reminders, []);
+      });
+
+      it('when created without reminders, then the calendar\'s defaults apply', async () => {
+        const p = planFor(h);
+        await create(p);
+
+        assert.equal(liveEvents(h, p.tag.key)[0]?.reminders, null);
+      });
+
       it('when a new event is created, then the calendar holds it with our times, title, link and tag', async () => {
         const p = planFor(h);
         const externalId = await create(p);

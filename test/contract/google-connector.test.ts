@@ -238,6 +238,24 @@ describe('Google connector', () => {
       assert.deepEqual(raw.start, { dateTime: '2026-11-10T10:00:00-05:00', timeZone: 'America/New_York' });
     });
 
+    it('when reminders are set, then Google stores popup overrides (all of them, ascending); back to null, the calendar\'s defaults again', async () => {
+      const p = planFor(h);
+      const { externalId } = await h.connector.upsert(h.session, p.target, null, p.event, p.tag, [60, 10]);
+      assert.deepEqual(h.fake.events(h.calendarId)[0]?.raw.reminders, {
+        useDefault: false,
+        overrides: [
+          { method: 'popup', minutes: 10 },
+          { method: 'popup', minutes: 60 },
+        ],
+      });
+
+      await h.connector.upsert(h.session, p.target, externalId, p.event, p.tag, []);
+      assert.deepEqual(h.fake.events(h.calendarId)[0]?.raw.reminders, { useDefault: false });
+
+      await h.connector.upsert(h.session, p.target, externalId, p.event, p.tag, null);
+      assert.deepEqual(h.fake.events(h.calendarId)[0]?.raw.reminders, { useDefault: true });
+    });
+
     it('when events are inserted, updated and deleted, then every write says sendUpdates=none', async () => {
       const p = planFor(h);
       const { externalId } = await h.connector.upsert(h.session, p.target, null, p.event, p.tag);

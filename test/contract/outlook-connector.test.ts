@@ -280,6 +280,23 @@ describe('Outlook connector', () => {
       assert.deepEqual(stored?.tag, p.tag);
     });
 
+    it('when reminders are set, then Outlook gets the one closest to the start; [] turns it off; back to null, Outlook\'s default reminder again', async () => {
+      const p = planFor(h);
+      const { externalId } = await h.connector.upsert(h.session, p.target, null, p.event, p.tag, [1440, 10, 60]);
+      const created = bodyOf(h.fake.requests.find((r) => r.operation === 'create'));
+      assert.equal(created.isReminderOn, true);
+      assert.equal(created.reminderMinutesBeforeStart, 10);
+      assert.deepEqual(h.fake.events(h.calendarId)[0]?.reminders, [10]);
+
+      await h.connector.upsert(h.session, p.target, externalId, p.event, p.tag, []);
+      assert.equal(h.fake.events(h.calendarId)[0]?.raw.isReminderOn, false);
+
+      await h.connector.upsert(h.session, p.target, externalId, p.event, p.tag, null);
+      const raw = h.fake.events(h.calendarId)[0]?.raw ?? {};
+      assert.equal(raw.isReminderOn, true);
+      assert.equal(raw.reminderMinutesBeforeStart, 15);
+    });
+
     it('when listing, then the request filters on our key property and the end, expands only our two properties and selects what RemoteEvent needs', async () => {
       await h.connector.listTagged(h.session, { from: FROM });
 

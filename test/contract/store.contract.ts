@@ -1,7 +1,7 @@
 // The Store port's behaviour, as every adapter must show it (SQLite always, PostgreSQL when
 // TEST_DATABASE_URL is set). Each test opens a fresh, empty store and seeds only what it states.
 import assert from 'node:assert/strict';
-import type { BusyInterval, BusySource, FeedToken, Location, PortalLink, Provider, Session, Store, StoreTx, WebSession } from '../../src/domain/index.js';
+import type { BusyInterval, BusySource, FeedToken, Location, PortalLink, Provider, SealedValue, SealedValueKind, Session, Store, StoreTx, WebSession } from '../../src/domain/index.js';
 import { AppError, ErrorCode } from '../../src/domain/index.js';
 import { T0, aBusySource, aConnection, aFeedToken, aProvider, aSession, aVirtualLocation, anOfficeLocation } from '../support/builders.js';
 
@@ -1150,6 +1150,97 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         assert.equal(await store.getWebSession('a'.repeat(64)), null);
         await seed({ providers: [aProvider({ id: 'prov-1' })] });
         assert.equal(await store.transaction((tx) => tx.usePortalLink('b'.repeat(64), T0)), null);
+      });
+    });
+
+    describe('settings and sealed values', () => {
+      it('when a setting is put if absent, then the first value stays: a later put returns it, and only a matching compare-and-set replaces it', async () => {
+        assert.equal(await store.getSetting('join-link-key'), null);
+        assert.equal(await store.transaction((tx) => tx.putSettingIfAbsent('join-link-key', 'first', T0)), 'first');
+        assert.equal(await store.transaction((tx) => tx.putSettingIfAbsent('join-link-key', 'second', T1)), 'first');
+        assert.equal(await store.getSetting('join-link-key'), 'first');
+
+        assert.equal(await store.transaction((tx) => tx.compareAndSetSetting('join-link-key', 'second', 'third', T1)), false);
+        assert.equal(await store.getSetting('join-link-key'), 'first');
+        assert.equal(await store.transaction((tx) => tx.compareAndSetSetting('join-link-key', 'first', 'third', T1)), true);
+        assert.equal(await store.transaction((tx) => tx.getSetting('join-link-key')), 'third');
+        assert.equal(await store.transaction((tx) => tx.compareAndSetSetting('other', 'first', 'x', T1)), false);
+        assert.equal(await store.getSetting('other'), null);
+      });
+
+      it('when two writers put the same setting if absent at once, then both get the one value stored', async () => {
+        const [a, b] = await Promise.all([
+          store.transaction((tx) => tx.putSettingIfAbsent('join-link-key', 'from-a', T0)),
+          store.transaction((tx) => tx.putSettingIfAbsent('join-link-key', 'from-b', T0)),
+        ]);
+        assert.equal(a, b);
+        assert.equal(await store.getSetting('join-link-key'), a);
+      });
+
+      async function seedSealed(): Promise<void> {
+        await store.transaction(async (tx) => {
+          await tx.putProvider(aProvider({ id: 'prov-1' }));
+          await tx.putProvider(aProvider({ id: 'prov-2' }));
+          await tx.putConnection(aConnection({ id: 'conn-b', providerId: 'prov-1', sealedTokens: 'tokens-b' }));
+          await tx.putConnection(aConnection({ id: 'conn-a', providerId: 'prov-2', sealedTokens: 'tokens-a', pendingAuth: { nonce: 'n', sealedVerifier: 'verifier-a', expiresAt: T2 } }));
+          await tx.putConnection(aConnection({ id: 'conn-c', providerId: 'prov-1', status: 'disconnected', sealedTokens: null }));
+          await tx.putConnection(aConnection({ id: 'conn-d', providerId: 'prov-1', sealedTokens: 'tokens-d' }));
+          await tx.putBusySource(aBusySource({ providerId: 'prov-2', id: 'busy-1', urlSealed: 'url-2-1' }));
+          await tx.putBusySource(aBusySource({ providerId: 'prov-1', id: 'busy-2', urlSealed: 'url-1-2' }));
+          await tx.putBusySource(aBusySource({ providerId: 'prov-1', id: 'busy-1', urlSealed: 'url-1-1' }));
+          await tx.putBusySource(aBusySource({ providerId: 'prov-1', id: 'busy-3', kind: 'connection', urlSealed: null, urlHost: null, connectionId: 'conn-b' }));
+        });
+      }
+
+      /** Every value of the kind, read in pages of `limit`. */
+      async function readAll(kind: SealedValueKind, limit: number): Promise<SealedValue[][]> {
+        const pages: SealedValue[][] = [];
+        let after: SealedValue | null = null;
+        for (;;) {
+          const page = await store.listSealedValues(kind, after, limit);
+          if (page.length === 0) return pages;
+          pages.push(page);
+          after = page[page.length - 1]!;
+        }
+      }
+
+      it('when sealed values are listed in pages, then every non-null value comes once, in row-key order', async () => {
+        await seedSealed();
+        assert.deepStrictEqual(await readAll('connection-tokens', 2), [
+          [
+            { kind: 'connection-tokens', connectionId: 'conn-a', sealed: 'tokens-a' },
+            { kind: 'connection-tokens', connectionId: 'conn-b', sealed: 'tokens-b' },
+          ],
+          [{ kind: 'connection-tokens', connectionId: 'conn-d', sealed: 'tokens-d' }],
+        ]);
+        assert.deepStrictEqual(await readAll('pkce-verifier', 200), [[{ kind: 'pkce-verifier', connectionId: 'conn-a', sealed: 'verifier-a' }]]);
+        assert.deepStrictEqual(await readAll('busy-source-url', 1), [
+          [{ kind: 'busy-source-url', providerId: 'prov-1', sourceId: 'busy-1', sealed: 'url-1-1' }],
+          [{ kind: 'busy-source-url', providerId: 'prov-1', sourceId: 'busy-2', sealed: 'url-1-2' }],
+          [{ kind: 'busy-source-url', providerId: 'prov-2', sourceId: 'busy-1', sealed: 'url-2-1' }],
+        ]);
+        await assert.rejects(store.listSealedValues('busy-source-url', { kind: 'connection-tokens', connectionId: 'conn-a', sealed: 'x' }, 10), RangeError);
+      });
+
+      it('when sealed values are compared-and-set, then only rows still holding the value read change, and nothing else of them', async () => {
+        await seedSealed();
+        const before = await store.getConnection('conn-a');
+        const applied = await store.transaction((tx) =>
+          tx.compareAndSetSealedValues([
+            { value: { kind: 'connection-tokens', connectionId: 'conn-a', sealed: 'tokens-a' }, next: 'tokens-a2' },
+            { value: { kind: 'connection-tokens', connectionId: 'conn-b', sealed: 'stale' }, next: 'tokens-b2' },
+            { value: { kind: 'pkce-verifier', connectionId: 'conn-a', sealed: 'verifier-a' }, next: 'verifier-a2' },
+            { value: { kind: 'connection-tokens', connectionId: 'conn-gone', sealed: 'x' }, next: 'y' },
+            { value: { kind: 'busy-source-url', providerId: 'prov-1', sourceId: 'busy-1', sealed: 'url-1-1' }, next: 'url-1-1b' },
+            { value: { kind: 'busy-source-url', providerId: 'prov-2', sourceId: 'busy-1', sealed: 'url-1-1' }, next: 'wrong-row' },
+          ]),
+        );
+        assert.deepStrictEqual(applied, [true, false, true, false, true, false]);
+        assert.ok(before?.pendingAuth);
+        assert.deepStrictEqual(await store.getConnection('conn-a'), { ...before, sealedTokens: 'tokens-a2', pendingAuth: { ...before.pendingAuth, sealedVerifier: 'verifier-a2' } });
+        assert.equal((await store.getConnection('conn-b'))?.sealedTokens, 'tokens-b');
+        assert.deepStrictEqual(await store.getBusySource('prov-1', 'busy-1'), aBusySource({ providerId: 'prov-1', id: 'busy-1', urlSealed: 'url-1-1b' }));
+        assert.equal((await store.getBusySource('prov-2', 'busy-1'))?.urlSealed, 'url-2-1');
       });
     });
 

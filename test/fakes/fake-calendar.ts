@@ -1,7 +1,8 @@
 // The test-facing surface every fake calendar server offers (fake Google Calendar v3, fake
 // Microsoft Graph), so that one connector contract suite runs against both.
 
-export type FakeOperation = 'create' | 'get' | 'update' | 'delete' | 'list' | 'token';
+/** `revoke`: the vendor's grant revocation (Google's /revoke, Graph's delete of the consent grant). */
+export type FakeOperation = 'create' | 'get' | 'update' | 'delete' | 'list' | 'token' | 'revoke';
 
 export interface FakeFault {
   /** Which API operation fails; `token` is the OAuth token endpoint. */
@@ -28,6 +29,12 @@ export interface FakeStoredEvent {
   start: string;
   end: string;
   cancelled: boolean;
+  /**
+   * Popup reminders in minutes before the start, ascending: Google's overrides, Outlook's one
+   * reminder ([] when off); null while the calendar's defaults apply (Google useDefault, Outlook
+   * reminder fields never written).
+   */
+  reminders: number[] | null;
   /** Our tag, when the event carries one: [key, revision]. */
   tag: { key: string; revision: string } | null;
   /** The raw vendor representation, for vendor-specific assertions. */
@@ -46,8 +53,10 @@ export interface FakeCalendarServer {
   inject(fault: FakeFault): void;
   /** Makes every current access token expired (the next API call gets 401). */
   expireAccessTokens(): void;
-  /** Revokes every refresh token (the next refresh gets invalid_grant). */
+  /** Revokes every refresh token (the next refresh gets invalid_grant), as a user removing the app would. */
   revokeGrants(): void;
+  /** Whether this refresh token's grant is gone (revoked by revokeGrants or through the revocation API). */
+  isGrantRevoked(refreshToken: string): boolean;
   /** Events of a calendar, including cancelled ones where the vendor keeps them. */
   events(calendarId: string): FakeStoredEvent[];
   /** A person's edits in the calendar UI. */

@@ -41,6 +41,8 @@ export interface FakeGoogle extends FakeCalendarServer {
   readonly accountEmail: string;
   /** Every request that reached the fake, in order. */
   readonly requests: readonly RecordedGoogleRequest[];
+  /** Google's token revocation endpoint (RFC 7009). */
+  readonly revokeUrl: string;
   /** Stores a raw Event resource as given (e.g. an event that is not ours holding some id). */
   putRawEvent(calendarId: string, resource: Json): void;
 }
@@ -177,6 +179,30 @@ function normaliseTime(value: unknown, which: 'start' | 'end', defaultZone: stri
   }
 }
 
+/**
+ * Event.reminders as Google stores it, refused as Google does: useDefault with overrides, more
+ * than 5 overrides, a method other than email/popup, minutes outside 0..40320. Absent: defaults.
+ */
+function normaliseReminders(value: unknown): Json {
+  if (value === undefined || value === null) return { useDefault: true };
+  if (!isRecord(value) || typeof value.useDefault !== 'boolean') throw new ApiError(400, 'required', 'Missing reminders.useDefault.');
+  const overrides = value.overrides ?? [];
+  if (!Array.isArray(overrides)) throw new ApiError(400, 'invalid', 'Invalid reminders.overrides.');
+  if (value.useDefault && overrides.length > 0) throw new ApiError(400, 'cannotUseDefaultRemindersAndSpecifyOverride', 'Cannot specify both default reminders and overrides at the same time.');
+  if (overrides.length > 5) throw new ApiError(400, 'invalid', 'Too many reminders.');
+  for (const o of overrides as unknown[]) {
+    if (!isRecord(o) || (o.method !== 'popup' && o.method !== 'email')) throw new ApiError(400, 'invalid', 'Invalid reminder method.');
+    if (typeof o.minutes !== 'number' || !Number.isInteger(o.minutes) || o.minutes < 0 || o.minutes > 40_320) throw new ApiError(400, 'invalid', 'Invalid reminder minutes.');
+  }
+  return value.useDefault ? { useDefault: true } : { useDefault: false, ...(overrides.length > 0 ? { overrides: clone(overrides as Json[]) } : {}) };
+}
+
+function remindersOf(value: unknown): number[] | null {
+  if (!isRecord(value) || value.useDefault !== false) return null;
+  const overrides = Array.isArray(value.overrides) ? value.overrides : [];
+  return overrides.flatMap((o) => (isRecord(o) && o.method === 'popup' && typeof o.minutes === 'number' ? [o.minutes] : [])).sort((a, b) => a - b);
+}
+
 function instantOf(value: unknown): number {
   if (!isRecord(value)) return Number.NaN;
   const raw = typeof value.dateTime === 'string' ? value.dateTime : typeof value.date === 'string' ? `${value.date}T00:00:00Z` : '';
@@ -279,6 +305,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 function operationOf(method: string, path: string): RecordedGoogleRequest['operation'] {
   if (path === '/token') return 'token';
+  if (path === '/revoke') return 'revoke';
   if (path === '/o/oauth2/v2/auth') return 'authorize';
   const match = API_PATH.exec(path);
   if (!match) return 'other';
@@ -368,7 +395,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
   function faultReply(fault: FakeFault): Reply {
     const status = fault.status ?? 500;
     const headers: Record<string, string> = fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
-    if (fault.operation === 'token') {
+    if (fault.operation === 'token' || fault.operation === 'revoke') {
       const error = fault.reason ?? (status >= 500 ? 'internal_failure' : 'invalid_request');
       return json(status, { error, error_description: 'Injected failure' }, headers);
     }
@@ -441,6 +468,20 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     }
   }
 
+  /**
+   * Google's revocation endpoint: POST /revoke with `token` (query or form), a refresh token or an
+   * access token; either ends the whole grant. 200 `{}`, or 400 invalid_token for an unknown,
+   * expired or already revoked token. No client authentication, as at Google.
+   */
+  function revokeEndpoint(given: string): Reply {
+    const refreshToken = refreshTokens.has(given) ? given : accessTokens.get(given)?.refreshToken;
+    const grant = refreshToken === undefined ? undefined : refreshTokens.get(refreshToken);
+    if (grant === undefined || grant.revoked) throw new OAuthError(400, 'invalid_token', 'Token expired or revoked');
+    grant.revoked = true;
+    for (const access of accessTokens.values()) if (access.refreshToken === refreshToken) access.expired = true;
+    return json(200, {});
+  }
+
   function authenticate(req: IncomingMessage): void {
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
     const grant = bearer ? accessTokens.get(bearer[1]!) : undefined;
@@ -493,7 +534,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       organizer: { email: accountEmail, self: true },
       iCalUID: typeof body.iCalUID === 'string' ? body.iCalUID : `${id}@google.com`,
       sequence: typeof body.sequence === 'number' ? body.sequence : 0,
-      reminders: isRecord(body.reminders) ? body.reminders : { useDefault: true },
+      reminders: normaliseReminders(body.reminders),
       eventType: 'default',
       start: normaliseTime(body.start, 'start', 'UTC'),
       end: normaliseTime(body.end, 'end', 'UTC'),
@@ -530,7 +571,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       organizer: current.organizer,
       iCalUID: current.iCalUID,
       sequence: typeof body.sequence === 'number' ? body.sequence : current.sequence,
-      reminders: isRecord(body.reminders) ? body.reminders : { useDefault: true },
+      reminders: normaliseReminders(body.reminders),
       eventType: 'default',
       start: normaliseTime(body.start, 'start', 'UTC'),
       end: normaliseTime(body.end, 'end', 'UTC'),
@@ -550,6 +591,8 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       if (key === 'id' || key === 'kind' || key === 'etag' || key === 'created' || key === 'iCalUID') continue;
       if (key === 'start' || key === 'end') {
         resource[key] = normaliseTime(value, key, 'UTC');
+      } else if (key === 'reminders') {
+        resource.reminders = normaliseReminders(value);
       } else if (key === 'extendedProperties' && isRecord(value)) {
         const merged: Json = isRecord(resource.extendedProperties) ? clone(resource.extendedProperties) : {};
         for (const kind of ['private', 'shared'] as const) {
@@ -653,7 +696,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     const method = req.method ?? 'GET';
     const operation = operationOf(method, url.pathname);
     const raw = await readBody(req);
-    const form = operation === 'token' ? new URLSearchParams(raw) : null;
+    const form = operation === 'token' || operation === 'revoke' ? new URLSearchParams(raw) : null;
     let body: unknown = null;
     if (form !== null) {
       body = Object.fromEntries(form);
@@ -674,6 +717,11 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     try {
       if (operation === 'authorize') {
         reply = authorize(url.searchParams);
+      } else if (operation === 'revoke') {
+        const fault = takeFault('revoke');
+        if (fault?.network === 'reset') return void req.socket.destroy();
+        dropAfter = fault?.network === 'drop-response';
+        reply = fault && !dropAfter ? faultReply(fault) : revokeEndpoint(url.searchParams.get('token') ?? form!.get('token') ?? '');
       } else if (operation === 'token') {
         const fault = takeFault('token');
         if (fault?.network === 'reset') return void req.socket.destroy();
@@ -726,6 +774,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       start: isoOf(resource.start),
       end: isoOf(resource.end),
       cancelled: resource.status === 'cancelled',
+      reminders: remindersOf(resource.reminders),
       tag: tagOf(resource),
       raw: clone(resource),
     };
@@ -734,6 +783,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
   return {
     apiUrl: `${base}/`,
     tokenUrl: `${base}/token`,
+    revokeUrl: `${base}/revoke`,
     authUrl: `${base}/o/oauth2/v2/auth`,
     clientId,
     clientSecret,
@@ -762,6 +812,10 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     revokeGrants() {
       for (const grant of refreshTokens.values()) grant.revoked = true;
       for (const grant of accessTokens.values()) grant.expired = true;
+    },
+
+    isGrantRevoked(refreshToken) {
+      return refreshTokens.get(refreshToken)?.revoked ?? true;
     },
 
     events(calendarId) {

@@ -24,7 +24,36 @@ export interface FakeGraphOptions {
   maxPageSize?: number;
   /** The fake's clock for token lifetimes; default Date.now. */
   now?: () => number;
+  /**
+   * Consent starts as an admin's consent for every user (one 'AllPrincipals' grant, with
+   * TENANT_WIDE_SCOPE) instead of each user's own 'Principal' grant made when tokens are issued.
+   */
+  tenantWideConsent?: boolean;
+  /**
+   * false: the app lacks DelegatedPermissionGrant.ReadWrite.All, so the oauth2PermissionGrants
+   * endpoints answer 403 Authorization_RequestDenied. Default true.
+   */
+  canManagePermissionGrants?: boolean;
+  /** Page size of oauth2PermissionGrants lists (Graph's default is 100); lower it to force @odata.nextLink. */
+  grantPageSize?: number;
 }
+
+/** A delegated permission grant (oAuth2PermissionGrant) of the fake's app, as Graph represents it. */
+export interface FakePermissionGrant {
+  id: string;
+  /** Object id of our app's service principal. */
+  clientId: string;
+  consentType: 'Principal' | 'AllPrincipals';
+  /** The user's object id; null for AllPrincipals. */
+  principalId: string | null;
+  /** Object id of Microsoft Graph's service principal. */
+  resourceId: string;
+  /** Space-separated delegated permissions. */
+  scope: string;
+}
+
+/** What "Grant admin consent" for all of the app's permissions gives: the calendar access included. */
+export const TENANT_WIDE_SCOPE = 'Calendars.ReadWrite User.Read offline_access openid email DelegatedPermissionGrant.ReadWrite.All';
 
 export interface RecordedRequest {
   operation: FakeOperation | 'other';
@@ -72,6 +101,16 @@ export interface FakeGraphServer extends FakeCalendarServer {
    * single-value extended properties. Returns its immutable id.
    */
   putRawEvent(calendarId: string, fields: Record<string, unknown>, properties?: { id: string; value: string }[]): string;
+  /** As FakeCalendarServer's, for `user` (a label; default the account email): users are who consent grants belong to. */
+  issueTokens(options?: { expiresInSeconds?: number; user?: string }): { accessToken: string; refreshToken: string; expiresAt: number };
+  /** The directory's user object id behind a label (default the account email), created on first use. */
+  userId(user?: string): string;
+  /** Object id of the app's service principal in the fake tenant (the grants' clientId). */
+  readonly servicePrincipalId: string;
+  /** The app's delegated permission grants as they stand. */
+  permissionGrants(): FakePermissionGrant[];
+  /** An admin consents for every user (adds an 'AllPrincipals' grant; default scope TENANT_WIDE_SCOPE). */
+  grantTenantWideConsent(scope?: string): void;
 }
 
 interface StoredGraphEvent {
@@ -156,6 +195,7 @@ const SELECTABLE = new Set([
   'onlineMeetingProvider',
   'onlineMeeting',
   'isReminderOn',
+  'reminderMinutesBeforeStart',
   'attendees',
   'categories',
   'importance',
@@ -179,6 +219,16 @@ const EXPAND = new RegExp(`^singleValueExtendedProperties\\(\\$filter=id eq ${QU
 const EXPAND_MORE = new RegExp(` or id eq ${QUOTED}`, 'g');
 const PROPERTY_ID = /^String \{([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\} Name (\S+)$/;
 const GRAPH_DATE_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?$/;
+/** The directory objects grant revocation uses (handleDirectory). */
+const DIRECTORY_PATH = /^\/v1\.0\/(?:me|servicePrincipals\([^/]*\)|oauth2PermissionGrants(?:\/[^/]+)?)$/;
+const SERVICE_PRINCIPAL_PATH = /^\/v1\.0\/servicePrincipals\(appId=([^/]*)\)$/;
+const GRANT_PATH = /^\/v1\.0\/oauth2PermissionGrants(?:\/([^/]+))?$/;
+const GRANT_FILTER_BY_PRINCIPAL = new RegExp(`^clientId eq ${QUOTED} and principalId eq ${QUOTED}$`);
+const GRANT_FILTER_BY_CONSENT_TYPE = new RegExp(`^clientId eq ${QUOTED} and consentType eq ${QUOTED}$`);
+const QUOTED_WHOLE = new RegExp(`^${QUOTED}$`);
+/** The scope of a user's own consent made by issueTokens() (a code redemption records the scope it asked for). */
+const DEFAULT_USER_SCOPE = 'offline_access openid email Calendars.ReadWrite User.Read';
+const REVOKED_ACCESS_MESSAGE = 'The access token was issued under a consent that has been revoked.';
 
 /** Graph compares the GUID of a property id case-insensitively and the name case-sensitively. */
 function normalisePropertyId(id: string): string | null {
@@ -238,6 +288,18 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
   const faults: { fault: FakeFault; remaining: number }[] = [];
   const counts = new Map<FakeOperation, number>();
   const requests: RecordedRequest[] = [];
+  // The directory: users, our app's service principal, its consent grants, and which user each token
+  // family (grantId) acts for. A family works while its user has consent covering the calendar.
+  const canManagePermissionGrants = options.canManagePermissionGrants ?? true;
+  const grantPageSize = options.grantPageSize ?? 100;
+  const servicePrincipalId = randomUUID();
+  const graphResourceId = randomUUID();
+  const users = new Map<string, string>();
+  const familyUser = new Map<string, string>();
+  const consentGrants = new Map<string, FakePermissionGrant>();
+  /** Families whose consent grant was deleted through the API: their access tokens answer 401 too. */
+  const accessRevoked = new Set<string>();
+  if (options.tenantWideConsent === true) addConsentGrant('AllPrincipals', null, TENANT_WIDE_SCOPE);
 
   let holding = false;
   const held: (() => void)[] = [];
@@ -266,6 +328,48 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     return entry.fault;
   }
 
+  function userIdOf(user: string): string {
+    let id = users.get(user);
+    if (id === undefined) {
+      id = randomUUID();
+      users.set(user, id);
+    }
+    return id;
+  }
+
+  function addConsentGrant(consentType: FakePermissionGrant['consentType'], principalId: string | null, scope: string): void {
+    // Graph's grant ids are opaque base64url strings of ~43 characters.
+    const id = randomBytes(32).toString('base64url');
+    consentGrants.set(id, { id, clientId: servicePrincipalId, consentType, principalId, resourceId: graphResourceId, scope });
+  }
+
+  /** Whether the user may still get calendar tokens: their own grant, or a tenant-wide one covering the calendar. */
+  function hasConsent(userId: string): boolean {
+    for (const grant of consentGrants.values()) {
+      if (grant.consentType === 'Principal' && grant.principalId === userId) return true;
+      if (grant.consentType === 'AllPrincipals' && grant.scope.split(' ').includes('Calendars.ReadWrite')) return true;
+    }
+    return false;
+  }
+
+  /** A new token family for a user who consents now (their own grant, unless a tenant-wide one covers them). */
+  function startFamily(user: string, scope: string): string {
+    const userId = userIdOf(user);
+    if (!hasConsent(userId)) addConsentGrant('Principal', userId, scope.split(' ').filter((s) => s !== '').join(' '));
+    const grantId = randomUUID();
+    familyUser.set(grantId, userId);
+    return grantId;
+  }
+
+  /** After a grant was deleted through the API: families of users left without consent get invalid_grant and 401. */
+  function revokeFamiliesWithoutConsent(): void {
+    for (const [grantId, userId] of familyUser) {
+      if (hasConsent(userId)) continue;
+      revokedGrants.add(grantId);
+      accessRevoked.add(grantId);
+    }
+  }
+
   function mintTokens(grantId: string, expiresInSeconds: number): { accessToken: string; refreshToken: string; expiresAt: number } {
     const accessToken = `fake-at-${randomBytes(16).toString('base64url')}`;
     const refreshToken = `fake-rt-${randomBytes(16).toString('base64url')}`;
@@ -277,6 +381,13 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
 
   function calendarExists(calendarId: string): boolean {
     return !removedCalendars.has(calendarId);
+  }
+
+  /** Outlook's one reminder; null while neither field was ever written (the mailbox default applies). */
+  function reminderOf(fields: Record<string, unknown>): number[] | null {
+    if (fields.isReminderOn === undefined && fields.reminderMinutesBeforeStart === undefined) return null;
+    if (fields.isReminderOn === false) return [];
+    return [typeof fields.reminderMinutesBeforeStart === 'number' ? fields.reminderMinutesBeforeStart : 15];
   }
 
   function toStored(event: StoredGraphEvent): FakeStoredEvent {
@@ -295,6 +406,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       start: new Date(eventStartMs(event, 'start')).toISOString(),
       end: new Date(eventStartMs(event, 'end')).toISOString(),
       cancelled: false,
+      reminders: reminderOf(event.fields),
       tag: key === undefined ? null : { key, revision: revision ?? '' },
       raw: represent(event, { immutable: true, expand: null, select: null, allProperties: true }),
     };
@@ -374,6 +486,10 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     }
     if (body.onlineMeetingProvider !== undefined && !ONLINE_MEETING_PROVIDERS.has(String(body.onlineMeetingProvider))) {
       throw new HttpFailure(400, 'RequestBodyRead', 'onlineMeetingProvider must be one of Graph\'s own meeting products.');
+    }
+    if (body.isReminderOn !== undefined && typeof body.isReminderOn !== 'boolean') throw new HttpFailure(400, 'RequestBodyRead', 'isReminderOn must be a boolean.');
+    if (body.reminderMinutesBeforeStart !== undefined && (typeof body.reminderMinutesBeforeStart !== 'number' || !Number.isInteger(body.reminderMinutesBeforeStart) || body.reminderMinutesBeforeStart < 0)) {
+      throw new HttpFailure(400, 'RequestBodyRead', 'reminderMinutesBeforeStart must be a non-negative integer.');
     }
     if (body.transactionId !== undefined && typeof body.transactionId !== 'string') throw new HttpFailure(400, 'RequestBodyRead', 'transactionId must be a string.');
     if (body.singleValueExtendedProperties !== undefined) {
@@ -533,7 +649,29 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     return result;
   }
 
-  function graphError(res: ServerResponse, status: number, code: string, message: string, req: IncomingMessage, extraHeaders: Record<string, string> = {}): void {
+  /**
+ * Sends an API answer as Graph does: a failure in Graph's error body, 204 with no body, or JSON;
+ * a drop-response fault applies the request and then destroys the socket instead.
+ */
+function answer(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, fault: FakeFault | null | undefined, outcome: HttpFailure | { status: number; payload: unknown }): void {
+  if (fault?.network === 'drop-response') {
+    req.socket.destroy();
+    return;
+  }
+  if (outcome instanceof HttpFailure) {
+    graphError(res, outcome.status, outcome.code, outcome.message, req);
+    return;
+  }
+  if (outcome.status === 204) {
+    res.writeHead(204, { 'request-id': randomUUID() });
+    res.end();
+    return;
+  }
+  record.responseBody = JSON.stringify(outcome.payload);
+  sendJson(res, outcome.status, outcome.payload);
+}
+
+function graphError(res: ServerResponse, status: number, code: string, message: string, req: IncomingMessage, extraHeaders: Record<string, string> = {}): void {
     sendJson(
       res,
       status,
@@ -619,6 +757,10 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       graphError(res, 401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.', req);
       return;
     }
+    if (accessRevoked.has(issued.grantId)) {
+      graphError(res, 401, 'InvalidAuthenticationToken', REVOKED_ACCESS_MESSAGE, req);
+      return;
+    }
 
     const fault = takeFault(target.operation);
     if (fault?.network === 'reset') {
@@ -680,24 +822,145 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       }
     } catch (error) {
       if (!(error instanceof HttpFailure)) throw error;
-      if (fault?.network === 'drop-response') {
-        req.socket.destroy();
-        return;
-      }
-      graphError(res, error.status, error.code, error.message, req);
+      answer(req, res, record, fault, error);
       return;
     }
-    if (fault?.network === 'drop-response') {
+    answer(req, res, record, fault, { status, payload });
+  }
+
+  /** The bearer token's family, or null after answering 401 as Graph does. */
+  function authorised(req: IncomingMessage, res: ServerResponse): { expiresAt: number; grantId: string } | null {
+    const authorization = req.headers.authorization;
+    const token = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : null;
+    const issued = token === null ? undefined : accessTokens.get(token);
+    if (issued === undefined) {
+      graphError(res, 401, 'InvalidAuthenticationToken', token === null ? 'Access token is empty.' : 'IDX14100: JWT is not well formed.', req);
+      return null;
+    }
+    if (issued.expiresAt <= now()) {
+      graphError(res, 401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.', req);
+      return null;
+    }
+    if (accessRevoked.has(issued.grantId)) {
+      graphError(res, 401, 'InvalidAuthenticationToken', REVOKED_ACCESS_MESSAGE, req);
+      return null;
+    }
+    return issued;
+  }
+
+  /** `$select` over an entity; unknown names are a 400 as in Graph. */
+  function selected(entity: Record<string, unknown>, query: URLSearchParams, type: string): Record<string, unknown> {
+    const param = query.get('$select');
+    if (param === null) return entity;
+    const out: Record<string, unknown> = { '@odata.context': entity['@odata.context'] };
+    for (const name of param.split(',').map((n) => n.trim())) {
+      if (!(name in entity) || name.startsWith('@')) throw new HttpFailure(400, 'Request_BadRequest', `Could not find a property named '${name}' on type '${type}'.`);
+      out[name] = entity[name];
+    }
+    return out;
+  }
+
+  /** GET /v1.0/oauth2PermissionGrants with one of the two $filter forms grant revocation sends; paged with $skiptoken. */
+  function listGrants(query: URLSearchParams): Record<string, unknown> {
+    checkQueryOptions(query, ['$filter', '$skiptoken']);
+    const filter = query.get('$filter');
+    const byPrincipal = filter === null ? null : GRANT_FILTER_BY_PRINCIPAL.exec(filter);
+    const byConsentType = filter === null || byPrincipal !== null ? null : GRANT_FILTER_BY_CONSENT_TYPE.exec(filter);
+    if (filter === null || (byPrincipal === null && byConsentType === null)) {
+      throw new HttpFailure(400, 'Request_UnsupportedQuery', 'Unsupported query (the fake accepts clientId eq and principalId eq, or clientId eq and consentType eq).');
+    }
+    const match = byPrincipal ?? byConsentType;
+    const spId = unquote(match?.[1] ?? '');
+    const second = unquote(match?.[2] ?? '');
+    const matching = [...consentGrants.values()].filter((g) => g.clientId === spId && (byPrincipal !== null ? g.principalId === second : g.consentType === second));
+    const skipToken = query.get('$skiptoken');
+    const skip = skipToken === null ? 0 : Number(Buffer.from(skipToken, 'base64url').toString('utf8'));
+    if (!Number.isInteger(skip) || skip < 0) throw new HttpFailure(400, 'Request_BadRequest', 'Invalid $skiptoken.');
+    const result: Record<string, unknown> = {
+      '@odata.context': `${apiUrl}/v1.0/$metadata#oauth2PermissionGrants`,
+      value: matching.slice(skip, skip + grantPageSize).map((g) => ({ ...g })),
+    };
+    if (skip + grantPageSize < matching.length) {
+      const token = Buffer.from(String(skip + grantPageSize)).toString('base64url');
+      result['@odata.nextLink'] = `${apiUrl}/v1.0/oauth2PermissionGrants?$filter=${encodeURIComponent(filter)}&$skiptoken=${token}`;
+    }
+    return result;
+  }
+
+  /**
+   * The directory objects grant revocation reads and deletes: GET /v1.0/me, GET
+   * /v1.0/servicePrincipals(appId='...'), GET /v1.0/oauth2PermissionGrants?$filter=..., and DELETE
+   * /v1.0/oauth2PermissionGrants/{id} (FakeOperation 'revoke': faults and counts). The grants
+   * endpoints answer 403 Authorization_RequestDenied without DelegatedPermissionGrant.ReadWrite.All.
+   * Deleting a grant is stricter than Graph, which honours access tokens already issued for their
+   * lifetime: here they answer 401 at once, and the refresh tokens invalid_grant.
+   */
+  async function handleDirectory(req: IncomingMessage, res: ServerResponse, url: URL, text: string): Promise<void> {
+    const method = req.method ?? 'GET';
+    const grantPath = GRANT_PATH.exec(url.pathname);
+    const grantId = grantPath?.[1] === undefined ? null : decodeURIComponent(grantPath[1]);
+    const operation = grantId !== null && method === 'DELETE' ? 'revoke' : 'other';
+    const record: RecordedRequest = { operation, method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { ...req.headers }, body: text === '' ? null : text, responseBody: null };
+    requests.push(record);
+    if (operation === 'revoke') counts.set('revoke', (counts.get('revoke') ?? 0) + 1);
+
+    if (holding) {
+      await new Promise<void>((resolve) => {
+        held.push(resolve);
+        notifyHeldWaiters();
+      });
+    }
+    const issued = authorised(req, res);
+    if (issued === null) return;
+
+    const fault = operation === 'revoke' ? takeFault('revoke') : null;
+    if (fault?.network === 'reset') {
       req.socket.destroy();
       return;
     }
-    if (status === 204) {
-      res.writeHead(204, { 'request-id': randomUUID() });
-      res.end();
+    if (fault !== null && fault.network === undefined) {
+      const status = fault.status ?? 503;
+      graphError(res, status, fault.reason ?? DEFAULT_ERROR_CODES[status] ?? 'UnknownError', 'Injected failure.', req, fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) });
       return;
     }
-    record.responseBody = JSON.stringify(payload);
-    sendJson(res, status, payload);
+
+    let status = 200;
+    let payload: unknown = null;
+    try {
+      const servicePrincipal = SERVICE_PRINCIPAL_PATH.exec(url.pathname);
+      if (method !== (grantId === null ? 'GET' : 'DELETE')) throw new HttpFailure(405, 'Request_BadRequest', `The fake does not support ${method} ${url.pathname}.`);
+      if (url.pathname === '/v1.0/me') {
+        checkQueryOptions(url.searchParams, ['$select']);
+        const userId = familyUser.get(issued.grantId) ?? userIdOf(accountEmail);
+        const user = { '@odata.context': `${apiUrl}/v1.0/$metadata#users/$entity`, id: userId, displayName: 'Provider', mail: accountEmail, userPrincipalName: accountEmail };
+        payload = selected(user, url.searchParams, 'microsoft.graph.user');
+      } else if (servicePrincipal !== null) {
+        checkQueryOptions(url.searchParams, ['$select']);
+        const key = QUOTED_WHOLE.exec(decodeURIComponent(servicePrincipal[1] ?? ''));
+        if (key === null) throw new HttpFailure(400, 'Request_BadRequest', 'appId must be a quoted string.');
+        if (unquote(key[1] ?? '') !== clientId) {
+          throw new HttpFailure(404, 'Request_ResourceNotFound', "Resource 'servicePrincipals' does not exist or one of its queried reference-property objects are not present.");
+        }
+        const entity = { '@odata.context': `${apiUrl}/v1.0/$metadata#servicePrincipals/$entity`, id: servicePrincipalId, appId: clientId, displayName: 'sessionsync' };
+        payload = selected(entity, url.searchParams, 'microsoft.graph.servicePrincipal');
+      } else {
+        if (!canManagePermissionGrants) throw new HttpFailure(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+        if (grantId === null) {
+          payload = listGrants(url.searchParams);
+        } else {
+          if (!consentGrants.delete(grantId)) {
+            throw new HttpFailure(404, 'Request_ResourceNotFound', `Resource '${grantId}' does not exist or one of its queried reference-property objects are not present.`);
+          }
+          revokeFamiliesWithoutConsent();
+          status = 204;
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof HttpFailure)) throw error;
+      answer(req, res, record, fault, error);
+      return;
+    }
+    answer(req, res, record, fault, { status, payload });
   }
 
   function oauthError(res: ServerResponse, status: number, error: string, code: number, description: string, extraHeaders: Record<string, string> = {}): void {
@@ -766,7 +1029,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
         oauthError(res, 400, 'invalid_grant', 501481, 'The Code_Verifier does not match the code_challenge supplied in the authorization request.');
         return;
       }
-      grantId = randomUUID();
+      grantId = startFamily(accountEmail, scope);
       issueIdToken = scope.split(' ').includes('openid');
     } else if (form.grant_type === 'refresh_token') {
       const known = refreshTokens.get(form.refresh_token ?? '');
@@ -814,6 +1077,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     readBody(req)
       .then(async (text) => {
         if (isToken) handleToken(req, res, url, text);
+        else if (DIRECTORY_PATH.test(url.pathname)) await handleDirectory(req, res, url, text);
         else await handleApi(req, res, url, text);
       })
       .catch((error: unknown) => {
@@ -841,7 +1105,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     fetch: fetchTrustingCertificate(certificate.cert),
     requests,
     issueTokens(issueOptions = {}) {
-      return mintTokens(randomUUID(), issueOptions.expiresInSeconds ?? 3600);
+      return mintTokens(startFamily(issueOptions.user ?? accountEmail, DEFAULT_USER_SCOPE), issueOptions.expiresInSeconds ?? 3600);
     },
     issueAuthorizationCode(codeChallenge, redirectUri) {
       const code = `fake-code-${randomBytes(16).toString('base64url')}`;
@@ -857,6 +1121,22 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     },
     revokeGrants() {
       for (const grantId of refreshTokens.values()) revokedGrants.add(grantId);
+      // The person removed the app (My Apps): their own consent grants go with it.
+      for (const grant of [...consentGrants.values()]) if (grant.consentType === 'Principal') consentGrants.delete(grant.id);
+    },
+    isGrantRevoked(refreshToken) {
+      const grantId = refreshTokens.get(refreshToken);
+      return grantId === undefined || revokedGrants.has(grantId);
+    },
+    servicePrincipalId,
+    userId(user) {
+      return userIdOf(user ?? accountEmail);
+    },
+    permissionGrants() {
+      return [...consentGrants.values()].map((grant) => ({ ...grant }));
+    },
+    grantTenantWideConsent(scope = TENANT_WIDE_SCOPE) {
+      addConsentGrant('AllPrincipals', null, scope);
     },
     events(calendarId) {
       return events.filter((e) => e.calendarId === calendarId).map(toStored);

@@ -342,7 +342,10 @@ describe('HTTP: busy sources from a connected calendar', () => {
     const other = await h.t.platform.put(`/api/v1/providers/p2/busy-sources/work`, { kind: 'connection', connectionId });
     assert.deepEqual([other.status, other.body.error.code], [404, 'CONNECTION_NOT_FOUND']);
 
-    assert.equal((await h.t.platform.delete(`/api/v1/providers/p1/connections/${connectionId}`)).status, 200);
+    assert.equal((await h.t.platform.delete(`/api/v1/providers/p1/connections/${connectionId}`)).status, 202);
+    const going = await putSource('work', { kind: 'connection', connectionId });
+    assert.deepEqual([going.status, going.body.error.code], [404, 'CONNECTION_NOT_FOUND'], 'a calendar being disconnected is no source');
+    await h.settle();
     const gone = await putSource('work', { kind: 'connection', connectionId });
     assert.deepEqual([gone.status, gone.body.error.code], [404, 'CONNECTION_NOT_FOUND']);
   });

@@ -43,7 +43,7 @@ describe('HTTP: calendar connections and the OAuth callback', () => {
     const stored = (await h.t.store.getConnection(id))!;
     assert.equal(stored.status, 'active');
     assert.equal(stored.accountEmail, 'provider@example.com');
-    assert.ok(stored.sealedTokens!.startsWith('v1.'));
+    assert.match(stored.sealedTokens!, /^v2\.default\./);
     assert.doesNotMatch(stored.sealedTokens!, /ya29|refresh/);
     assert.equal(stored.pendingAuth, null);
   });

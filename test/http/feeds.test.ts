@@ -73,9 +73,18 @@ describe('HTTP: feeds', () => {
       assert.equal(bad.body.error.details[0].path, 'label');
     });
 
-    it('when the provider is deleted, then its feed URL answers 404', async () => {
-      await t.platform.delete('/api/v1/providers/p1');
-      assert.equal((await fetchFeed()).status, 404);
+    it('when the provider is deleted, then its feed URL answers an empty calendar of the same name, then 410 Gone', async () => {
+      await t.platform.delete('/api/v1/providers/p1').expect(200);
+      const tombstone = await fetchFeed();
+      assert.equal(tombstone.status, 200);
+      assert.match(tombstone.text, /X-WR-CALNAME:Sessions – /);
+      assert.doesNotMatch(tombstone.text, /BEGIN:VEVENT/);
+      t.clock.advance(30 * 86_400_000 - 1);
+      assert.equal((await fetchFeed()).status, 200, 'an empty calendar for 30 days');
+      t.clock.advance(1);
+      const gone = await fetchFeed();
+      assert.equal(gone.status, 410);
+      assert.equal(gone.body.error.code, 'GONE');
     });
   });
 

@@ -1019,5 +1019,6 @@ function stubOAuth(kind: ConnectionKind): OAuthProvider {
     kind,
     authorizeUrl: ({ state, codeChallenge }) => `https://accounts.example.test/${kind}/authorize?state=${encodeURIComponent(state)}&code_challenge=${codeChallenge}`,
     exchangeCode: () => Promise.resolve({ tokens: { accessToken: 'access', refreshToken: 'refresh', expiresAt: null, scope: null }, accountEmail: 'provider@example.org' }),
+    revoke: () => Promise.resolve('revoked'),
   };
 }

@@ -121,6 +121,18 @@ describe('HTTP: stable join links (/j/<token>)', () => {
     assert.equal(deleted.headers['content-type'], unknown.headers['content-type']);
   });
 
+  it('when the provider has left (offboarded), then a link inside the window answers the 404 of an unknown token, never the room', async () => {
+    await setUp();
+    await putSession('s1', '2026-11-10T10:00:00-05:00');
+    t.clock.set('2026-11-10T15:05:00.000Z');
+    await open('s1').expect(302);
+    await t.platform.post('/api/v1/providers/p1/offboard', {}).expect(200);
+    const left = await open('s1').expect(404);
+    const unknown = await t.platform.get(`/j/${'A'.repeat(32)}`).expect(404);
+    assert.equal(left.text, unknown.text);
+    assert.ok(!left.text.includes(VIDEO_URL));
+  });
+
   it('when the location link changes, then an old join link redirects to the new room at once', async () => {
     await setUp();
     await putSession('s1', '2026-11-10T10:00:00-05:00');

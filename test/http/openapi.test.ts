@@ -59,7 +59,7 @@ function deref(value: unknown, where: string): JsonObject {
 const ANNOTATIONS = new Set(['description', 'default', 'examples', 'format', 'discriminator', 'title']);
 const ASSERTIONS = new Set([
   '$ref', 'type', 'properties', 'required', 'additionalProperties', 'enum', 'const', 'pattern', 'minLength', 'maxLength',
-  'minimum', 'maximum', 'items', 'minItems', 'maxItems', 'oneOf', 'anyOf', 'if', 'then',
+  'minimum', 'maximum', 'items', 'minItems', 'maxItems', 'uniqueItems', 'oneOf', 'anyOf', 'if', 'then',
 ]);
 
 function hasType(value: unknown, type: Json): boolean {
@@ -115,6 +115,7 @@ function validate(schema: Json, value: unknown, path = '$', closed = false): str
   if (Array.isArray(value)) {
     if (typeof s['minItems'] === 'number' && value.length < s['minItems']) errors.push(`${path}: fewer than ${s['minItems']} items`);
     if (typeof s['maxItems'] === 'number' && value.length > s['maxItems']) errors.push(`${path}: more than ${s['maxItems']} items`);
+    if (s['uniqueItems'] === true && value.some((item, i) => value.slice(0, i).some((other) => isDeepStrictEqual(other, item)))) errors.push(`${path}: items are not unique`);
     const items = s['items'];
     if (items !== undefined) value.forEach((item, i) => errors.push(...check(items, item, `${path}[${i}]`)));
   }
@@ -225,6 +226,7 @@ const SAMPLE_PARAMS: Record<string, string> = {
   connectionId: UUID,
   jobId: UUID,
   targetId: UUID,
+  offboardingId: UUID,
   token: 'A'.repeat(43),
 };
 
@@ -447,6 +449,15 @@ describe('openapi.json', () => {
           { when: 'the name holds a tab inside', body: { ...provider, name: 'Dr. Ada\tByron' }, valid: false },
           { when: 'the name holds a C1 control (NEL)', body: { ...provider, name: 'Dr. Ada\u0085Byron' }, valid: false },
           { when: 'the name ends in a line break (trimmed)', body: { ...provider, name: 'Dr. Ada Byron\n' }, valid: true },
+          { when: 'reminders are five distinct minutes within 0..40320', body: { ...provider, reminders: [0, 10, 60, 1440, 40320] }, valid: true },
+          { when: 'reminders are empty (none)', body: { ...provider, reminders: [] }, valid: true },
+          { when: 'reminders are null (the calendars\' defaults)', body: { ...provider, reminders: null }, valid: true },
+          { when: 'reminders hold six', body: { ...provider, reminders: [1, 2, 3, 4, 5, 6] }, valid: false },
+          { when: 'reminders repeat a number', body: { ...provider, reminders: [10, 10] }, valid: false },
+          { when: 'a reminder is over 4 weeks', body: { ...provider, reminders: [40321] }, valid: false },
+          { when: 'a reminder is negative', body: { ...provider, reminders: [-1] }, valid: false },
+          { when: 'a reminder is a fraction', body: { ...provider, reminders: [2.5] }, valid: false },
+          { when: 'reminders are a number', body: { ...provider, reminders: 10 }, valid: false },
         ],
       },
       {
@@ -693,7 +704,7 @@ describe('openapi.json', () => {
       expect(200, 'post', `${P}/series`, await t.platform.post('/api/v1/providers/p1/series', { ...series, count: 2 }));
 
       const created = expect(201, 'post', `${P}/feeds`, await t.platform.post('/api/v1/providers/p1/feeds', { label: 'iPhone' }));
-      expect(201, 'post', `${P}/feeds`, await t.platform.post('/api/v1/providers/p1/feeds'));
+      const kept = expect(201, 'post', `${P}/feeds`, await t.platform.post('/api/v1/providers/p1/feeds'));
       expect(200, 'get', `${P}/feeds`, await t.platform.get('/api/v1/providers/p1/feeds'));
       const feedPath = new URL(String(created.body.url)).pathname;
       const F = '/feeds/{token}.ics';
@@ -707,7 +718,35 @@ describe('openapi.json', () => {
 
       expect(204, 'delete', S, await t.platform.delete('/api/v1/providers/p1/sessions/s1'));
       expect(404, 'delete', S, await t.platform.delete('/api/v1/providers/p1/sessions/s1'));
-      expect(204, 'delete', P, await t.platform.delete('/api/v1/providers/p1'));
+
+      // Leaving: no calendar is connected, so the offboarding is finished at once (200).
+      const O = '/api/v1/offboardings/{offboardingId}';
+      const left = expect(200, 'post', `${P}/offboard`, await t.platform.post('/api/v1/providers/p1/offboard'));
+      assert.deepEqual([left.body.mode, left.body.status, left.body.feedsTombstoned], ['offboard', 'done', 1]);
+      expect(200, 'post', `${P}/offboard`, await t.platform.post('/api/v1/providers/p1/offboard'));
+      expect(404, 'post', `${P}/offboard`, await t.platform.post('/api/v1/providers/nobody/offboard'));
+      assert.notEqual(expect(200, 'get', P, await t.platform.get('/api/v1/providers/p1')).body.offboardedAt, null);
+      const refused = expect(409, 'put', P, await t.platform.put('/api/v1/providers/p1', provider));
+      assert.equal(refused.body.error.code, 'PROVIDER_OFFBOARDED');
+      expect(409, 'put', S, await t.platform.put('/api/v1/providers/p1/sessions/s3', s1));
+      expect(409, 'post', `${P}/feeds`, await t.platform.post('/api/v1/providers/p1/feeds'));
+      expect(409, 'post', `${P}/portal-links`, await t.platform.post('/api/v1/providers/p1/portal-links'));
+      const tombstone = new URL(String(kept.body.url)).pathname;
+      expect(200, 'get', F, await supertest(t.app).get(tombstone));
+      expect(200, 'get', `${P}/offboardings`, await t.platform.get('/api/v1/providers/p1/offboardings'));
+      expect(200, 'get', O, await t.platform.get(`/api/v1/offboardings/${String(left.body.id)}`));
+      expect(404, 'get', O, await t.platform.get(`/api/v1/offboardings/${UUID}`));
+      // DELETE offboards then deletes: the record goes, the offboarding stays.
+      assert.equal((await t.platform.put('/api/v1/providers/p2', provider)).status, 201);
+      const deleted = expect(200, 'delete', P, await t.platform.delete('/api/v1/providers/p2'));
+      assert.deepEqual([deleted.body.mode, deleted.body.status], ['delete', 'done']);
+      expect(404, 'get', P, await t.platform.get('/api/v1/providers/p2'));
+      expect(404, 'delete', P, await t.platform.delete('/api/v1/providers/p2'));
+      const history = expect(200, 'get', `${P}/offboardings`, await t.platform.get('/api/v1/providers/p2/offboardings'));
+      assert.deepEqual(history.body.offboardings.map((o: { id: unknown }) => o.id), [deleted.body.id]);
+      t.clock.advance(31 * 24 * 3600 * 1000);
+      expect(410, 'get', F, await supertest(t.app).get(tombstone));
+      expect(410, 'head', F, await supertest(t.app).head(tombstone));
     });
 
     it('when a calendar is connected, reauthorized and disconnected, and admin routes are read, then every answer is documented and matches its schema', async () => {
@@ -723,8 +762,16 @@ describe('openapi.json', () => {
       expect(200, 'get', C, await t.platform.get('/api/v1/providers/p1/connections'));
       const id = String(connection.body.id);
       expect(200, 'post', `${C}/{connectionId}/reauthorize`, await t.platform.post(`/api/v1/providers/p1/connections/${id}/reauthorize`));
-      expect(200, 'delete', `${C}/{connectionId}`, await t.platform.delete(`/api/v1/providers/p1/connections/${id}?removeEvents=true`));
-      expect(404, 'delete', `${C}/{connectionId}`, await t.platform.delete(`/api/v1/providers/p1/connections/${id}`));
+      // An authorised calendar: the worker (not running here) removes our events, so 202 and the same again.
+      expect(202, 'delete', `${C}/{connectionId}`, await t.platform.delete(`/api/v1/providers/p1/connections/${id}?removeEvents=true`));
+      expect(202, 'delete', `${C}/{connectionId}`, await t.platform.delete(`/api/v1/providers/p1/connections/${id}`));
+      expect(200, 'get', C, await t.platform.get('/api/v1/providers/p1/connections'));
+      const underWay = expect(409, 'post', `${C}/{connectionId}/reauthorize`, await t.platform.post(`/api/v1/providers/p1/connections/${id}/reauthorize`));
+      assert.equal(underWay.body.error.code, 'CONNECTION_CLEANUP_UNDER_WAY');
+      // One never authorised has nothing to remove: disconnected at once (200), then gone.
+      const fresh = String(expect(201, 'post', C, await t.platform.post('/api/v1/providers/p1/connections', { kind: 'google' })).body.id);
+      expect(200, 'delete', `${C}/{connectionId}`, await t.platform.delete(`/api/v1/providers/p1/connections/${fresh}`));
+      expect(404, 'delete', `${C}/{connectionId}`, await t.platform.delete(`/api/v1/providers/p1/connections/${fresh}`));
 
       const job = expect(202, 'post', '/api/v1/admin/resync', await t.admin.post('/api/v1/admin/resync', { dryRun: true }));
       expect(200, 'get', '/api/v1/admin/jobs/{jobId}', await t.admin.get(`/api/v1/admin/jobs/${String(job.body.jobId)}`));
@@ -818,5 +865,6 @@ function stubOAuth(kind: ConnectionKind): OAuthProvider {
     authorizeUrl: ({ state, codeChallenge }) => `https://accounts.example.test/${kind}/authorize?state=${encodeURIComponent(state)}&code_challenge=${codeChallenge}`,
     exchangeCode: () =>
       Promise.resolve({ tokens: { accessToken: 'access', refreshToken: 'refresh', expiresAt: null, scope: null }, accountEmail: 'provider@example.org' }),
+    revoke: () => Promise.resolve('revoked'),
   };
 }

@@ -43,7 +43,9 @@ describe('HTTP: /api/v1/providers', () => {
   it('when GET and DELETE are called, then they read and remove; a missing provider is 404', async () => {
     await t.platform.put('/api/v1/providers/p1', body);
     assert.equal((await t.platform.get('/api/v1/providers/p1')).body.name, body.name);
-    assert.equal((await t.platform.delete('/api/v1/providers/p1')).status, 204);
+    const deleted = await t.platform.delete('/api/v1/providers/p1');
+    assert.equal(deleted.status, 200, 'no calendar to clean: done at once');
+    assert.equal(deleted.body.status, 'done');
     const gone = await t.platform.get('/api/v1/providers/p1');
     assert.equal(gone.status, 404);
     assert.equal(gone.body.error.code, 'PROVIDER_NOT_FOUND');
@@ -86,6 +88,63 @@ describe('HTTP: /api/v1/providers', () => {
     const before = await t.store.getProvider('p1');
     assert.equal((await t.platform.put('/api/v1/providers/p1', { ...body, timezone: 'Nowhere/Zone' })).status, 400);
     assert.deepEqual(await t.store.getProvider('p1'), before);
+  });
+
+  describe('reminders', () => {
+    it('when a provider is created without reminders, then reminders is null (the calendars\' defaults)', async () => {
+      const res = await t.platform.put('/api/v1/providers/p1', body);
+      assert.equal(res.body.reminders, null);
+      assert.equal((await t.platform.get('/api/v1/providers/p1')).body.reminders, null);
+    });
+
+    it('when reminders are put, then GET returns them in ascending order; [] and null are kept as given', async () => {
+      assert.deepEqual((await t.platform.put('/api/v1/providers/p1', { ...body, reminders: [1440, 0, 30] })).body.reminders, [0, 30, 1440]);
+      assert.deepEqual((await t.platform.get('/api/v1/providers/p1')).body.reminders, [0, 30, 1440]);
+      assert.deepEqual((await t.platform.put('/api/v1/providers/p1', { ...body, reminders: [] })).body.reminders, []);
+      assert.equal((await t.platform.put('/api/v1/providers/p1', { ...body, reminders: null })).body.reminders, null);
+    });
+
+    it('when a later put leaves reminders out, then the setting is kept', async () => {
+      await t.platform.put('/api/v1/providers/p1', { ...body, reminders: [10] });
+      const res = await t.platform.put('/api/v1/providers/p1', { ...body, name: 'Dr. A. Byron' });
+      assert.deepEqual(res.body.reminders, [10]);
+    });
+
+    it('when only reminders change, then the feed revision stays (feeds carry no reminders)', async () => {
+      await t.platform.put('/api/v1/providers/p1', body);
+      const before = (await t.store.getProvider('p1'))!.feedRevision;
+      await t.platform.put('/api/v1/providers/p1', { ...body, reminders: [10, 60] });
+      const after = (await t.store.getProvider('p1'))!;
+      assert.deepEqual(after.reminders, [10, 60]);
+      assert.equal(after.feedRevision, before);
+    });
+
+    const bad: [string, unknown][] = [
+      ['six reminders', [1, 2, 3, 4, 5, 6]],
+      ['a repeated number of minutes', [10, 10]],
+      ['a negative number', [-5]],
+      ['more than 4 weeks', [40_321]],
+      ['a fraction', [7.5]],
+      ['a string', ['10']],
+      ['a number instead of a list', 10],
+      ['an object', { minutes: 10 }],
+    ];
+    for (const [what, reminders] of bad) {
+      it(`when reminders holds ${what}, then 400 VALIDATION_FAILED naming reminders and nothing changes`, async () => {
+        await t.platform.put('/api/v1/providers/p1', { ...body, reminders: [15] });
+        const res = await t.platform.put('/api/v1/providers/p1', { ...body, reminders });
+        assert.equal(res.status, 400);
+        assert.equal(res.body.error.code, 'VALIDATION_FAILED');
+        const paths = res.body.error.details.map((d: { path: string }) => d.path);
+        assert.ok(paths.length > 0 && paths.every((p: string) => p === 'reminders' || p.startsWith('reminders.')), JSON.stringify(res.body.error.details));
+        assert.deepEqual((await t.store.getProvider('p1'))!.reminders, [15]);
+      });
+    }
+
+    it('when five distinct reminders at the limits are put, then they are accepted', async () => {
+      const res = await t.platform.put('/api/v1/providers/p1', { ...body, reminders: [0, 5, 60, 1440, 40_320] });
+      assert.equal(res.status, 201);
+    });
   });
 
   it('when several fields are bad, then every one is listed', async () => {

@@ -435,7 +435,7 @@ describe('Web: provider portal', () => {
 
     it('when the provider is deleted, then its session opens nothing', async () => {
       const p1 = await signedInProvider(t, 'p1');
-      await t.platform.delete('/api/v1/providers/p1').expect(204);
+      await t.platform.delete('/api/v1/providers/p1').expect(200);
       await p1.get('/portal').expect(401);
     });
   });
@@ -629,11 +629,16 @@ describe('Web: provider portal, calendar sections', () => {
       const page = await browser.get('/portal/calendars').expect(200);
       assert.match(page.text, /Also remove the events sessionsync wrote/);
       const [connection] = await t.store.listConnections('p1');
+      assert.match(page.text, /name="removeEvents" value="on" checked/, 'removing our events is the default');
       const res = await browser.post(`/portal/calendars/${connection?.id ?? ''}/disconnect`, { _csrf: csrfOf(page), removeEvents: 'on' }).expect(303);
-      assert.equal(res.headers['location'], '/portal/calendars?disconnected=1&removeRequested=1&removed=1');
+      assert.equal(res.headers['location'], '/portal/calendars?disconnecting=1&removeRequested=1');
+      const during = await browser.get(String(res.headers['location'])).expect(200);
+      assert.match(during.text, /Disconnecting: sessionsync is removing the events it wrote, then withdraws its access/);
+      assert.match(during.text, /<span class="status">Disconnecting<\/span> – removing the events sessionsync wrote/);
+      await h.settle();
       assert.equal(h.live(google).length, 0);
-      const after = await browser.get(String(res.headers['location'])).expect(200);
-      assert.match(after.text, /Calendar disconnected\. 1 event removed from it/);
+      assert.equal(google.fake.requestCount('revoke'), 1);
+      const after = await browser.get('/portal/calendars').expect(200);
       assert.match(after.text, /No calendars connected yet/);
     });
 
@@ -645,8 +650,11 @@ describe('Web: provider portal, calendar sections', () => {
       const [connection] = await t.store.listConnections('p1');
       const csrf = csrfOf(await browser.get('/portal/calendars').expect(200));
       const res = await browser.post(`/portal/calendars/${connection?.id ?? ''}/disconnect`, { _csrf: csrf }).expect(303);
-      assert.match((await browser.get(String(res.headers['location'])).expect(200)).text, /The events already in it stay there/);
+      assert.match((await browser.get(String(res.headers['location'])).expect(200)).text, /the events already in the calendar stay there/);
+      await h.settle();
       assert.equal(h.live(google).length, 1);
+      assert.equal(google.fake.requestCount('revoke'), 1, 'the grant is revoked all the same');
+      assert.equal((await t.store.getConnection(connection!.id))!.status, 'disconnected');
     });
   });
 

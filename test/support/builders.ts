@@ -117,6 +117,7 @@ export function aConnection(overrides: Partial<Connection> = {}): Connection {
     pendingAuth: null,
     lastSyncedAt: null,
     lastErrorCode: null,
+    cleanup: null,
     createdAt: T0,
     updatedAt: T0,
     ...overrides,

@@ -1,3 +1,4 @@
+import { nextCleanupAt } from '../../src/sync/calendar-cleanup.js';
 import { testJoinLinks } from './builders.js';
 import assert from 'node:assert/strict';
 import supertest from 'supertest';
@@ -8,6 +9,7 @@ import { ResyncRunner, SyncWorker, type TargetOutcome } from '../../src/sync/ind
 import type { FakeCalendarServer, FakeStoredEvent } from '../fakes/fake-calendar.js';
 import { startFakeGoogle } from '../fakes/fake-google.js';
 import { startFakeGraph } from '../fakes/fake-graph.js';
+import type { FakeGraphOptions } from '../fakes/fake-graph.js';
 import { PUBLIC_BASE_URL, createTestApp, type TestApp, type TestAppOptions } from './test-app.js';
 
 // An app wired to fake vendor servers through the real client libraries, with a sync worker and
@@ -32,14 +34,16 @@ export const googleVendor: VendorFactory = async () => {
     clientSecret: fake.clientSecret,
     authUrl: fake.authUrl,
     tokenUrl: fake.tokenUrl,
+    revokeUrl: fake.revokeUrl,
     apiRootUrl: fake.apiUrl,
     redirectUri: `${PUBLIC_BASE_URL}/oauth/google/callback`,
   };
   return { kind: 'google', fake, oauth: createGoogleOAuth(config), connector: createGoogleConnector(config), callbackPath: '/oauth/google/callback', authUrl: fake.authUrl };
 };
 
-export const outlookVendor: VendorFactory = async () => {
-  const fake = await startFakeGraph();
+/** The Outlook rig over a fake Graph started with these options (e.g. tenantWideConsent, canManagePermissionGrants). */
+export const outlookVendorWith = (options: FakeGraphOptions): VendorFactory => async () => {
+  const fake = await startFakeGraph(options);
   const config = {
     clientId: fake.clientId,
     clientSecret: fake.clientSecret,
@@ -59,6 +63,8 @@ export const outlookVendor: VendorFactory = async () => {
     authUrl: `${fake.loginUrl}/common/oauth2/v2.0/authorize`,
   };
 };
+
+export const outlookVendor: VendorFactory = outlookVendorWith({});
 
 /** Every vendor the sync suites run against, by display name. */
 export const vendorFactories: [string, VendorFactory][] = [
@@ -102,7 +108,7 @@ export async function createSyncHarness(factories: VendorFactory[], options: Tes
     pastDays: 60,
     random: () => 0.5,
   };
-  worker = new SyncWorker({ joinLinks: testJoinLinks, ...syncOptions, owner: 'worker-a' });
+  worker = new SyncWorker({ joinLinks: testJoinLinks, ...syncOptions, oauth: new Map(vendors.map((v) => [v.kind, v.oauth])), owner: 'worker-a' });
   const resync = new ResyncRunner({ joinLinks: testJoinLinks, ...syncOptions, owner: 'resync-a' });
 
   return {
@@ -127,7 +133,7 @@ export async function createSyncHarness(factories: VendorFactory[], options: Tes
       const outcomes: TargetOutcome[] = [];
       for (let round = 0; round < maxRounds; round++) {
         outcomes.push(...(await worker.drain()));
-        const due = await t.store.nextDueAt();
+        const due = earliest(await t.store.nextDueAt(), await nextCleanupAt(t.store, t.clock.now()));
         if (due === null) return outcomes;
         if (Date.parse(due) > t.clock.now().getTime()) t.clock.set(due);
       }
@@ -146,4 +152,10 @@ export async function createSyncHarness(factories: VendorFactory[], options: Tes
       await Promise.all(vendors.map((v) => v.fake.close()));
     },
   };
+}
+
+function earliest(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return a < b ? a : b;
 }

@@ -227,13 +227,24 @@ for (const [name, factory] of vendorFactories) {
       await h.settle();
       const theirs = vendor.fake.addUntaggedEvent('primary', 'Dentist', '2026-11-10T18:00:00.000Z', '2026-11-10T19:00:00.000Z');
       const res = await h.t.platform.delete(`/api/v1/providers/p1/connections/${id}?removeEvents=true`);
-      assert.equal(res.status, 200);
-      assert.equal(res.body.removedEvents, 2);
+      assert.equal(res.status, 202, 'the worker removes the events');
+      assert.equal(res.body.status, 'removing');
+      const during = await h.t.store.getConnection(id);
+      assert.notEqual(during!.sealedTokens, null, 'the tokens stay until the events are gone');
+      await h.settle();
       assert.equal(h.live(vendor).length, 0);
       assert.ok(vendor.fake.events('primary').some((e) => e.id === theirs && !e.cancelled), 'an event that is not ours is never touched');
+      assert.equal(vendor.fake.requestCount('revoke'), 1, 'the grant is revoked at the vendor');
       const stored = await h.t.store.getConnection(id);
       assert.equal(stored!.status, 'disconnected');
       assert.equal(stored!.sealedTokens, null);
+      assert.equal(stored!.cleanup, null);
+      const [audit] = await h.t.store.listAudit({ limit: 1 });
+      assert.equal(audit!.action, 'connection.disconnect');
+      assert.deepStrictEqual(
+        { status: audit!.details['status'], eventsRemoved: audit!.details['eventsRemoved'], eventsLeft: audit!.details['eventsLeft'], grant: audit!.details['grant'] },
+        { status: 'done', eventsRemoved: 2, eventsLeft: 0, grant: 'revoked' },
+      );
       await put('u', session('2026-11-12T15:00:00Z'));
       await h.settle();
       assert.equal(h.live(vendor).length, 0, 'a disconnected calendar receives nothing more');

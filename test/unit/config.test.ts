@@ -8,7 +8,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.database, { kind: 'sqlite', filename: 'data/sessionsync.db' });
     assert.equal(config.publicBaseUrl, 'http://localhost:3000');
     assert.equal(config.uidDomain, 'localhost');
-    assert.deepEqual(config.feed, { pastDays: 60, futureDays: 365, cacheMaxBytes: 134217728, fetchFlushMs: 5000 });
+    assert.deepEqual(config.feed, { pastDays: 60, futureDays: 365, cacheMaxBytes: 134217728, fetchFlushMs: 5000, tombstoneDays: 30 });
     assert.equal(config.adminToken, undefined);
   });
 
@@ -71,5 +71,64 @@ describe('loadConfig', () => {
 
   it('when DATABASE_URL is a sqlite: path, then that file is used', () => {
     assert.deepEqual(loadConfig({ DATABASE_URL: 'sqlite:./tmp/x.db' }).database, { kind: 'sqlite', filename: './tmp/x.db' });
+  });
+
+  describe('encryption keys', () => {
+    const hexKey = 'ab'.repeat(32);
+    const b64Key = Buffer.alloc(32, 5).toString('base64url');
+
+    /** The problems a ConfigError lists for this environment. */
+    function problems(env: Record<string, string>): string[] {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.problems;
+      }
+      assert.fail('loadConfig accepted the environment');
+    }
+
+    it('when ENCRYPTION_KEYS lists id:key pairs, then they are the keys in order, hex or base64url', () => {
+      const keys = loadConfig({ ENCRYPTION_KEYS: ` new:${b64Key} , old_1:${hexKey}` }).encryptionKeys;
+      assert.deepEqual(keys, [
+        { id: 'new', key: Buffer.alloc(32, 5) },
+        { id: 'old_1', key: Buffer.from(hexKey, 'hex') },
+      ]);
+    });
+
+    it('when only ENCRYPTION_KEY is set, then it is a one-key list under the id "default"; with neither, none', () => {
+      assert.deepEqual(loadConfig({ ENCRYPTION_KEY: hexKey }).encryptionKeys, [{ id: 'default', key: Buffer.from(hexKey, 'hex') }]);
+      assert.equal(loadConfig({}).encryptionKeys, undefined);
+    });
+
+    it('when both ENCRYPTION_KEY and ENCRYPTION_KEYS are set, then it is a config error naming both', () => {
+      const found = problems({ ENCRYPTION_KEY: hexKey, ENCRYPTION_KEYS: `a:${hexKey}` });
+      assert.equal(found.length, 1);
+      assert.match(found[0]!, /^ENCRYPTION_KEY, ENCRYPTION_KEYS: /);
+    });
+
+    it('when ENCRYPTION_KEYS has bad entries, then each is named by position, under ENCRYPTION_KEYS, and no key material is echoed', () => {
+      const shortKey = 'cd'.repeat(20);
+      const found = problems({ ENCRYPTION_KEYS: `a:${hexKey},${hexKey},b.c:${hexKey},d:${shortKey},a:${b64Key}` });
+      assert.deepEqual(found, [
+        'ENCRYPTION_KEYS: entry 2: must be id:key',
+        'ENCRYPTION_KEYS: entry 3: the id must be 1-32 characters of A-Z, a-z, 0-9, _ and -',
+        'ENCRYPTION_KEYS: entry 4 (id d): the key must be 32 bytes as 64 hex characters or 43 base64url characters',
+        'ENCRYPTION_KEYS: entry 5: the id a is used twice',
+      ]);
+      for (const secret of [hexKey, b64Key, shortKey]) assert.ok(!found.join('\n').includes(secret));
+      assert.deepEqual(problems({ ENCRYPTION_KEYS: `${'x'.repeat(33)}:${hexKey}` }), ['ENCRYPTION_KEYS: entry 1: the id must be 1-32 characters of A-Z, a-z, 0-9, _ and -']);
+    });
+
+    it('when ENCRYPTION_KEY is malformed, then the error names it without echoing the value', () => {
+      const found = problems({ ENCRYPTION_KEY: 'not-a-key-but-secret' });
+      assert.deepEqual(found, ['ENCRYPTION_KEY: must be 32 bytes as 64 hex characters or 43 base64url characters']);
+    });
+
+    it('when production has ENCRYPTION_KEYS and no ENCRYPTION_KEY, then it loads; with neither, both are named', () => {
+      const prod = { NODE_ENV: 'production', ADMIN_TOKEN: 'x'.repeat(32), PUBLIC_BASE_URL: 'https://sync.example.org' };
+      assert.equal(loadConfig({ ...prod, ENCRYPTION_KEYS: `k1:${hexKey}` }).encryptionKeys?.[0]?.id, 'k1');
+      assert.deepEqual(problems(prod), ['ENCRYPTION_KEY or ENCRYPTION_KEYS: required when NODE_ENV=production']);
+    });
   });
 });

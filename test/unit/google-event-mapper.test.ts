@@ -51,6 +51,18 @@ describe('toGoogleEvent', () => {
     assert.deepEqual(body.extendedProperties, { private: { sessionsync: '1', sessionsyncKey: tag.key, sessionsyncRevision: tag.revision } });
   });
 
+  it('when the provider has reminders, then they are popup overrides in ascending minutes; [] is no reminder; null is the calendar defaults', () => {
+    assert.deepEqual(toGoogleEvent(virtualEvent, tag, undefined, [60, 10]).reminders, {
+      useDefault: false,
+      overrides: [
+        { method: 'popup', minutes: 10 },
+        { method: 'popup', minutes: 60 },
+      ],
+    });
+    assert.deepEqual(toGoogleEvent(virtualEvent, tag, undefined, []).reminders, { useDefault: false, overrides: [] });
+    assert.deepEqual(toGoogleEvent(virtualEvent, tag, undefined, null).reminders, { useDefault: true });
+  });
+
   it('when rendered, then there are no attendees, no conferenceData, no sequence, no iCalUID and no source', () => {
     const body: Record<string, unknown> = { ...toGoogleEvent(virtualEvent, tag) };
 

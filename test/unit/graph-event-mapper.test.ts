@@ -10,6 +10,7 @@ import {
   toGraphCreateEvent,
   toGraphDateTime,
   toGraphEvent,
+  toGraphReminders,
 } from '../../connectors/outlook/graph-event-mapper.js';
 import type { GraphEventRead } from '../../connectors/outlook/graph-event-mapper.js';
 import type { CalendarEvent, EventTag } from '../../src/domain/index.js';
@@ -56,6 +57,8 @@ describe('Graph event mapper', () => {
         sensitivity: 'private',
         showAs: 'busy',
         responseRequested: false,
+        isReminderOn: true,
+        reminderMinutesBeforeStart: 15,
         singleValueExtendedProperties: [
           { id: 'String {9ced5288-5cda-49f2-ad67-29584fc43a33} Name sessionsyncKey', value: 'prov-1/sess-virtual' },
           { id: 'String {9ced5288-5cda-49f2-ad67-29584fc43a33} Name sessionsyncRevision', value: 'rev-virtual' },
@@ -63,12 +66,27 @@ describe('Graph event mapper', () => {
       });
     });
 
-    it('when an event is mapped, then no attendees, online meeting, reminder setting or transactionId are written', () => {
+    it('when an event is mapped, then no attendees, online meeting or transactionId are written', () => {
       const graph: Record<string, unknown> = { ...toGraphEvent(virtualEvent, tag) };
 
-      for (const absent of ['attendees', 'onlineMeeting', 'onlineMeetingProvider', 'isReminderOn', 'reminderMinutesBeforeStart', 'transactionId', 'categories']) {
+      for (const absent of ['attendees', 'onlineMeeting', 'onlineMeetingProvider', 'transactionId', 'categories']) {
         assert.equal(absent in graph, false, absent);
       }
+    });
+
+    it('when the provider has no reminders setting, then a create leaves the reminder to the mailbox and an update writes Outlook\'s default (Graph has no "default" value)', () => {
+      const create: Record<string, unknown> = { ...toGraphCreateEvent(virtualEvent, tag, 'txn') };
+
+      assert.equal('isReminderOn' in create, false);
+      assert.equal('reminderMinutesBeforeStart' in create, false);
+      assert.deepEqual(toGraphReminders(null, false), { isReminderOn: true, reminderMinutesBeforeStart: 15 });
+    });
+
+    it('when the provider has reminders, then the one closest to the start is written (Outlook keeps one), and [] turns the reminder off', () => {
+      assert.deepEqual(toGraphReminders([60, 10, 1440], true), { isReminderOn: true, reminderMinutesBeforeStart: 10 });
+      assert.deepEqual(toGraphReminders([0, 30], false), { isReminderOn: true, reminderMinutesBeforeStart: 0 });
+      assert.deepEqual(toGraphReminders([], true), { isReminderOn: false });
+      assert.equal(toGraphEvent(virtualEvent, tag, [30, 5]).reminderMinutesBeforeStart, 5);
     });
 
     it('when the event has no description or location, then both are written empty so that an update clears them', () => {
@@ -82,12 +100,12 @@ describe('Graph event mapper', () => {
       assert.equal(toGraphEvent(officeEvent, tag).location.displayName, officeEvent.location);
     });
 
-    it('when mapped for a create, then the only difference is the transactionId', () => {
-      const create = toGraphCreateEvent(virtualEvent, tag, 'txn-52-chars');
+    it('when mapped for a create with a reminders setting, then the only difference is the transactionId', () => {
+      const create = toGraphCreateEvent(virtualEvent, tag, 'txn-52-chars', [15, 60]);
 
       const { transactionId, ...rest } = create;
       assert.equal(transactionId, 'txn-52-chars');
-      assert.deepEqual(rest, toGraphEvent(virtualEvent, tag));
+      assert.deepEqual(rest, toGraphEvent(virtualEvent, tag, [15, 60]));
     });
 
     it('when mapped twice, under another TZ, from frozen input, then the output is identical and the input untouched', () => {
