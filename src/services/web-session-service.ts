@@ -82,7 +82,10 @@ export class WebSessionService {
     if (!TOKEN_SHAPE.test(token)) return null;
     const session = await this.deps.store.getWebSession(hashSecretToken(token));
     if (session === null || session.revokedAt !== null) return null;
-    return session.expiresAt > this.deps.clock.now().toISOString() ? session : null;
+    if (session.expiresAt <= this.deps.clock.now().toISOString()) return null;
+    // A provider who left signs in to nothing (their record may stay for the audit).
+    if (session.providerId !== null && (await this.deps.store.getProvider(session.providerId))?.offboardedAt !== null) return null;
+    return session;
   }
 
   async revoke(session: WebSession): Promise<void> {

@@ -438,6 +438,14 @@ describe('Web: provider portal', () => {
       await t.platform.delete('/api/v1/providers/p1').expect(200);
       await p1.get('/portal').expect(401);
     });
+
+    it('when the provider is offboarded (record kept), then its session opens nothing and no new portal link is issued', async () => {
+      const p1 = await signedInProvider(t, 'p1');
+      await t.platform.post('/api/v1/providers/p1/offboard', {}).expect(200);
+      await p1.get('/portal').expect(401);
+      const link = await t.admin.post('/api/v1/providers/p1/portal-links', {});
+      assert.deepStrictEqual([link.status, link.body.error.code], [409, 'PROVIDER_OFFBOARDED']);
+    });
   });
 
   describe('pages and assets', () => {
