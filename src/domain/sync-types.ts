@@ -215,6 +215,11 @@ export interface ConnectionCleanup {
   requestedAt: string;
   /** Events we had written when it was asked (targets with an event id). */
   expected: number;
+  /**
+   * The ids the sweep removed, once it has run (null before): a retry after a failed revocation
+   * does not sweep again with a grant that may be gone already, and still counts them.
+   */
+  swept: string[] | null;
   /** The finishing step's retries: attempts so far, not before this instant, last failure code. */
   attempts: number;
   notBefore: string;

@@ -59,7 +59,7 @@ export async function beginCleanup(tx: StoreTx, connection: Connection, request:
     let expected = 0;
     if (request.removeEvents) expected = await tx.prepareTargetsForRemoval(connection.id, at);
     else await tx.deleteTargets(connection.id);
-    const cleanup: ConnectionCleanup = { ...request, requestedAt: at, expected, attempts: 0, notBefore: at, lastErrorCode: null };
+    const cleanup: ConnectionCleanup = { ...request, requestedAt: at, expected, swept: null, attempts: 0, notBefore: at, lastErrorCode: null };
     await tx.putConnection({ ...connection, cleanup, pendingAuth: null, updatedAt: at });
     return outcome(connection, { status: 'removing' });
   }
@@ -169,7 +169,8 @@ export async function finishCleanup(deps: CleanupDeps, connection: Connection): 
   }
   const connector = deps.connectors.get(connection.kind);
   const oauth = deps.oauth.get(connection.kind);
-  let swept: ReadonlySet<string> = new Set();
+  let swept: ReadonlySet<string> = new Set(cleanup.swept ?? []);
+  let progress = cleanup;
   let grant: CleanupOutcome['grant'] = 'not_attempted';
   let reason: string | null = null;
 
@@ -178,19 +179,29 @@ export async function finishCleanup(deps: CleanupDeps, connection: Connection): 
   else if (connector === undefined || oauth === undefined) reason = 'CONNECTOR_NOT_CONFIGURED';
   else {
     try {
-      if (cleanup.removeEvents) swept = await sweep(deps, connector, connection, tokens);
+      if (cleanup.removeEvents && cleanup.swept === null) {
+        swept = await sweep(deps, connector, connection, tokens);
+        // Recorded before revoking: a revocation whose answer is lost leaves a grant that can no
+        // longer list the calendar, and the retry must neither need it nor forget these.
+        progress = { ...cleanup, swept: [...swept] };
+        await putOff(deps, connection, progress);
+      }
       grant = await oauth.revoke(tokens);
     } catch (err) {
       const failure = failureOf(err);
       if (!(err instanceof SyncError)) log.error({ err: loggableError(err) }, 'unexpected error while finishing a cleanup');
-      const attempts = cleanup.attempts + 1;
+      const attempts = progress.attempts + 1;
       if (!failure.final && attempts < MAX_ATTEMPTS) {
-        await putOff(deps, connection, { ...cleanup, attempts, lastErrorCode: failure.code, notBefore: new Date(deps.clock.now().getTime() + retryDelayMs(attempts, failure.retryAfterMs, deps.random)).toISOString() });
+        await putOff(deps, connection, { ...progress, attempts, lastErrorCode: failure.code, notBefore: new Date(deps.clock.now().getTime() + retryDelayMs(attempts, failure.retryAfterMs, deps.random)).toISOString() });
         log.warn({ code: failure.code, attempts }, 'cleanup step failed; it will be retried');
         return false;
       }
-      grant = 'failed';
-      reason = failure.code;
+      // The grant went between an earlier revocation and this retry: that one took effect.
+      if (err instanceof SyncError && err.kind === 'auth' && progress.attempts > 0 && progress.swept !== null) grant = 'already_invalid';
+      else {
+        grant = 'failed';
+        reason = failure.code;
+      }
     }
   }
 

@@ -122,6 +122,16 @@ for (const [name, factory] of vendorFactories) {
       assert.equal(vendor.fake.requestCount('revoke'), 2, 'revoked on the second try');
     });
 
+    it('when the revocation was applied but its answer was lost, then the retry finds the grant gone and the cleanup still completes', async () => {
+      vendor.fake.inject({ operation: 'revoke', network: 'drop-response' });
+      const res = await h.t.platform.post('/api/v1/providers/p1/offboard', {});
+      await h.settle();
+      const done = await h.t.platform.get(`/api/v1/offboardings/${res.body.id}`);
+      assert.equal(done.body.status, 'done', JSON.stringify(done.body));
+      assert.equal(done.body.connections[0].grant, 'already_invalid');
+      assert.equal((await h.t.store.getConnection(connectionId))!.sealedTokens, null);
+    });
+
     it('when the worker dies holding the removals, then another one takes them over once its lease ends and finishes', async () => {
       const res = await h.t.platform.post('/api/v1/providers/p1/offboard', {});
       const now = h.t.clock.now();
