@@ -359,7 +359,7 @@ ${
 
   router.get('/providers/:providerId', async (req, res) => {
     const providerId = pathParam(req, 'providerId', idSchema);
-    const { provider, feeds, connections, errors } = await admin.providerOverview(providerId, PROVIDER_ERRORS);
+    const { provider, feeds, connections, errors, offboardings } = await admin.providerOverview(providerId, PROVIDER_ERRORS);
     const back = `/admin/providers/${provider.id}`;
     send(res, {
       title: 'Provider – sessionsync',
@@ -369,6 +369,7 @@ ${
 <tr><th scope="row">Provider id</th><td><code>${provider.id}</code></td></tr>
 <tr><th scope="row">Name</th><td>${provider.name}</td></tr>
 <tr><th scope="row">Time zone</th><td>${provider.timezone}</td></tr>
+${provider.offboardedAt === null ? '' : html`<tr><th scope="row">Left the practice</th><td>${provider.offboardedAt}</td></tr>`}
 </tbody></table>
 <h2>Calendar feeds</h2>
 ${
@@ -385,8 +386,18 @@ ${
     ? html`<p>None.</p>`
     : html`<div class="table-scroll"><table><thead><tr><th scope="col">Connection</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Last synced</th><th scope="col">Last error</th></tr></thead><tbody>${connections.map(
         (c) =>
-          html`<tr><td><code>${c.id}</code></td><td>${c.kind}</td><td>${c.status}</td><td>${c.lastSyncedAt ?? 'never'}</td><td>${c.lastErrorCode ?? '–'}</td></tr>`,
+          html`<tr><td><code>${c.id}</code></td><td>${c.kind}</td><td>${c.cleanup === null ? c.status : `disconnecting (${c.cleanup.reason})`}</td><td>${c.lastSyncedAt ?? 'never'}</td><td>${c.lastErrorCode ?? '–'}</td></tr>`,
       )}</tbody></table></div>`
+}
+${
+  offboardings.length === 0
+    ? ''
+    : html`<h2>Offboarding</h2>${offboardings.map(
+        (o) => html`<p>Requested ${o.requestedAt} by <code>${o.actor}</code> (${o.mode === 'delete' ? 'delete the record' : 'keep the record'}); ${o.finishedAt === null ? 'under way' : `finished ${o.finishedAt}`}; ${o.feedsTombstoned} feed URL${o.feedsTombstoned === 1 ? '' : 's'} tombstoned.</p>
+<div class="table-scroll"><table><thead><tr><th scope="col">Connection</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Events removed</th><th scope="col">Events left</th><th scope="col">Grant</th><th scope="col">Reason</th></tr></thead><tbody>${o.connections.map(
+          (c) => html`<tr><td><code>${c.connectionId}</code></td><td>${c.kind}</td><td>${c.status}</td><td>${c.eventsRemoved}</td><td>${c.eventsLeft}</td><td>${c.grant ?? '–'}</td><td>${c.reason ?? '–'}</td></tr>`,
+        )}</tbody></table></div>`,
+      )}`
 }
 <h2>Recent sync errors</h2>
 ${

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, notFound } from '../domain/index.js';
-import type { AuditEntry, Clock, Connection, ConnectionStatus, FeedToken, Provider, ResyncJob, Store, SyncHealth, SyncTarget } from '../domain/index.js';
+import type { AuditEntry, Clock, Connection, ConnectionStatus, FeedToken, Offboarding, Provider, ResyncJob, Store, SyncHealth, SyncTarget } from '../domain/index.js';
 
 // Admin operations on push sync: resync jobs, sync health, dead-letter retries and the audit log.
 // Every action is written to the audit log in the same transaction as its effect (ids only). The
@@ -18,6 +18,8 @@ export interface ProviderOverview {
   connections: Connection[];
   /** Targets dead-lettered or failing (an error code recorded), most recently changed first. */
   errors: SyncTarget[];
+  /** Its offboardings, newest first (empty while the provider is with the practice). */
+  offboardings: Offboarding[];
 }
 
 export class AdminService {
@@ -94,13 +96,13 @@ export class AdminService {
     const { store } = this.deps;
     const provider = await store.getProvider(providerId);
     if (provider === null) throw notFound(ErrorCode.PROVIDER_NOT_FOUND, `Provider ${providerId} does not exist.`);
-    const [feeds, connections] = await Promise.all([store.listFeeds(providerId), store.listConnections(providerId)]);
+    const [feeds, connections, offboardings] = await Promise.all([store.listFeeds(providerId), store.listConnections(providerId), store.listOffboardings(providerId)]);
     const targets = (await Promise.all(connections.map((c) => store.listTargets(c.id)))).flat();
     const errors = targets
       .filter((t) => t.deadAt !== null || t.lastErrorCode !== null)
       .sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0))
       .slice(0, errorLimit);
-    return { provider, feeds, connections, errors };
+    return { provider, feeds, connections, errors, offboardings };
   }
 
   audit(options: { limit: number; beforeId?: number }): Promise<AuditEntry[]> {

@@ -101,6 +101,8 @@ export interface FakeGraphServer extends FakeCalendarServer {
    * single-value extended properties. Returns its immutable id.
    */
   putRawEvent(calendarId: string, fields: Record<string, unknown>, properties?: { id: string; value: string }[]): string;
+  /** As FakeCalendarServer's; its redemption consents for `user` (a label; default the account email). */
+  issueAuthorizationCode(codeChallenge: string, redirectUri: string, user?: string): string;
   /** As FakeCalendarServer's, for `user` (a label; default the account email): users are who consent grants belong to. */
   issueTokens(options?: { expiresInSeconds?: number; user?: string }): { accessToken: string; refreshToken: string; expiresAt: number };
   /** The directory's user object id behind a label (default the account email), created on first use. */
@@ -284,7 +286,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
   const accessTokens = new Map<string, { expiresAt: number; grantId: string }>();
   const refreshTokens = new Map<string, string>();
   const revokedGrants = new Set<string>();
-  const codes = new Map<string, { challenge: string; redirectUri: string; used: boolean }>();
+  const codes = new Map<string, { challenge: string; redirectUri: string; used: boolean; user: string }>();
   const faults: { fault: FakeFault; remaining: number }[] = [];
   const counts = new Map<FakeOperation, number>();
   const requests: RecordedRequest[] = [];
@@ -1029,7 +1031,7 @@ function graphError(res: ServerResponse, status: number, code: string, message: 
         oauthError(res, 400, 'invalid_grant', 501481, 'The Code_Verifier does not match the code_challenge supplied in the authorization request.');
         return;
       }
-      grantId = startFamily(accountEmail, scope);
+      grantId = startFamily(code.user, scope);
       issueIdToken = scope.split(' ').includes('openid');
     } else if (form.grant_type === 'refresh_token') {
       const known = refreshTokens.get(form.refresh_token ?? '');
@@ -1107,9 +1109,9 @@ function graphError(res: ServerResponse, status: number, code: string, message: 
     issueTokens(issueOptions = {}) {
       return mintTokens(startFamily(issueOptions.user ?? accountEmail, DEFAULT_USER_SCOPE), issueOptions.expiresInSeconds ?? 3600);
     },
-    issueAuthorizationCode(codeChallenge, redirectUri) {
+    issueAuthorizationCode(codeChallenge, redirectUri, user = accountEmail) {
       const code = `fake-code-${randomBytes(16).toString('base64url')}`;
-      codes.set(code, { challenge: codeChallenge, redirectUri, used: false });
+      codes.set(code, { challenge: codeChallenge, redirectUri, used: false, user });
       return code;
     },
     inject(fault) {

@@ -250,6 +250,17 @@ describe('Web: admin console pages', () => {
     assert.equal((await admin.get('/admin/providers?q=a&q=b')).status, 400);
   });
 
+  it('when a provider has left, then its page says when and shows the offboarding with its counts per calendar', async () => {
+    const dead = await aDeadTarget(t, { providerId: 'p1', errorCode: 'HTTP_403_FORBIDDEN' });
+    await t.platform.post('/api/v1/providers/p1/feeds', {}).expect(201);
+    const offboarded = await t.platform.post('/api/v1/providers/p1/offboard', {});
+    const res = await admin.get('/admin/providers/p1').expect(200);
+    assertPageHygiene(res);
+    assert.match(res.text, new RegExp(`<th scope="row">Left the practice</th><td>${offboarded.body.requestedAt}</td>`));
+    assert.match(res.text, /<h2>Offboarding<\/h2><p>Requested [^<]+ by <code>platform<\/code> \(keep the record\); (under way|finished [^;]+); 1 feed URL tombstoned\.<\/p>/);
+    assert.match(res.text, new RegExp(`<td><code>${dead.connectionId}</code></td><td>google</td><td>(removing|done|incomplete)</td>`));
+  });
+
   it('when a provider is opened, then it shows its feeds, connections and dead targets with codes and a Retry that comes back here', async () => {
     const dead = await aDeadTarget(t, { providerId: 'p1', errorCode: 'HTTP_403_FORBIDDEN' });
     await t.platform.post('/api/v1/providers/p1/feeds', { label: 'iPhone' }).expect(201);
