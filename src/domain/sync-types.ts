@@ -315,8 +315,12 @@ export interface CleanupOutcome {
   eventsRemoved: number;
   /** Our events that could not be removed (they stay in the calendar). */
   eventsLeft: number;
-  /** The vendor's answer to the revocation, 'failed' when it kept failing, 'not_attempted' without tokens. */
-  grant: RevokeOutcome | 'failed' | 'not_attempted' | null;
+  /**
+   * The vendor's answer to the revocation, 'failed' when it kept failing, 'not_attempted' without
+   * tokens, 'shared' when it was kept because another live connection uses the same account (a
+   * grant is per account and app: revoking it would cut that one off too; the last one revokes).
+   */
+  grant: RevokeOutcome | 'failed' | 'not_attempted' | 'shared' | null;
   /** Why it is incomplete: NEEDS_REAUTH, TOKENS_UNREADABLE, NOT_AUTHORIZED, or the last error code. */
   reason: string | null;
 }

@@ -186,6 +186,10 @@ export async function finishCleanup(deps: CleanupDeps, connection: Connection): 
         progress = { ...cleanup, swept: [...swept] };
         await putOff(deps, connection, progress);
       }
+      // Another connection of the same account keeps the grant: this one is finished here without
+      // revoking (checked and recorded under the account's lock, so two of them finishing at once
+      // cannot both leave the grant to the other).
+      if (await finishIfShared(deps, connection, cleanup, swept, log)) return true;
       grant = await oauth.revoke(tokens);
     } catch (err) {
       const failure = failureOf(err);
@@ -205,27 +209,67 @@ export async function finishCleanup(deps: CleanupDeps, connection: Connection): 
     }
   }
 
-  const at = deps.clock.now().toISOString();
   return deps.store.transaction(async (tx) => {
     await tx.lockProvider(connection.providerId);
-    await tx.lockConnection(connection.id);
-    const current = await tx.getConnection(connection.id);
-    if (current?.cleanup === null || current === null) return false;
-    const targets = await tx.listTargets(connection.id);
-    // A target still naming an event the sweep removed (a resync wrote it meanwhile) is removed too.
-    const recorded = new Set(targets.flatMap((t) => (t.externalId === null ? [] : [t.externalId])));
-    const failed = targets.filter((t) => (t.externalId !== null && !swept.has(t.externalId)) || (t.externalId === null && t.deadAt !== null));
-    const stillThere = failed.filter((t) => t.externalId !== null).length;
-    const strays = [...swept].filter((id) => !recorded.has(id)).length;
-    const eventsLeft = cleanup.removeEvents ? failed.length : 0;
-    const eventsRemoved = cleanup.removeEvents ? Math.max(0, cleanup.expected - stillThere) + strays : 0;
-    if (reason === null && eventsLeft > 0) reason = failed.find((t) => t.lastErrorCode !== null)?.lastErrorCode ?? 'EVENTS_LEFT';
-    if (reason === null && (grant === 'not_permitted' || grant === 'tenant_wide')) reason = grant === 'not_permitted' ? 'REVOKE_NOT_PERMITTED' : 'REVOKE_TENANT_WIDE';
-    const result = outcome(current, { status: reason === null ? 'done' : 'incomplete', eventsRemoved, eventsLeft, grant, reason });
-    await forget(tx, current, cleanup, result, at);
-    log.info({ status: result.status, eventsRemoved, eventsLeft, grant, reason }, 'calendar cleanup finished');
-    return true;
+    return record(tx, deps, connection, cleanup, swept, grant, reason, log);
   });
+}
+
+/** The lock of a vendor account: the connections sharing it decide about its grant one at a time. */
+function accountLock(connection: Connection): string | null {
+  const account = connection.accountEmail?.toLowerCase();
+  return account === undefined ? null : `account:${connection.kind}:${account}`;
+}
+
+/**
+ * Whether another connection that is not disconnected holds tokens of the same vendor account:
+ * Google and Microsoft grant per account and app, so revoking would end that connection's access
+ * too (and leave its own cleanup unable to remove anything). If so, this connection is recorded
+ * as finished with grant 'shared' in the same transaction; the last one of the account revokes.
+ * Unknown accounts (no address) share nothing.
+ */
+async function finishIfShared(deps: CleanupDeps, connection: Connection, cleanup: ConnectionCleanup, swept: ReadonlySet<string>, log: Logger): Promise<boolean> {
+  const lock = accountLock(connection);
+  if (lock === null) return false;
+  return deps.store.transaction(async (tx) => {
+    await tx.lockProvider(connection.providerId);
+    await tx.lockConnection(lock);
+    const others = await tx.listAllConnections(['pending_authorization', 'active', 'needs_reauth', 'error']);
+    const shared = others.some((c) => c.id !== connection.id && c.sealedTokens !== null && accountLock(c) === lock);
+    return shared && (await record(tx, deps, connection, cleanup, swept, 'shared', null, log));
+  });
+}
+
+/** Counts what was removed and left, forgets the tokens and records the outcome (in the caller's transaction). */
+async function record(
+  tx: StoreTx,
+  deps: CleanupDeps,
+  connection: Connection,
+  cleanup: ConnectionCleanup,
+  swept: ReadonlySet<string>,
+  grant: CleanupOutcome['grant'],
+  given: string | null,
+  log: Logger,
+): Promise<boolean> {
+  let reason = given;
+  const at = deps.clock.now().toISOString();
+  await tx.lockConnection(connection.id);
+  const current = await tx.getConnection(connection.id);
+  if (current?.cleanup === null || current === null) return false;
+  const targets = await tx.listTargets(connection.id);
+  // A target still naming an event the sweep removed (a resync wrote it meanwhile) is removed too.
+  const recorded = new Set(targets.flatMap((t) => (t.externalId === null ? [] : [t.externalId])));
+  const failed = targets.filter((t) => (t.externalId !== null && !swept.has(t.externalId)) || (t.externalId === null && t.deadAt !== null));
+  const stillThere = failed.filter((t) => t.externalId !== null).length;
+  const strays = [...swept].filter((id) => !recorded.has(id)).length;
+  const eventsLeft = cleanup.removeEvents ? failed.length : 0;
+  const eventsRemoved = cleanup.removeEvents ? Math.max(0, cleanup.expected - stillThere) + strays : 0;
+  if (reason === null && eventsLeft > 0) reason = failed.find((t) => t.lastErrorCode !== null)?.lastErrorCode ?? 'EVENTS_LEFT';
+  if (reason === null && (grant === 'not_permitted' || grant === 'tenant_wide')) reason = grant === 'not_permitted' ? 'REVOKE_NOT_PERMITTED' : 'REVOKE_TENANT_WIDE';
+  const result = outcome(current, { status: reason === null ? 'done' : 'incomplete', eventsRemoved, eventsLeft, grant, reason });
+  await forget(tx, current, cleanup, result, at);
+  log.info({ status: result.status, eventsRemoved, eventsLeft, grant, reason }, 'calendar cleanup finished');
+  return true;
 }
 
 /** Every event in the calendar still carrying the provider's tag, removed one by one: their ids. */
@@ -280,3 +324,4 @@ export async function nextCleanupAt(store: Store, now: Date): Promise<string | n
   }
   return next;
 }
+

@@ -41,6 +41,8 @@ export interface FakeGoogle extends FakeCalendarServer {
   readonly accountEmail: string;
   /** Every request that reached the fake, in order. */
   readonly requests: readonly RecordedGoogleRequest[];
+  /** A consent by `account` (default: accountEmail), as the consent screen would issue it. */
+  issueAuthorizationCode(codeChallenge: string, redirectUri: string, account?: string): string;
   /** Google's token revocation endpoint (RFC 7009). */
   readonly revokeUrl: string;
   /** Stores a raw Event resource as given (e.g. an event that is not ours holding some id). */
@@ -332,6 +334,8 @@ interface AccessGrant {
 }
 
 interface AuthCode {
+  /** The Google account that consented (its address). */
+  account: string;
   challenge: string;
   redirectUri: string;
   scope: string;
@@ -347,7 +351,8 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
 
   const calendars = new Map<string, Map<string, Json>>();
   const accessTokens = new Map<string, AccessGrant>();
-  const refreshTokens = new Map<string, { revoked: boolean; scope: string }>();
+  // A grant is per account and app: revoking any of an account's tokens ends all of them.
+  const refreshTokens = new Map<string, { revoked: boolean; scope: string; account: string }>();
   const codes = new Map<string, AuthCode>();
   const faults: Array<FakeFault & { remaining: number }> = [];
   const counts = new Map<string, number>();
@@ -377,10 +382,10 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     return { accessToken, expiresAt };
   }
 
-  function idToken(): string {
+  function idToken(account: string = accountEmail): string {
     const enc = (value: Json): string => Buffer.from(JSON.stringify(value)).toString('base64url');
     const iat = Math.floor(now() / 1000);
-    return `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ iss: 'https://accounts.google.com', aud: clientId, sub: '1234567890', email: accountEmail, email_verified: true, iat, exp: iat + 3600 })}.`;
+    return `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ iss: 'https://accounts.google.com', aud: clientId, sub: '1234567890', email: account, email_verified: true, iat, exp: iat + 3600 })}.`;
   }
 
   function takeFault(operation: RecordedGoogleRequest['operation']): FakeFault | null {
@@ -424,9 +429,9 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     return { status: 302, headers: { location: target.toString() }, body: '' };
   }
 
-  function issueCode(challenge: string, redirectUri: string, scope: string): string {
+  function issueCode(challenge: string, redirectUri: string, scope: string, account: string = accountEmail): string {
     const code = `4/${randomBytes(24).toString('base64url')}`;
-    codes.set(code, { challenge, redirectUri, scope, used: false });
+    codes.set(code, { account, challenge, redirectUri, scope, used: false });
     return code;
   }
 
@@ -451,9 +456,9 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
         if (createHash('sha256').update(verifier).digest('base64url') !== code.challenge) throw new OAuthError(400, 'invalid_grant', 'Invalid code verifier.');
         code.used = true;
         const refreshToken = token('1/');
-        refreshTokens.set(refreshToken, { revoked: false, scope: code.scope });
+        refreshTokens.set(refreshToken, { revoked: false, scope: code.scope, account: code.account });
         const { accessToken } = mint(refreshToken, 3599);
-        return json(200, { access_token: accessToken, expires_in: 3599, refresh_token: refreshToken, scope: code.scope, token_type: 'Bearer', id_token: idToken() });
+        return json(200, { access_token: accessToken, expires_in: 3599, refresh_token: refreshToken, scope: code.scope, token_type: 'Bearer', id_token: idToken(code.account) });
       }
       case 'refresh_token': {
         const refreshToken = form.get('refresh_token') ?? '';
@@ -461,7 +466,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
         if (!grant || grant.revoked) throw new OAuthError(400, 'invalid_grant', 'Token has been expired or revoked.');
         const { accessToken } = mint(refreshToken, 3599);
         // Google answers a refresh without a refresh_token: the old one stays valid.
-        return json(200, { access_token: accessToken, expires_in: 3599, scope: grant.scope, token_type: 'Bearer', id_token: idToken() });
+        return json(200, { access_token: accessToken, expires_in: 3599, scope: grant.scope, token_type: 'Bearer', id_token: idToken(grant.account) });
       }
       default:
         throw new OAuthError(400, 'unsupported_grant_type', 'Invalid grant_type.');
@@ -477,8 +482,12 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     const refreshToken = refreshTokens.has(given) ? given : accessTokens.get(given)?.refreshToken;
     const grant = refreshToken === undefined ? undefined : refreshTokens.get(refreshToken);
     if (grant === undefined || grant.revoked) throw new OAuthError(400, 'invalid_token', 'Token expired or revoked');
-    grant.revoked = true;
-    for (const access of accessTokens.values()) if (access.refreshToken === refreshToken) access.expired = true;
+    // The app's whole grant for that account goes: every refresh token of it, and their access tokens.
+    for (const [token, other] of refreshTokens) {
+      if (other.account !== grant.account) continue;
+      other.revoked = true;
+      for (const access of accessTokens.values()) if (access.refreshToken === token) access.expired = true;
+    }
     return json(200, {});
   }
 
@@ -792,13 +801,13 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
 
     issueTokens({ expiresInSeconds = 3600 } = {}) {
       const refreshToken = token('1/');
-      refreshTokens.set(refreshToken, { revoked: false, scope: DEFAULT_SCOPE });
+      refreshTokens.set(refreshToken, { revoked: false, scope: DEFAULT_SCOPE, account: accountEmail });
       const { accessToken, expiresAt } = mint(refreshToken, expiresInSeconds);
       return { accessToken, refreshToken, expiresAt };
     },
 
-    issueAuthorizationCode(codeChallenge, redirectUri) {
-      return issueCode(codeChallenge, redirectUri, DEFAULT_SCOPE);
+    issueAuthorizationCode(codeChallenge, redirectUri, account = accountEmail) {
+      return issueCode(codeChallenge, redirectUri, DEFAULT_SCOPE, account);
     },
 
     inject(fault) {

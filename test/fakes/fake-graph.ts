@@ -974,10 +974,10 @@ function graphError(res: ServerResponse, status: number, code: string, message: 
     );
   }
 
-  function idToken(): string {
+  function idToken(user: string = accountEmail): string {
     const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
     const header = { typ: 'JWT', alg: 'RS256', kid: 'fake' };
-    const claims = { aud: clientId, iss: `${apiUrl}/fake-tenant/v2.0`, iat: Math.floor(now() / 1000), exp: Math.floor(now() / 1000) + 3600, email: accountEmail, preferred_username: accountEmail, name: 'Provider', tid: 'fake-tenant', ver: '2.0' };
+    const claims = { aud: clientId, iss: `${apiUrl}/fake-tenant/v2.0`, iat: Math.floor(now() / 1000), exp: Math.floor(now() / 1000) + 3600, email: user, preferred_username: user, name: 'Provider', tid: 'fake-tenant', ver: '2.0' };
     return `${encode(header)}.${encode(claims)}.${randomBytes(32).toString('base64url')}`;
   }
 
@@ -1011,6 +1011,7 @@ function graphError(res: ServerResponse, status: number, code: string, message: 
     const scope = form.scope ?? '';
     let grantId: string;
     let issueIdToken = false;
+    let user = accountEmail;
     if (form.grant_type === 'authorization_code') {
       const code = codes.get(form.code ?? '');
       if (code === undefined) {
@@ -1032,6 +1033,7 @@ function graphError(res: ServerResponse, status: number, code: string, message: 
         return;
       }
       grantId = startFamily(code.user, scope);
+      user = code.user;
       issueIdToken = scope.split(' ').includes('openid');
     } else if (form.grant_type === 'refresh_token') {
       const known = refreshTokens.get(form.refresh_token ?? '');
@@ -1056,7 +1058,7 @@ function graphError(res: ServerResponse, status: number, code: string, message: 
       ext_expires_in: 3600,
       access_token: minted.accessToken,
       refresh_token: minted.refreshToken,
-      ...(issueIdToken ? { id_token: idToken() } : {}),
+      ...(issueIdToken ? { id_token: idToken(user) } : {}),
     });
   }
 

@@ -182,6 +182,30 @@ for (const [name, factory] of vendorFactories) {
       assert.equal((await h.t.store.getConnection(connectionId))!.sealedTokens, null);
     });
 
+    it('when another provider\'s connection uses the same account, then leaving keeps the grant for it, and the last one to leave revokes', async () => {
+      await seedProvider(h.t, { providerId: 'p2' });
+      const other = await h.connect(vendor, 'p2');
+      assert.equal((await h.t.platform.put('/api/v1/providers/p2/sessions/x', session('2026-11-14T15:00:00Z'))).status, 201);
+      await h.settle();
+      const first = await h.t.platform.post('/api/v1/providers/p1/offboard', {});
+      await h.settle();
+      const kept = await h.t.platform.get(`/api/v1/offboardings/${first.body.id}`);
+      assert.deepStrictEqual([kept.body.status, kept.body.connections[0].grant, kept.body.connections[0].eventsRemoved], ['done', 'shared', 3]);
+      assert.equal(vendor.fake.requestCount('revoke'), 0, 'p2 still uses the grant');
+      assert.deepStrictEqual(h.live(vendor).map((e) => e.tag!.key), ['p2/x']);
+      assert.equal((await h.t.platform.put('/api/v1/providers/p2/sessions/y', session('2026-11-15T15:00:00Z'))).status, 201);
+      await h.settle();
+      assert.equal(h.live(vendor).length, 2, 'the other connection keeps working');
+
+      const last = await h.t.platform.delete('/api/v1/providers/p2');
+      await h.settle();
+      const revoked = await h.t.platform.get(`/api/v1/offboardings/${last.body.id}`);
+      assert.deepStrictEqual([revoked.body.status, revoked.body.connections[0].grant], ['done', 'revoked']);
+      assert.equal(vendor.fake.requestCount('revoke'), 1);
+      assert.equal(h.live(vendor).length, 0);
+      assert.equal(await h.t.store.getConnection(other), null);
+    });
+
     it('when one calendar is disconnected, then by default our events go with it; with removeEvents=false they stay and the grant is revoked', async () => {
       const res = await h.t.platform.delete(`/api/v1/providers/p1/connections/${connectionId}`);
       assert.equal(res.status, 202);
