@@ -31,6 +31,8 @@ textarea { min-height: 6rem; }
 .check { margin-top: 1rem; }
 button { margin-top: 1rem; padding: 0.5rem 1rem; font: inherit; color: #ffffff; background: #1a56db; border: 1px solid #1a56db; border-radius: 4px; cursor: pointer; }
 button.secondary { color: #1a1a1a; background: #f2f2f2; border-color: #6b6b6b; }
+a.button { display: inline-block; padding: 0.5rem 1rem; color: #ffffff; background: #1a56db; border: 1px solid #1a56db; border-radius: 4px; text-decoration: none; }
+a.button:focus-visible { outline: 3px solid #1a1a1a; outline-offset: 2px; }
 .sign-out button { margin-top: 0; }
 .hint { color: #4a4a4a; margin: 0.25rem 0 0; }
 .notice { padding: 0.75rem 1rem; border: 1px solid #1e7b34; background: #eef8f0; border-radius: 4px; }
