@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { setTimeout as delay } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { parseFeed, type ParsedEvent } from '../support/parse-ics.js';
 import { createSchema, describePostgres, dropSchema, schemaDatabaseUrl } from '../support/postgres.js';
 import { ServerGroup, type ServerProcess } from '../support/processes.js';
+import { logServersOnFailure } from '../support/scale-rig.js';
 
 // Two API processes of the real server (ROLE=api, no worker) on one PostgreSQL schema, talked to
 // over HTTP only. Whatever a process keeps in memory about feeds (token -> feed, rendered body and
@@ -250,16 +250,7 @@ describePostgres('feeds across two API processes on one database (PostgreSQL)', 
     assert.equal(unknownOnB.text, unknown.text, 'both processes answer an unknown token alike');
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state !== 'failed') return;
-    // What the servers said, for the failure report (diagnostics only; nothing is asserted on them).
-    await delay(300);
-    for (const server of group.all()) {
-      const records = server.warnings().slice(-5);
-      if (records.length > 0) console.log(`      ${server.name} (pid ${server.pid}) logged:\n${records.map((r) => `        ${JSON.stringify(r).slice(0, 2000)}`).join('\n')}`);
-      if (server.stderr() !== '') console.log(`      ${server.name} stderr: ${server.stderr().slice(-2000)}`);
-    }
-  });
+  logServersOnFailure(group, { recordChars: 2000 });
 
   after(async function () {
     this.timeout(30_000);

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
-import type { FakeCalendarServer, FakeStoredEvent } from '../fakes/fake-calendar.js';
-import { startFakeGoogle, type FakeGoogle } from '../fakes/fake-google.js';
-import { startFakeGraph, type FakeGraphServer } from '../fakes/fake-graph.js';
-import { createSchema, describePostgres, dropSchema, schemaDatabaseUrl } from '../support/postgres.js';
-import { ServerGroup, pollUntil, type ServerProcess } from '../support/processes.js';
+import type { FakeStoredEvent } from '../fakes/fake-calendar.js';
+import { describePostgres } from '../support/postgres.js';
+import { pollUntil, type ServerProcess } from '../support/processes.js';
+import { connectProvider, databaseProbes, expectListedConnection, expectStatus, LEASE_MS, scaleServers, send, soleLeaseOwner, useScaleRig, warningsByServer, type Kind, type Reply } from '../support/scale-rig.js';
 
 // Two API and two worker processes of the real server on one PostgreSQL schema, pushing to a fake
 // Google and a fake Graph; one worker is SIGKILLed mid-sync and replaced. Everything goes over the
@@ -27,17 +21,7 @@ const RESCHEDULED = [0, 1, 2, 3, 4];
 const CANCELLED = [20, 21];
 /** Deleted with DELETE, for providers with an even index: 10 in all. */
 const DELETED = 22;
-/** The worker's default lease (src/sync/sync-worker.ts): a killed worker's accounts wait this long. */
-const LEASE_MS = 15_000;
 const CONVERGE_TIMEOUT_MS = 100_000;
-
-type Kind = 'google' | 'outlook';
-
-interface Reply {
-  status: number;
-  body: unknown;
-  text: string;
-}
 
 interface PlannedSession {
   provider: number;
@@ -71,7 +55,6 @@ interface LeaseRow {
   n: string;
 }
 
-const token = () => randomBytes(32).toString('base64url');
 const providerId = (i: number) => `p${i}`;
 const calendarIdOf = (i: number) => `cal-p${i}`;
 const linkOf = (i: number) => `https://doxy.me/scale-room-${i}`;
@@ -117,29 +100,15 @@ const MAX_ATTEMPTS_ON_503 = 5;
  * retries); every such retry is counted and printed, so the figure is visible, not hidden.
  */
 async function call(base: string, method: string, route: string, bearer: string | null, body?: unknown): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  if (bearer !== null) headers['authorization'] = `Bearer ${bearer}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
   for (let attempt = 1; ; attempt++) {
-    const res = await fetch(`${base}${route}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? null : JSON.parse(text);
-    } catch {
-      parsed = null;
-    }
-    const code = (parsed as { error?: { code?: unknown } } | null)?.error?.code;
-    if (res.status !== 503 || code !== 'SERVICE_UNAVAILABLE' || attempt >= MAX_ATTEMPTS_ON_503) return { status: res.status, body: parsed, text };
+    const reply = await send(base, method, route, bearer, body);
+    const code = (reply.body as { error?: { code?: unknown } } | null)?.error?.code;
+    if (reply.status !== 503 || code !== 'SERVICE_UNAVAILABLE' || attempt >= MAX_ATTEMPTS_ON_503) return reply;
     const pattern = `${method} ${route.replace(/\/(p\d+|s\d+)(?=\/|$)/g, '/:id')}`;
     retried.set(pattern, (retried.get(pattern) ?? 0) + 1);
-    const seconds = Number(res.headers.get('retry-after'));
+    const seconds = Number(reply.headers.get('retry-after'));
     await delay(Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 5) * 1000 : 1000);
   }
-}
-
-function expectStatus(reply: Reply, expected: readonly number[], what: string): void {
-  assert.ok(expected.includes(reply.status), `${what}: HTTP ${reply.status} ${reply.text.slice(0, 600)}`);
 }
 
 /** When the fake first stored the event, and when it last changed it (the fakes' own clocks, this process's). */
@@ -151,110 +120,15 @@ function eventTimes(kind: Kind, event: FakeStoredEvent): { created: number; modi
 }
 
 describePostgres('multi-process push sync (PostgreSQL)', (url) => {
-  let google: FakeGoogle | undefined;
-  let graph: FakeGraphServer | undefined;
-  let schema: string | undefined;
-  let pool: pg.Pool | undefined;
-  let tempDir: string | undefined;
-  const group = new ServerGroup();
-
-  before(async function () {
-    this.timeout(30_000);
-    google = await startFakeGoogle();
-    graph = await startFakeGraph();
-    schema = await createSchema(url);
-    pool = new pg.Pool({ connectionString: url, max: 2 });
-    tempDir = mkdtempSync(path.join(tmpdir(), 'sessionsync-scale-'));
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state !== 'failed') return;
-    // What the servers said, for the failure report: their warnings and errors, newest last (after
-    // a moment for the lines still in the pipes; diagnostics only, nothing is asserted on them).
-    await delay(300);
-    for (const server of group.all()) {
-      const records = server.warnings().slice(-5);
-      if (records.length > 0) console.log(`      ${server.name} (pid ${server.pid}) logged:\n${records.map((r) => `        ${JSON.stringify(r).slice(0, 3000)}`).join('\n')}`);
-      if (server.stderr() !== '') console.log(`      ${server.name} stderr: ${server.stderr().slice(-2000)}`);
-    }
-  });
-
-  after(async function () {
-    this.timeout(30_000);
-    // Children first: the schema cannot be dropped while their connections hold locks in it.
-    await group.cleanup();
-    await Promise.all([google?.close(), graph?.close()]);
-    await pool?.end();
-    if (schema !== undefined) await dropSchema(url, schema);
-    if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
-  });
+  const rig = useScaleRig(url, { tempPrefix: 'sessionsync-scale-' });
 
   it('when 2 API and 2 worker processes share the database and a worker is SIGKILLed mid-sync and every database connection is cut, then every calendar ends with exactly one correct event per scheduled session, a resync writes nothing, and SIGTERM leaves only the killed worker\'s leases', async function () {
     this.timeout(180_000);
-    assert.ok(google && graph && schema && pool && tempDir, 'the before hook ran');
-    const db = pool;
-    const s = schema;
-    const fakeOf = (kind: Kind): FakeCalendarServer => (kind === 'google' ? google! : graph!);
+    const { google, graph, schema: s, pool: db, group, fakeOf } = rig();
 
-    // ---- configuration shared by every process ------------------------------------------------
-    const databaseUrl = schemaDatabaseUrl(url, s);
-    const caFile = path.join(tempDir, 'fake-graph-ca.pem');
-    writeFileSync(caFile, graph.caCert);
-    const adminToken = token();
-    const platformToken = token();
-    const publicBaseUrl = 'https://sessionsync.example.test';
-    const sharedEnv: Record<string, string> = {
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      ADMIN_TOKEN: adminToken,
-      PLATFORM_API_TOKEN: platformToken,
-      ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      PUBLIC_BASE_URL: publicBaseUrl,
-      LOG_LEVEL: 'info',
-      GOOGLE_CLIENT_ID: google.clientId,
-      GOOGLE_CLIENT_SECRET: google.clientSecret,
-      GOOGLE_AUTH_URL: google.authUrl,
-      GOOGLE_TOKEN_URL: google.tokenUrl,
-      GOOGLE_API_ROOT_URL: google.apiUrl,
-      MICROSOFT_CLIENT_ID: graph.clientId,
-      MICROSOFT_CLIENT_SECRET: graph.clientSecret,
-      MICROSOFT_TENANT: 'common',
-      MICROSOFT_LOGIN_URL: graph.loginUrl,
-      MICROSOFT_GRAPH_URL: graph.graphUrl,
-      // The fake Graph speaks https with a certificate made by this test process.
-      NODE_EXTRA_CA_CERTS: caFile,
-    };
-    const startRole = (name: string, role: 'api' | 'worker') => group.start({ name, env: { ...sharedEnv, ROLE: role } });
-
-    // ---- database probes (reads only) -----------------------------------------------------------
-    const leaseOwners = async (): Promise<string[]> => {
-      const { rows } = await db.query<{ lease_owner: string }>(
-        `SELECT lease_owner FROM ${s}.connections WHERE lease_owner IS NOT NULL
-         UNION SELECT lease_owner FROM ${s}.sync_targets WHERE lease_owner IS NOT NULL`,
-      );
-      return rows.map((r) => r.lease_owner).sort();
-    };
-    /** Targets `owner` has claimed and is working on now, and accounts it holds that still have work. */
-    const busyLeases = async (owner: string): Promise<{ targets: number; accounts: number }> => {
-      const now = new Date().toISOString();
-      const { rows } = await db.query<{ targets: string; accounts: string }>(
-        `SELECT
-           (SELECT count(*) FROM ${s}.sync_targets WHERE lease_owner = $1 AND lease_until > $2) AS targets,
-           (SELECT count(*) FROM ${s}.connections c WHERE c.lease_owner = $1 AND c.lease_until > $2 AND EXISTS (
-              SELECT 1 FROM ${s}.sync_targets t WHERE t.connection_id = c.id AND t.generation > t.synced_generation AND t.dead_at IS NULL)) AS accounts`,
-        [owner, now],
-      );
-      return { targets: Number(rows[0]?.targets ?? 0), accounts: Number(rows[0]?.accounts ?? 0) };
-    };
-
-    /** Accounts (connections) under a live lease, by owner. */
-    const accountsHeld = async (): Promise<Map<string, number>> => {
-      const { rows } = await db.query<{ lease_owner: string; n: string }>(
-        `SELECT lease_owner, count(*) AS n FROM ${s}.connections WHERE lease_owner IS NOT NULL AND lease_until > $1 GROUP BY lease_owner`,
-        [new Date().toISOString()],
-      );
-      return new Map(rows.map((r) => [r.lease_owner, Number(r.n)]));
-    };
+    // ---- configuration shared by every process, and database probes (reads only) ---------------
+    const { adminToken, platformToken, publicBaseUrl, startRole } = scaleServers(rig());
+    const { leaseOwners, busyLeases, accountsHeld } = databaseProbes(rig());
 
     /** A worker's push attempts so far by outcome, from its own /metrics (admin token). */
     const pushOutcomes = async (worker: ServerProcess): Promise<string> => {
@@ -288,32 +162,18 @@ describePostgres('multi-process push sync (PostgreSQL)', (url) => {
       4,
       async (i) => {
         const id = providerId(i);
-        expectStatus(await platform(i, 'PUT', `/api/v1/providers/${id}`, { name: `Dr. Provider ${i}`, timezone: 'America/New_York', joinLink: 'direct' }), [201], `provider ${id}`);
-        expectStatus(
-          await platform(i, 'PUT', `/api/v1/providers/${id}/locations/video`, { kind: 'virtual', name: 'Video', url: linkOf(i), waitingRoom: true, isDefault: true }),
-          [201],
-          `location of ${id}`,
-        );
-        const created = await platform(i, 'POST', `/api/v1/providers/${id}/connections`, { kind: kindOf(i), calendarId: calendarIdOf(i) });
-        expectStatus(created, [201], `connection of ${id}`);
-        const body = created.body as { id: string; authorizeUrl: string };
-        const authorize = new URL(body.authorizeUrl);
-        const challenge = authorize.searchParams.get('code_challenge');
-        const redirect = authorize.searchParams.get('redirect_uri');
-        const state = authorize.searchParams.get('state');
-        assert.ok(challenge && redirect && state, `authorizeUrl of ${id} carries PKCE challenge, redirect_uri and state`);
-        assert.ok(redirect.startsWith(`${publicBaseUrl}/oauth/`), `redirect_uri ${redirect}`);
-        const code = fakeOf(kindOf(i)).issueAuthorizationCode(challenge, redirect);
-        const callback = await call(apis[(i + 1) % 2]!.url, 'GET', `${new URL(redirect).pathname}?${new URLSearchParams({ code, state })}`, null);
-        expectStatus(callback, [200], `OAuth callback of ${id} on the other API`);
-        connectionIds[i] = body.id;
+        connectionIds[i] = await connectProvider({ index: i, id, kind: kindOf(i), calendarId: calendarIdOf(i), link: linkOf(i) }, {
+          platform: (method, route, body) => platform(i, method, route, body),
+          issueCode: (challenge, redirect) => fakeOf(kindOf(i)).issueAuthorizationCode(challenge, redirect),
+          callback: (route) => call(apis[(i + 1) % 2]!.url, 'GET', route, null),
+          callbackWhat: `OAuth callback of ${id} on the other API`,
+          redirectPrefix: `${publicBaseUrl}/oauth/`,
+        });
       },
     );
     for (let i = 0; i < PROVIDERS; i++) {
       const listed = await platform(i + 1, 'GET', `/api/v1/providers/${providerId(i)}/connections`);
-      expectStatus(listed, [200], `connections of ${providerId(i)}`);
-      const [connection] = (listed.body as { connections: { id: string; status: string; kind: string; calendarId: string }[] }).connections;
-      assert.deepEqual(connection && [connection.id, connection.status, connection.kind, connection.calendarId], [connectionIds[i], 'active', kindOf(i), calendarIdOf(i)]);
+      expectListedConnection(listed, providerId(i), [connectionIds[i], 'active', kindOf(i), calendarIdOf(i)]);
     }
 
     // ---- 3. the plan: 25 sessions per provider at distinct, non-overlapping times ---------------
@@ -379,12 +239,7 @@ describePostgres('multi-process push sync (PostgreSQL)', (url) => {
     let backendsCut = 0;
     const pushes: string[] = [];
     const churn = async () => {
-      const first = await pollUntil(async () => {
-        const owners = await leaseOwners();
-        return owners.length > 0 ? owners : undefined;
-      }, { timeoutMs: 30_000, intervalMs: 20, what: 'worker-1 to lease work' });
-      assert.equal(first.length, 1, `one worker, one lease owner: ${first.join(', ')}`);
-      killedOwner = first[0]!;
+      killedOwner = await soleLeaseOwner(leaseOwners, 20);
       await startRole('worker-2', 'worker');
       // Best: worker-1 has targets in flight (a vendor call may be under way). Else: it holds
       // accounts that still have work, which then wait for its lease to run out.
@@ -408,7 +263,7 @@ describePostgres('multi-process push sync (PostgreSQL)', (url) => {
       // Then the database "restarts" as far as the processes can tell: every connection of theirs
       // is cut at once (their application_name; the test's own pool is not). They must reconnect
       // by themselves; requests caught in the cut answer 503 and the client retries them.
-      const cut = await pool!.query<{ n: string }>(
+      const cut = await db.query<{ n: string }>(
         "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'sessionsync'",
       );
       backendsCut = Number(cut.rows[0]?.n ?? 0);
@@ -478,7 +333,7 @@ describePostgres('multi-process push sync (PostgreSQL)', (url) => {
     assert.deepEqual(problems, [], 'every calendar holds exactly the scheduled sessions, once each, as written');
 
     // ---- 7. a resync after convergence finds nothing to do --------------------------------------
-    const writeCounts = () => [google!, graph!].flatMap((f) => (['create', 'update', 'delete'] as const).map((op) => f.requestCount(op)));
+    const writeCounts = () => [google, graph].flatMap((f) => (['create', 'update', 'delete'] as const).map((op) => f.requestCount(op)));
     const writesBefore = writeCounts();
     const resyncStarted = performance.now();
     const queued = await admin(0, 'POST', '/api/v1/admin/resync', {});
@@ -525,10 +380,7 @@ describePostgres('multi-process push sync (PostgreSQL)', (url) => {
     // ---- 9. figures (printed, not asserted) -------------------------------------------------------
     const leftByKilled = leases.map((l) => `${l.tbl} ${l.n}`).join(', ') || 'none';
     const shutdown = [...stopped].map(([name, r]) => `${name} ${Math.round(r.ms)} ms`).join(', ');
-    const warnings = group
-      .all()
-      .map((p) => `${p.name} ${p.warnings().length}${p.warnings().length > 0 ? ` (${[...new Set(p.warnings().map((w) => w.msg))].join('; ')})` : ''}`)
-      .join(', ');
+    const warnings = warningsByServer(group);
     console.log(`      writes: 500 sessions + 150 changes answered in ${Math.round(writesDoneMs)} ms; worker-1 SIGKILLed at ${Math.round(killedAtMs)} ms with ${killedWhile}; then ${backendsCut} database connections of the processes cut`);
     console.log(`      convergence: ${Math.round(convergedMs)} ms from the first write to pending 0 / retrying 0 (lease ${LEASE_MS} ms)`);
     console.log(`      change-to-push, create (PUT answered -> event created in the fake): ${summarise(createLatency)}`);

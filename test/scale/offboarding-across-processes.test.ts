@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
-import type { FakeCalendarServer, FakeStoredEvent } from '../fakes/fake-calendar.js';
-import { startFakeGoogle, type FakeGoogle } from '../fakes/fake-google.js';
-import { startFakeGraph, type FakeGraphServer } from '../fakes/fake-graph.js';
-import { createSchema, describePostgres, dropSchema, schemaDatabaseUrl } from '../support/postgres.js';
-import { ServerGroup, pollUntil, type ServerProcess } from '../support/processes.js';
+import type { FakeStoredEvent } from '../fakes/fake-calendar.js';
+import { describePostgres } from '../support/postgres.js';
+import { pollUntil, type ServerProcess } from '../support/processes.js';
+import { connectProvider, databaseProbes, expectListedConnection, expectStatus, LEASE_MS, scaleServers, send as call, soleLeaseOwner, useScaleRig, warningsByServer, type Kind } from '../support/scale-rig.js';
 
 // Leaving cleanly (issue 11) with real processes: one API and two worker processes of the real
 // server on one PostgreSQL schema, pushing to a fake Google and a fake Graph. Half the providers
@@ -24,8 +17,6 @@ const GOOGLE_PROVIDERS = 4;
 const SESSIONS_PER_PROVIDER = 15;
 const SESSION_MS = 50 * 60_000;
 const SLOT_MS = 2 * 60 * 60_000;
-/** The worker's default lease (src/sync/sync-worker.ts): a killed worker's accounts wait this long. */
-const LEASE_MS = 15_000;
 /** Upper bound of the wait for every offboarding to finish: the killed worker's lease, retries, margin. */
 const OFFBOARD_TIMEOUT_MS = LEASE_MS + 30_000;
 /** Injected before the removals: deletes answered 503 (Retry-After 1 s) on each fake, and Google revocations. */
@@ -33,14 +24,7 @@ const GOOGLE_DELETE_FAULTS = 20;
 const GRAPH_DELETE_FAULTS = 5;
 const GOOGLE_REVOKE_FAULTS = 2;
 
-type Kind = 'google' | 'outlook';
 type Mode = 'offboard' | 'delete';
-
-interface Reply {
-  status: number;
-  body: unknown;
-  text: string;
-}
 
 interface OffboardingBody {
   id: string;
@@ -60,7 +44,6 @@ interface SyncHealthBody {
   targets: { pending: number; retrying: number; dead: number; synced: number };
 }
 
-const token = () => randomBytes(32).toString('base64url');
 const providerId = (i: number) => `p${i}`;
 const calendarIdOf = (i: number) => `cal-p${i}`;
 const linkOf = (i: number) => `https://doxy.me/offboard-room-${i}`;
@@ -73,138 +56,34 @@ const graphUserOf = (i: number) => `provider-${i}@example.test`;
 const googleUserOf = (i: number) => `provider${i}@gmail.example`;
 const sessionIdOf = (j: number) => `s${String(j).padStart(2, '0')}`;
 
-/** One HTTP request; the answer's JSON (null when there is none). */
-async function call(base: string, method: string, route: string, bearer: string | null, body?: unknown): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  if (bearer !== null) headers['authorization'] = `Bearer ${bearer}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${base}${route}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text === '' ? null : JSON.parse(text);
-  } catch {
-    parsed = null;
-  }
-  return { status: res.status, body: parsed, text };
-}
-
-function expectStatus(reply: Reply, expected: readonly number[], what: string): void {
-  assert.ok(expected.includes(reply.status), `${what}: HTTP ${reply.status} ${reply.text.slice(0, 600)}`);
-}
-
 /** Our events still live in a calendar (Google keeps a deleted event as "cancelled"; Graph drops it). */
 const liveTagged = (events: readonly FakeStoredEvent[]) => events.filter((e) => e.tag !== null && !e.cancelled);
 
 describePostgres('offboarding across processes (PostgreSQL)', (url) => {
-  let google: FakeGoogle | undefined;
-  let graph: FakeGraphServer | undefined;
-  let schema: string | undefined;
-  let pool: pg.Pool | undefined;
-  let tempDir: string | undefined;
-  const group = new ServerGroup();
-
-  before(async function () {
-    this.timeout(30_000);
-    google = await startFakeGoogle();
-    graph = await startFakeGraph();
-    schema = await createSchema(url);
-    pool = new pg.Pool({ connectionString: url, max: 2 });
-    tempDir = mkdtempSync(path.join(tmpdir(), 'sessionsync-offboard-'));
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state !== 'failed') return;
-    // What the servers said, for the failure report (after a moment for the lines still in the
-    // pipes; diagnostics only, nothing is asserted on them).
-    await delay(300);
-    for (const server of group.all()) {
-      const records = server.warnings().slice(-5);
-      if (records.length > 0) console.log(`      ${server.name} (pid ${server.pid}) logged:\n${records.map((r) => `        ${JSON.stringify(r).slice(0, 3000)}`).join('\n')}`);
-      if (server.stderr() !== '') console.log(`      ${server.name} stderr: ${server.stderr().slice(-2000)}`);
-    }
-  });
-
-  after(async function () {
-    this.timeout(30_000);
-    // Children first: the schema cannot be dropped while their connections hold locks in it.
-    graph?.stopHolding();
-    await group.cleanup();
-    await Promise.all([google?.close(), graph?.close()]);
-    await pool?.end();
-    if (schema !== undefined) await dropSchema(url, schema);
-    if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
-  });
+  // Its after hook lets the Graph calls held below go before it stops the processes.
+  const rig = useScaleRig(url, { tempPrefix: 'sessionsync-offboard-' });
 
   it('when half the providers are offboarded and half deleted while the vendors fail and the busy worker is SIGKILLed, then no event of ours is left, the person\'s own events stay, every grant is revoked and every token forgotten, feeds serve empty calendars and the audit log has the counts', async function () {
     this.timeout(180_000);
-    assert.ok(google && graph && schema && pool && tempDir, 'the before hook ran');
-    const db = pool;
-    const s = schema;
-    const fakeOf = (kind: Kind): FakeCalendarServer => (kind === 'google' ? google! : graph!);
+    const { google, graph, schema: s, pool: db, group, fakeOf } = rig();
     const started = performance.now();
     const since = () => Math.round(performance.now() - started);
 
-    // ---- configuration shared by every process ------------------------------------------------
-    const databaseUrl = schemaDatabaseUrl(url, s);
-    const caFile = path.join(tempDir, 'fake-graph-ca.pem');
-    writeFileSync(caFile, graph.caCert);
-    const adminToken = token();
-    const platformToken = token();
-    const publicBaseUrl = 'https://sessionsync.example.test';
-    const sharedEnv: Record<string, string> = {
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      ADMIN_TOKEN: adminToken,
-      PLATFORM_API_TOKEN: platformToken,
-      ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      PUBLIC_BASE_URL: publicBaseUrl,
-      LOG_LEVEL: 'info',
-      GOOGLE_CLIENT_ID: google.clientId,
-      GOOGLE_CLIENT_SECRET: google.clientSecret,
-      GOOGLE_AUTH_URL: google.authUrl,
-      GOOGLE_TOKEN_URL: google.tokenUrl,
-      GOOGLE_API_ROOT_URL: google.apiUrl,
-      GOOGLE_REVOKE_URL: google.revokeUrl,
-      MICROSOFT_CLIENT_ID: graph.clientId,
-      MICROSOFT_CLIENT_SECRET: graph.clientSecret,
-      MICROSOFT_TENANT: 'common',
-      MICROSOFT_LOGIN_URL: graph.loginUrl,
-      MICROSOFT_GRAPH_URL: graph.graphUrl,
-      // The fake Graph speaks https with a certificate made by this test process.
-      NODE_EXTRA_CA_CERTS: caFile,
-    };
-    const startRole = (name: string, role: 'api' | 'worker') => group.start({ name, env: { ...sharedEnv, ROLE: role } });
-
-    // ---- database probes (reads only) -----------------------------------------------------------
-    /** Live leases on accounts and targets, by owner. */
-    const leasesByOwner = async (): Promise<Map<string, { targets: number; accounts: number }>> => {
-      const { rows } = await db.query<{ lease_owner: string; targets: string; accounts: string }>(
-        `SELECT lease_owner, sum(t) AS targets, sum(a) AS accounts FROM (
-           SELECT lease_owner, 1 AS t, 0 AS a FROM ${s}.sync_targets WHERE lease_owner IS NOT NULL AND lease_until > $1
-           UNION ALL SELECT lease_owner, 0, 1 FROM ${s}.connections WHERE lease_owner IS NOT NULL AND lease_until > $1) l
-         GROUP BY lease_owner`,
-        [new Date().toISOString()],
-      );
-      return new Map(rows.map((r) => [r.lease_owner, { targets: Number(r.targets), accounts: Number(r.accounts) }]));
-    };
-    /** Connections that still hold tokens (a finished cleanup forgets them; a deleted provider's rows go). */
-    const connectionsWithTokens = async (): Promise<string[]> => {
-      const { rows } = await db.query<{ id: string }>(`SELECT id FROM ${s}.connections WHERE sealed_tokens IS NOT NULL ORDER BY id`);
-      return rows.map((r) => r.id);
-    };
+    // ---- configuration shared by every process, and database probes (reads only) ---------------
+    const { adminToken, platformToken, startRole } = scaleServers(rig(), { GOOGLE_REVOKE_URL: google.revokeUrl });
+    const { leasesByOwner, connectionsWithTokens } = databaseProbes(rig());
     /** Grants the fakes consider gone: Google refresh tokens issued by code redemption, Graph users' own consent. */
     const googleRefreshTokens = (): string[] =>
-      google!.requests.flatMap((r) => {
+      google.requests.flatMap((r) => {
         if (r.operation !== 'token' || (r.body as Record<string, string> | null)?.['grant_type'] !== 'authorization_code' || r.responseBody === null) return [];
         const refresh = (JSON.parse(r.responseBody) as { refresh_token?: unknown }).refresh_token;
         return typeof refresh === 'string' ? [refresh] : [];
       });
-    const graphUsersWithConsent = (): Set<string> => new Set(graph!.permissionGrants().flatMap((g) => (g.consentType === 'Principal' && g.principalId !== null ? [g.principalId] : [])));
+    const graphUsersWithConsent = (): Set<string> => new Set(graph.permissionGrants().flatMap((g) => (g.consentType === 'Principal' && g.principalId !== null ? [g.principalId] : [])));
     const grantsGoneAtFakes = (): number => {
       const withConsent = graphUsersWithConsent();
       const outlook = Array.from({ length: PROVIDERS }, (_, i) => i).filter((i) => kindOf(i) === 'outlook');
-      return googleRefreshTokens().filter((t) => google!.isGrantRevoked(t)).length + outlook.filter((i) => !withConsent.has(graph!.userId(graphUserOf(i)))).length;
+      return googleRefreshTokens().filter((t) => google.isGrantRevoked(t)).length + outlook.filter((i) => !withConsent.has(graph.userId(graphUserOf(i)))).length;
     };
 
     // ---- 1. processes: one API, worker-1 alone first (so that its lease owner is known) ----------
@@ -219,33 +98,20 @@ describePostgres('offboarding across processes (PostgreSQL)', (url) => {
     await Promise.all(
       Array.from({ length: PROVIDERS }, async (_, i) => {
         const id = providerId(i);
-        expectStatus(await platform('PUT', `/api/v1/providers/${id}`, { name: `Dr. Provider ${i}`, timezone: 'America/New_York', joinLink: 'direct' }), [201], `provider ${id}`);
-        expectStatus(
-          await platform('PUT', `/api/v1/providers/${id}/locations/video`, { kind: 'virtual', name: 'Video', url: linkOf(i), waitingRoom: true, isDefault: true }),
-          [201],
-          `location of ${id}`,
-        );
-        const created = await platform('POST', `/api/v1/providers/${id}/connections`, { kind: kindOf(i), calendarId: calendarIdOf(i) });
-        expectStatus(created, [201], `connection of ${id}`);
-        const body = created.body as { id: string; authorizeUrl: string };
-        const authorize = new URL(body.authorizeUrl);
-        const challenge = authorize.searchParams.get('code_challenge');
-        const redirect = authorize.searchParams.get('redirect_uri');
-        const state = authorize.searchParams.get('state');
-        assert.ok(challenge && redirect && state, `authorizeUrl of ${id} carries PKCE challenge, redirect_uri and state`);
-        // Each Outlook provider consents as a Microsoft user of their own: revoking one provider's
-        // grant must not reach another's calendar.
-        const code = kindOf(i) === 'google' ? google!.issueAuthorizationCode(challenge, redirect, googleUserOf(i)) : graph!.issueAuthorizationCode(challenge, redirect, graphUserOf(i));
-        const callback = await call(api.url, 'GET', `${new URL(redirect).pathname}?${new URLSearchParams({ code, state })}`, null);
-        expectStatus(callback, [200], `OAuth callback of ${id}`);
-        connectionIds[i] = body.id;
+        connectionIds[i] = await connectProvider({ index: i, id, kind: kindOf(i), calendarId: calendarIdOf(i), link: linkOf(i) }, {
+          platform,
+          // Each Outlook provider consents as a Microsoft user of their own: revoking one provider's
+          // grant must not reach another's calendar.
+          issueCode: (challenge, redirect) =>
+            kindOf(i) === 'google' ? google.issueAuthorizationCode(challenge, redirect, googleUserOf(i)) : graph.issueAuthorizationCode(challenge, redirect, graphUserOf(i)),
+          callback: (route) => call(api.url, 'GET', route, null),
+          callbackWhat: `OAuth callback of ${id}`,
+        });
       }),
     );
     for (let i = 0; i < PROVIDERS; i++) {
       const listed = await platform('GET', `/api/v1/providers/${providerId(i)}/connections`);
-      expectStatus(listed, [200], `connections of ${providerId(i)}`);
-      const [connection] = (listed.body as { connections: { id: string; status: string; kind: string; calendarId: string }[] }).connections;
-      assert.deepEqual(connection && [connection.id, connection.status, connection.kind, connection.calendarId], [connectionIds[i], 'active', kindOf(i), calendarIdOf(i)]);
+      expectListedConnection(listed, providerId(i), [connectionIds[i], 'active', kindOf(i), calendarIdOf(i)]);
     }
     assert.equal(googleRefreshTokens().length, GOOGLE_PROVIDERS, 'one Google grant per Google provider');
     assert.equal(graphUsersWithConsent().size, PROVIDERS - GOOGLE_PROVIDERS, 'one Microsoft consent grant per Outlook provider');
@@ -254,13 +120,7 @@ describePostgres('offboarding across processes (PostgreSQL)', (url) => {
     const base = Math.ceil(Date.now() / 3_600_000) * 3_600_000 + 24 * 3_600_000;
     const startOf = (j: number) => base + j * SLOT_MS;
     // While worker-1 is the only worker, the one lease owner that appears is its own.
-    const worker1Owner = pollUntil(
-      async () => {
-        const owners = [...(await leasesByOwner()).keys()];
-        return owners.length > 0 ? owners : undefined;
-      },
-      { timeoutMs: 30_000, intervalMs: 10, what: 'worker-1 to lease work' },
-    );
+    const worker1Owner = soleLeaseOwner(async () => [...(await leasesByOwner()).keys()], 10);
     // Awaited below; a failure of the writes first must not leave it rejected unhandled.
     worker1Owner.catch(() => undefined);
     await Promise.all(
@@ -295,9 +155,7 @@ describePostgres('offboarding across processes (PostgreSQL)', (url) => {
       },
       { timeoutMs: 15_000, intervalMs: 100, what: 'sync-health to show every target synced' },
     );
-    const firstOwners = await worker1Owner;
-    assert.equal(firstOwners.length, 1, `one worker, one lease owner: ${firstOwners.join(', ')}`);
-    const worker1OwnerId = firstOwners[0]!;
+    const worker1OwnerId = await worker1Owner;
     const worker2 = await startRole('worker-2', 'worker');
 
     // ---- 4. the person's own event in every calendar, and a feed URL per provider --------------
@@ -350,7 +208,7 @@ describePostgres('offboarding across processes (PostgreSQL)', (url) => {
     assert.equal((again.body as OffboardingBody).id, offboardingIds[0]);
 
     // ---- 6. SIGKILL the worker holding the most work, while Graph calls of its hang --------------
-    await pollUntil(() => (graph!.heldCount() > 0 ? true : undefined), { timeoutMs: 15_000, intervalMs: 10, what: 'a Graph call to be in flight' });
+    await pollUntil(() => (graph.heldCount() > 0 ? true : undefined), { timeoutMs: 15_000, intervalMs: 10, what: 'a Graph call to be in flight' });
     const leases = await pollUntil(
       async () => {
         const byOwner = await leasesByOwner();
@@ -419,7 +277,7 @@ describePostgres('offboarding across processes (PostgreSQL)', (url) => {
 
     const refreshTokens = googleRefreshTokens();
     assert.deepEqual(
-      refreshTokens.map((t) => google!.isGrantRevoked(t)),
+      refreshTokens.map((t) => google.isGrantRevoked(t)),
       refreshTokens.map(() => true),
       'every Google grant is revoked',
     );
@@ -512,10 +370,7 @@ describePostgres('offboarding across processes (PostgreSQL)', (url) => {
     assert.deepEqual((health.body as SyncHealthBody).targets, { pending: 0, retrying: 0, dead: 0, synced: 0 });
 
     // ---- 9. figures (printed, not asserted) -------------------------------------------------------
-    const warnings = group
-      .all()
-      .map((p) => `${p.name} ${p.warnings().length}${p.warnings().length > 0 ? ` (${[...new Set(p.warnings().map((w) => w.msg))].join('; ')})` : ''}`)
-      .join(', ');
+    const warnings = warningsByServer(group);
     console.log(`      setup: ${PROVIDERS} providers x ${SESSIONS_PER_PROVIDER} sessions pushed in ${pushedMs} ms from the start`);
     console.log(
       `      ${victim.name} SIGKILLed ${killedAtMs} ms after the offboard requests, holding ${victimLeases.targets} targets and ${victimLeases.accounts} accounts (${heldAtKill} Graph calls hanging); ${unfinishedAtKill} calendars unfinished then; ${survivors.join(', ')} and ${replacement.name} went on`,
