@@ -214,8 +214,9 @@ export class FeedService {
   /**
    * The feed behind a secret token, or null for an unknown, revoked or malformed token (callers
    * answer all three the same way). A poll that changed nothing costs no query on SQLite (the
-   * store's feedLookupEpoch() tells whether any answer may have changed) and one indexed query on
-   * PostgreSQL, so a revocation through any process holds at once on every other.
+   * store's feedLookupEpoch() tells whether any answer may have changed; on PostgreSQL the feed
+   * fence keeps it across processes, so a revocation through any process holds at once on every
+   * other), and one indexed query while the store cannot tell (PostgreSQL without the fence).
    */
   async render(token: string): Promise<RenderedFeed | null> {
     if (!isWellFormedFeedToken(token)) return null;

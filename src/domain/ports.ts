@@ -169,7 +169,10 @@ export interface Store extends StoreReader, SyncStoreLeases {
    * A number that changes whenever a commit may have changed what findFeedRevision answers for
    * some token (a feed revoked, a provider's revision bumped, a provider written or deleted), so
    * that a caller may keep answers while it stays the same; null when the store cannot tell
-   * without a query (PostgreSQL, where other processes commit).
+   * without a query. On PostgreSQL, where other processes commit, it is the feed fence's
+   * (src/store/feed-fence.ts): null until this process listens and holds its lease (the first call
+   * starts that) and whenever it does not, and a commit elsewhere moves it before that commit's
+   * writer has returned.
    */
   feedLookupEpoch(): number | null;
   /** Resolves when the database answers a trivial query. */

@@ -13,6 +13,12 @@ export function workChannel(schema: string | undefined): string {
   return safe === '' ? 'sessionsync_work' : `sessionsync_work_${safe}`;
 }
 
+/** The PostgreSQL channel of feed changes (feed-fence.ts), per schema as workChannel; its acks add "_ack". */
+export function feedChannel(schema: string | undefined): string {
+  const safe = (schema ?? '').replace(/[^A-Za-z0-9_]/g, '_').slice(0, 30);
+  return safe === '' ? 'sessionsync_feeds' : `sessionsync_feeds_${safe}`;
+}
+
 export type DialectName = 'sqlite' | 'postgres';
 
 export interface StoreDialect {

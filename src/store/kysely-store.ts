@@ -37,6 +37,7 @@ import type {
 } from '../domain/index.js';
 import { AppError, ErrorCode, notFound } from '../domain/index.js';
 import type { StoreDialect } from './dialect.js';
+import type { FeedFence, FenceTicket } from './feed-fence.js';
 import {
   BUSY_SOURCE_COLUMNS,
   CONNECTION_COLUMNS,
@@ -127,6 +128,12 @@ export interface KyselyStoreOptions {
    * absent, feedLookupEpoch() is null (PostgreSQL: a query would be needed to tell).
    */
   externalCommits?: () => number;
+  /**
+   * Feed lookups cached across processes (PostgreSQL, feed-fence.ts): given, feedLookupEpoch() is
+   * the fence's while it holds, a transaction that changes feed lookups notifies the other
+   * processes and waits, once committed, until they have dropped what they cached.
+   */
+  feedFence?: FeedFence;
 }
 
 type TargetSyncedResult = Parameters<Store['completeTarget']>[2];
@@ -153,6 +160,7 @@ export class KyselyStore implements Store {
   readonly #poolStats: (() => PoolStats) | undefined;
   readonly #isUnavailable: (error: unknown) => boolean;
   readonly #externalCommits: (() => number) | undefined;
+  readonly #fence: FeedFence | undefined;
   /** Counts this process's transactions that changed feed lookups (see feedLookupEpoch). */
   #feedCommits = 0;
   /** Store calls and transactions under way, for the one-connection store's poolStats. */
@@ -171,6 +179,7 @@ export class KyselyStore implements Store {
     this.#poolStats = options.poolStats;
     this.#isUnavailable = options.isUnavailable ?? (() => false);
     this.#externalCommits = options.externalCommits;
+    this.#fence = options.feedFence;
     this.#ops = new Operations(options.db, options.dialect);
   }
 
@@ -221,6 +230,7 @@ export class KyselyStore implements Store {
   );
 
   feedLookupEpoch(): number | null {
+    if (this.#fence !== undefined) return this.#fence.epoch();
     // Both only ever grow, so their sum changes whenever either does.
     return this.#externalCommits === undefined ? null : this.#feedCommits + this.#externalCommits();
   }
@@ -279,6 +289,8 @@ export class KyselyStore implements Store {
     this.#assertOutsideTransaction('transaction');
     let queued = new Set<WorkKind>();
     let feedsChanged = false;
+    // One per attempt that changed feeds (a retried fn runs again); only the last one committed.
+    const tickets: FenceTicket[] = [];
     this.#active += 1;
     const result = await this.#runTransaction(this.#db, async (trx) => {
       // A fresh scope per attempt: a retried fn must not inherit a failed attempt's signals.
@@ -291,6 +303,12 @@ export class KyselyStore implements Store {
         if (scope.feedsChanged) {
           this.#feedCommits += 1;
           feedsChanged = true;
+          if (this.#fence !== undefined) {
+            const ticket = this.#fence.ticket();
+            tickets.push(ticket);
+            await sql`SELECT pg_notify(${this.#fence.channel}, ${ticket.payload})`.execute(trx);
+            this.#fence.ownCommit();
+          }
         }
         // Inside the transaction, so other processes hear of the work exactly when it commits.
         for (const kind of scope.queued) {
@@ -303,9 +321,19 @@ export class KyselyStore implements Store {
         scope.open = false;
       }
     })
-      .catch((error: unknown) => this.#rethrow(error))
+      .catch((error: unknown) => {
+        for (const ticket of tickets) this.#fence?.abandon(ticket);
+        return this.#rethrow(error);
+      })
       .finally(() => (this.#active -= 1));
     if (feedsChanged) this.#feedCommits += 1;
+    const committed = tickets.pop();
+    for (const ticket of tickets) this.#fence?.abandon(ticket);
+    if (this.#fence !== undefined && committed !== undefined) {
+      this.#fence.ownCommit();
+      // Answered only once no other process can answer a poll from what it cached before.
+      await this.#fence.settle(committed);
+    }
     for (const kind of queued) this.#signal(kind);
     return result;
   }
@@ -315,6 +343,7 @@ export class KyselyStore implements Store {
     // Lets running and queued work finish first; later calls fail on the destroyed pool.
     this.#closing ??= (async () => {
       await this.#stopListening?.();
+      await this.#fence?.close();
       await this.#db.destroy();
     })();
     return this.#closing;

@@ -639,4 +639,24 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: 10,
+    name: 'feed listeners: the processes that answer feed polls from memory on PostgreSQL',
+    // One row per API process that caches feed lookups (feed-fence.ts), with the lease it renews
+    // over its LISTEN connection: a writer waits for every live listener to acknowledge a feed
+    // change before it answers, or for its lease to run out. SQLite has one process and no use for
+    // it; the table exists there too so that both schemas stay the same.
+    sqlite: `
+      CREATE TABLE feed_listeners (
+        id          TEXT NOT NULL PRIMARY KEY,
+        lease_until TEXT NOT NULL
+      ) STRICT;
+    `,
+    postgres: `
+      CREATE TABLE feed_listeners (
+        id          ${T} NOT NULL PRIMARY KEY,
+        lease_until TIMESTAMPTZ NOT NULL
+      );
+    `,
+  },
 ];

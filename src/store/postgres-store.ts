@@ -11,7 +11,8 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { AppError, ErrorCode } from '../domain/index.js';
 import type { Store } from '../domain/index.js';
-import { postgresDialect, workChannel } from './dialect.js';
+import { feedChannel, postgresDialect, workChannel } from './dialect.js';
+import { FeedFence } from './feed-fence.js';
 import { KyselyStore, type TransactionRunner, type WorkListener } from './kysely-store.js';
 import { migratePostgres, pendingPostgresMigrations } from './migrate.js';
 import type { Database } from './rows.js';
@@ -27,6 +28,8 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** application_name of every connection (default "sessionsync"), as pg_stat_activity shows it. */
   applicationName?: string;
+  /** How long a feed listener's lease lasts (feed-fence.ts; default 2000 ms). */
+  feedLeaseMs?: number;
 }
 
 /** Attempts of one transaction before a serialization failure reaches the caller. */
@@ -35,12 +38,12 @@ const RETRYABLE = new Set(['40001', '40P01']);
 
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const applicationName = options.applicationName ?? 'sessionsync';
-  const pool = new pg.Pool({
+  const connection: pg.ClientConfig = {
     connectionString: options.url,
     application_name: applicationName,
-    max: options.poolSize ?? 10,
     ...(options.schema !== undefined ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
-  });
+  };
+  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10 });
   // A client whose server went away emits 'error': on the pool while idle, on the client itself
   // while checked out between two statements of a transaction. Unhandled, either would end the
   // process; handled, the transaction's next statement fails (503) and the pool drops the client.
@@ -71,6 +74,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     transaction: withRetry,
     listen: listenForWork(options.url, channel, applicationName),
     isUnavailable,
+    feedFence: new FeedFence({ client: { ...connection, application_name: `${applicationName}/feed-fence` }, pool, channel: feedChannel(schema), ...(options.feedLeaseMs === undefined ? {} : { leaseMs: options.feedLeaseMs }) }),
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
   });
 }
