@@ -393,11 +393,20 @@ export class FeedService {
   }
 }
 
+/** An empty calendar's bytes, ETag and gzip by calendar name: apps poll a tombstone for 30 days. */
+const emptyBodies = new Map<string, { body: Buffer; etag: string; gzip: Buffer }>();
+const MAX_EMPTY_BODIES = 1000;
+
 /** An empty calendar of this name: what a tombstoned feed URL serves (ETag from its bytes). */
 function emptyFeed(providerId: string, calendarName: string, at: number): RenderedFeed {
-  const meta: CalendarMeta = { name: calendarName, productId: 'sessionsync', refreshIntervalSeconds: REFRESH_SECONDS };
-  const body = Buffer.from(renderCalendar(meta, []), 'utf8');
-  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-  const gzip = gzipSync(body);
+  let made = emptyBodies.get(calendarName);
+  if (made === undefined) {
+    const meta: CalendarMeta = { name: calendarName, productId: 'sessionsync', refreshIntervalSeconds: REFRESH_SECONDS };
+    const body = Buffer.from(renderCalendar(meta, []), 'utf8');
+    made = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`, gzip: gzipSync(body) };
+    if (emptyBodies.size >= MAX_EMPTY_BODIES) emptyBodies.clear();
+    emptyBodies.set(calendarName, made);
+  }
+  const { body, etag, gzip } = made;
   return { feedId: '', providerId, parts: [body], length: body.length, etag, gzipEtag: `${etag.slice(0, -1)}-gzip"`, at, gzipped: () => gzip };
 }

@@ -98,7 +98,7 @@ export function apiRouter(services: ApiServices): Router {
   router.post('/providers/:providerId/offboard', leave('offboard'));
   router.get('/providers/:providerId/offboardings', async (req, res) => {
     const id = param(req, 'providerId');
-    res.json({ offboardings: await Promise.all((await offboarding.list(id)).map(async (o) => offboardingJson(await offboarding.get(o.id)))) });
+    res.json({ offboardings: (await offboarding.list(id)).map(offboardingJson) });
   });
   router.get('/offboardings/:offboardingId', async (req, res) => {
     res.json(offboardingJson(await offboarding.get(parseOrThrow(idSchema, req.params['offboardingId'], 'offboardingId'))));

@@ -3,7 +3,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import { AppError, ErrorCode, SyncError, notFound } from '../domain/index.js';
 import type { CalendarConnector, CleanupOutcome, Clock, Connection, ConnectionKind, OAuthProvider, Store } from '../domain/index.js';
 import type { Logger } from '../logger.js';
-import { beginCleanup } from '../sync/calendar-cleanup.js';
+import { beginCleanup, outcome } from '../sync/calendar-cleanup.js';
 import { sealTokens } from '../sync/index.js';
 import { providerNotFound, writableProvider } from './provider-service.js';
 
@@ -222,7 +222,7 @@ export class ConnectionService {
       if (connection === null || connection.providerId !== providerId || connection.status === 'disconnected') {
         throw notFound(ErrorCode.CONNECTION_NOT_FOUND, `Connection ${connectionId} does not exist.`);
       }
-      if (connection.cleanup !== null) return { connectionId, kind: connection.kind, status: 'removing', eventsRemoved: 0, eventsLeft: 0, grant: null, reason: null } satisfies CleanupOutcome;
+      if (connection.cleanup !== null) return outcome(connection);
       return beginCleanup(tx, connection, { reason: 'disconnect', offboardingId: null, removeEvents: options.removeEvents, actor: options.actor }, at);
     });
     this.log.info({ connectionId, status: result.status, reason: result.reason }, 'calendar disconnect');

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { feedCalendarMeta } from '../../feeds/feed-body.js';
 import { ErrorCode, notFound } from '../domain/index.js';
-import type { CleanupOutcome, Clock, Offboarding, Store } from '../domain/index.js';
+import type { Clock, Offboarding, Store } from '../domain/index.js';
 import type { Logger } from '../logger.js';
-import { beginCleanup, settleOffboarding } from '../sync/calendar-cleanup.js';
+import { beginCleanup, outcome, settleOffboarding } from '../sync/calendar-cleanup.js';
 import { providerNotFound } from './provider-service.js';
 
 // A provider who leaves leaves no trace (issue 11). Offboarding, in one transaction: the provider
@@ -67,7 +67,7 @@ export class OffboardingService {
         feedsTombstoned,
         // Every connection is listed as removing before any starts, so that one finishing at
         // once (it cannot reach its calendar) does not find the others missing and end it all.
-        connections: connections.map((c): CleanupOutcome => ({ connectionId: c.id, kind: c.kind, status: 'removing', eventsRemoved: 0, eventsLeft: 0, grant: null, reason: null })),
+        connections: connections.map((c) => outcome(c)),
       };
       await tx.putOffboarding(record);
       await tx.appendAudit({
@@ -94,8 +94,8 @@ export class OffboardingService {
   }
 
   /** The provider's offboardings, newest first (also after the provider was deleted). */
-  async list(providerId: string): Promise<Offboarding[]> {
-    return this.deps.store.listOffboardings(providerId);
+  async list(providerId: string): Promise<OffboardingView[]> {
+    return Promise.all((await this.deps.store.listOffboardings(providerId)).map((o) => this.view(o)));
   }
 
   private async view(offboarding: Offboarding): Promise<OffboardingView> {

@@ -35,17 +35,19 @@ export interface CleanupDeps {
   random?: () => number;
 }
 
-export interface CleanupRequest {
-  reason: ConnectionCleanup['reason'];
-  offboardingId: string | null;
-  removeEvents: boolean;
-  actor: string;
-}
+/** What asks for a cleanup: the part of ConnectionCleanup its caller decides. */
+export type CleanupRequest = Pick<ConnectionCleanup, 'reason' | 'offboardingId' | 'removeEvents' | 'actor'>;
 
 const EPOCH = new Date(0).toISOString();
 
-function outcome(connection: Connection, fields: Partial<CleanupOutcome>): CleanupOutcome {
+/** A connection's outcome: 'removing' with nothing counted yet, unless `fields` say otherwise. */
+export function outcome(connection: Pick<Connection, 'id' | 'kind'>, fields: Partial<CleanupOutcome> = {}): CleanupOutcome {
   return { connectionId: connection.id, kind: connection.kind, status: 'removing', eventsRemoved: 0, eventsLeft: 0, grant: null, reason: null, ...fields };
+}
+
+/** Why a connection that is not active cannot reach its calendar, as the outcome's reason. */
+function unreachableReason(connection: Connection): string {
+  return connection.status === 'needs_reauth' ? 'NEEDS_REAUTH' : (connection.lastErrorCode ?? 'CONNECTION_ERROR');
 }
 
 /**
@@ -61,17 +63,15 @@ export async function beginCleanup(tx: StoreTx, connection: Connection, request:
     else await tx.deleteTargets(connection.id);
     const cleanup: ConnectionCleanup = { ...request, requestedAt: at, expected, swept: null, attempts: 0, notBefore: at, lastErrorCode: null };
     await tx.putConnection({ ...connection, cleanup, pendingAuth: null, updatedAt: at });
-    return outcome(connection, { status: 'removing' });
+    return outcome(connection);
   }
   const left = (await tx.listTargets(connection.id)).filter((t) => t.externalId !== null).length;
   const reason =
-    connection.status === 'needs_reauth'
-      ? 'NEEDS_REAUTH'
-      : connection.status === 'error'
-        ? (connection.lastErrorCode ?? 'CONNECTION_ERROR')
-        : connection.sealedTokens === null && connection.lastSyncedAt === null
-          ? null
-          : 'NOT_AUTHORIZED';
+    connection.status === 'needs_reauth' || connection.status === 'error'
+      ? unreachableReason(connection)
+      : connection.sealedTokens === null && connection.lastSyncedAt === null
+        ? null
+        : 'NOT_AUTHORIZED';
   const result = outcome(connection, { status: reason === null ? 'done' : 'incomplete', eventsLeft: request.removeEvents ? left : 0, grant: 'not_attempted', reason });
   await forget(tx, connection, request, result, at);
   return result;
@@ -123,7 +123,7 @@ export async function settleOffboarding(tx: StoreTx, offboardingId: string, resu
 }
 
 /** The audit details of a finished offboarding: counts across its connections. */
-export function offboardingCounts(offboarding: { id: string; feedsTombstoned: number; connections: readonly CleanupOutcome[] }): Record<string, number | string> {
+function offboardingCounts(offboarding: { id: string; feedsTombstoned: number; connections: readonly CleanupOutcome[] }): Record<string, number | string> {
   const sum = (pick: (c: CleanupOutcome) => number) => offboarding.connections.reduce((n, c) => n + pick(c), 0);
   return {
     offboardingId: offboarding.id,
@@ -175,7 +175,7 @@ export async function finishCleanup(deps: CleanupDeps, connection: Connection): 
   let reason: string | null = null;
 
   if (tokens === null) reason = 'TOKENS_UNREADABLE';
-  else if (connection.status !== 'active') reason = connection.status === 'needs_reauth' ? 'NEEDS_REAUTH' : (connection.lastErrorCode ?? 'CONNECTION_ERROR');
+  else if (connection.status !== 'active') reason = unreachableReason(connection);
   else if (connector === undefined || oauth === undefined) reason = 'CONNECTOR_NOT_CONFIGURED';
   else {
     try {
