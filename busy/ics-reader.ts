@@ -4,7 +4,7 @@ import { isBlockedLiteral } from './address-policy.js';
 import { fetchIcsSource, type HostResolver } from './safe-fetch.js';
 import { busyFromIcs, IcsParseError } from './ics-busy.js';
 import { normalizeSourceUrl } from './source-url.js';
-import type { BusyInterval } from '../src/domain/index.js';
+import type { IcsReader } from '../src/domain/index.js';
 
 export interface IcsReaderOptions {
   /** `host:port` keys allowed although private, and over plain http (BUSY_ALLOW_HOSTS). */
@@ -18,15 +18,7 @@ export interface IcsReaderOptions {
   lookup?: HostResolver;
 }
 
-export type IcsRead =
-  | { status: 'ok'; intervals: BusyInterval[]; truncated: boolean; etag: string | null; lastModified: string | null }
-  | { status: 'not_modified' }
-  | { status: 'error'; code: string };
-
-export interface IcsReader {
-  normalize(url: string): URL | { reason: string };
-  read(url: URL, request: { etag: string | null; lastModified: string | null; providerZone: string; from: Date; to: Date; ownUids?: ReadonlySet<string> }): Promise<IcsRead>;
-}
+export type { IcsRead, IcsReader } from '../src/domain/index.js';
 
 export function createIcsReader(options: IcsReaderOptions): IcsReader {
   return {
@@ -53,8 +45,7 @@ export function createIcsReader(options: IcsReaderOptions): IcsReader {
       if (fetched.status === 'error') {
         // The status is worth keeping (404: the address is gone; 401/403: it was reset); the
         // message is not (it names the host, and remote text is never stored).
-        const status = fetched.code === 'SOURCE_HTTP_STATUS' ? /answered HTTP ([1-5]\d\d)\b/.exec(fetched.message)?.[1] : undefined;
-        return { status: 'error', code: status === undefined ? fetched.code : `SOURCE_HTTP_${status}` };
+        return { status: 'error', code: fetched.httpStatus === undefined ? fetched.code : `SOURCE_HTTP_${fetched.httpStatus}` };
       }
       try {
         const { intervals, truncated } = await busyFromIcs(fetched.text, {
@@ -62,7 +53,7 @@ export function createIcsReader(options: IcsReaderOptions): IcsReader {
           to: request.to,
           providerZone: request.providerZone,
           ownUidSuffix: `@${options.uidDomain}`,
-          ...(request.ownUids === undefined ? {} : { ownUids: request.ownUids }),
+          ...(request.ownUids === undefined ? {} : { ownUids: await request.ownUids() }),
         });
         return { status: 'ok', intervals, truncated, etag: fetched.etag, lastModified: fetched.lastModified };
       } catch (err) {

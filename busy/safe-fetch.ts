@@ -45,7 +45,7 @@ export type FetchIcsErrorCode =
 export type FetchIcsResult =
   | { status: 'ok'; text: string; etag: string | null; lastModified: string | null; finalUrl: URL }
   | { status: 'not_modified' }
-  | { status: 'error'; code: FetchIcsErrorCode; message: string };
+  | { status: 'error'; code: FetchIcsErrorCode; message: string; /** For SOURCE_HTTP_STATUS: the status answered. */ httpStatus?: number };
 
 export const DEFAULT_MAX_BYTES = 5 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -120,11 +120,11 @@ async function fetchHop(url: URL, settings: Settings): Promise<Hop> {
     const { status } = response;
     if (REDIRECT_STATUSES.has(status)) {
       const location = response.headers.get('location');
-      if (location === null) return done(failure('SOURCE_HTTP_STATUS', `${url.host} answered HTTP ${status} without a Location`));
+      if (location === null) return done(failure('SOURCE_HTTP_STATUS', `${url.host} answered HTTP ${status} without a Location`, status));
       return { kind: 'redirect', location };
     }
     if (status === 304) return done({ status: 'not_modified' });
-    if (status < 200 || status > 299) return done(failure('SOURCE_HTTP_STATUS', `${url.host} answered HTTP ${status}`));
+    if (status < 200 || status > 299) return done(failure('SOURCE_HTTP_STATUS', `${url.host} answered HTTP ${status}`, status));
 
     const tooLarge = failure('SOURCE_TOO_LARGE', `${url.host} sent more than ${settings.maxBytes} bytes`);
     if (Number(response.headers.get('content-length') ?? 0) > settings.maxBytes) return done(tooLarge);
@@ -211,8 +211,8 @@ function blocked(host: string): FetchIcsResult {
   return failure('SOURCE_BLOCKED_ADDRESS', `${host} is not on the public internet; refused`);
 }
 
-function failure(code: FetchIcsErrorCode, message: string): FetchIcsResult {
-  return { status: 'error', code, message };
+function failure(code: FetchIcsErrorCode, message: string, httpStatus?: number): FetchIcsResult {
+  return httpStatus === undefined ? { status: 'error', code, message } : { status: 'error', code, message, httpStatus };
 }
 
 function done(result: FetchIcsResult): Hop {

@@ -3,7 +3,7 @@ import type { Express } from 'express';
 import { createIcsReader, DEFAULT_MAX_BYTES } from '../busy/index.js';
 import { FeedService, feedRoutes } from '../feeds/index.js';
 import { createJoinLinks, JOIN_LINK_KEY_INFO } from './domain/index.js';
-import type { CalendarConnector, Clock, ConnectionKind, JoinLinks, OAuthProvider, Store } from './domain/index.js';
+import type { CalendarConnector, Clock, ConnectionKind, IcsReader, JoinLinks, OAuthProvider, Store } from './domain/index.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import { apiRouter } from './http/api-router.js';
 import { authenticate, requireAdmin, type AuthTokens } from './http/auth.js';
@@ -14,7 +14,7 @@ import { jsonBody } from './http/json-body.js';
 import { joinRouter } from './http/join-routes.js';
 import { adminRouter, connectionsRouter, oauthRouter } from './http/sync-routers.js';
 import { AdminService } from './services/admin-service.js';
-import { BusyService, type IcsSources } from './services/busy-service.js';
+import { BusyService } from './services/busy-service.js';
 import { busyRouter } from './http/busy-routes.js';
 import { ConnectionService } from './services/connection-service.js';
 import type { Logger } from './logger.js';
@@ -49,7 +49,7 @@ export interface AppDeps {
   /** Minutes before a session's start from which its /j/ link opens the room (default 60). */
   joinOpensMinutes?: number;
   /** Busy sources: the ICS reader (default: public https hosts only, 5 MiB) and how often the worker reads each. */
-  busy?: { ics?: IcsSources; refreshMinutes?: number };
+  busy?: { ics?: IcsReader; refreshMinutes?: number };
 }
 
 /**

@@ -38,3 +38,26 @@ export interface BusySource {
 export interface StoredBusyInterval extends BusyInterval {
   sourceId: string;
 }
+
+/** What reading an ICS source gave: its busy intervals, nothing new (a 304), or why it failed. */
+export type IcsRead =
+  | { status: 'ok'; intervals: BusyInterval[]; truncated: boolean; etag: string | null; lastModified: string | null }
+  | { status: 'not_modified' }
+  | { status: 'error'; code: string };
+
+export interface IcsReadRequest {
+  etag: string | null;
+  lastModified: string | null;
+  providerZone: string;
+  from: Date;
+  to: Date;
+  /** The UIDs our pushed events have in this calendar: asked for only when there is a body to read, not for a 304. */
+  ownUids?: () => Promise<ReadonlySet<string>>;
+}
+
+/** The ICS side of busy time (busy/ics-reader.ts): checking an address, and reading one into intervals. */
+export interface IcsReader {
+  /** The address to fetch (webcal:// as https://), or why it is refused. */
+  normalize(url: string): URL | { reason: string };
+  read(url: URL, request: IcsReadRequest): Promise<IcsRead>;
+}

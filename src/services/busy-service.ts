@@ -4,23 +4,10 @@
 // a calendar is instants and its source id, nothing else.
 import type { SecretBox } from '../crypto/secret-box.js';
 import { AppError, ErrorCode, mergeBySource, notFound, SyncError, validationError } from '../domain/index.js';
-import type { BusyInterval, BusySource, StoredBusyInterval, CalendarConnector, Clock, ConnectionKind, Session, SourcedBusyInterval, Store } from '../domain/index.js';
+import type { BusySource, StoredBusyInterval, CalendarConnector, Clock, ConnectionKind, IcsRead, IcsReader, Session, SourcedBusyInterval, Store } from '../domain/index.js';
 import { loggableError, type Logger } from '../logger.js';
 import { connectorSession, markNeedsReauth, openTokens } from '../sync/index.js';
 import { providerNotFound, writableProvider } from './provider-service.js';
-
-/** What reading a source gave: its busy intervals, nothing new (an ICS 304), or why it failed. */
-export type IcsReadOutcome =
-  | { status: 'ok'; intervals: BusyInterval[]; truncated: boolean; etag: string | null; lastModified: string | null }
-  | { status: 'not_modified' }
-  | { status: 'error'; code: string };
-
-/** The ICS side of busy time (busy/): checking an address, and reading one into intervals. */
-export interface IcsSources {
-  /** The address to fetch (webcal:// as https://), or why it is refused. */
-  normalize(url: string): URL | { reason: string };
-  read(url: URL, request: { etag: string | null; lastModified: string | null; providerZone: string; from: Date; to: Date; ownUids?: ReadonlySet<string> }): Promise<IcsReadOutcome>;
-}
 
 export type BusySourceInput = { kind: 'ics'; url: string } | { kind: 'connection'; connectionId: string };
 
@@ -37,7 +24,7 @@ export interface BusyServiceOptions {
   store: Store;
   clock: Clock;
   secrets: SecretBox;
-  ics: IcsSources;
+  ics: IcsReader;
   logger: Logger;
   /** The vendor adapters connection sources are read through (the sync engine's, by kind). */
   connectors: ReadonlyMap<ConnectionKind, CalendarConnector>;
@@ -182,7 +169,7 @@ export class BusyService {
     if (provider === null) return null;
     const started = clock.now();
     const window = { from: new Date(started.getTime() - KEEP_PAST_DAYS * DAY_MS), to: new Date(started.getTime() + KEEP_FUTURE_DAYS * DAY_MS) };
-    const outcome = await this.readOutcome(source, provider.timezone, window).catch((err: unknown): IcsReadOutcome => {
+    const outcome = await this.readOutcome(source, provider.timezone, window).catch((err: unknown): IcsRead => {
       this.log.warn({ err: loggableError(err), providerId: source.providerId, sourceId: source.id }, 'busy source read failed unexpectedly');
       return { status: 'error', code: 'SOURCE_READ_FAILED' };
     });
@@ -218,7 +205,7 @@ export class BusyService {
   }
 
   /** Async throughout, so that anything thrown (an address that no longer opens) becomes SOURCE_READ_FAILED. */
-  private async readOutcome(source: BusySource, providerZone: string, window: { from: Date; to: Date }): Promise<IcsReadOutcome> {
+  private async readOutcome(source: BusySource, providerZone: string, window: { from: Date; to: Date }): Promise<IcsRead> {
     switch (source.kind) {
       case 'ics':
         if (source.urlSealed === null) return { status: 'error', code: 'SOURCE_READ_FAILED' };
@@ -227,7 +214,7 @@ export class BusyService {
           lastModified: source.lastModified,
           providerZone,
           ...window,
-          ownUids: await this.ownGoogleUids(source.providerId),
+          ownUids: () => this.ownGoogleUids(source.providerId),
         });
       case 'connection':
         return this.readConnection(source, providerZone, window);
@@ -260,9 +247,9 @@ export class BusyService {
    * active. A grant found gone pauses the connection as the sync worker does (needs_reauth, so its
    * pushes wait too) and the source says CONNECTION_NEEDS_REAUTH until the provider reconnects.
    */
-  private async readConnection(source: BusySource, providerZone: string, window: { from: Date; to: Date }): Promise<IcsReadOutcome> {
+  private async readConnection(source: BusySource, providerZone: string, window: { from: Date; to: Date }): Promise<IcsRead> {
     const { store, secrets, clock, connectors } = this.options;
-    const failed = (code: string): IcsReadOutcome => ({ status: 'error', code });
+    const failed = (code: string): IcsRead => ({ status: 'error', code });
     const connection = source.connectionId === null ? null : await store.getConnection(source.connectionId);
     if (connection === null || connection.providerId !== source.providerId) return failed('CONNECTION_NOT_FOUND');
     if (connection.status === 'needs_reauth') return failed('CONNECTION_NEEDS_REAUTH');

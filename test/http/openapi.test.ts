@@ -8,7 +8,7 @@ import { ErrorCode } from '../../src/domain/index.js';
 import type { ConnectionKind, OAuthProvider } from '../../src/domain/index.js';
 import { busySourceBody } from '../../src/http/busy-routes.js';
 import { feedBody, locationBody, providerBody, seriesBody, sessionBody } from '../../src/http/schemas.js';
-import type { IcsSources } from '../../src/services/busy-service.js';
+import type { IcsReader } from '../../src/domain/index.js';
 import { ADMIN_TOKEN, createTestApp, PLATFORM_TOKEN, type TestApp } from '../support/test-app.js';
 
 // openapi.json is written by hand; these tests keep it honest against the Express app (routes,
@@ -845,7 +845,7 @@ describe('openapi.json', () => {
  * The busy sources' ICS side without the network: the real address policy, and a read that
  * answers HTTP 404 for /gone.ics and one busy interval for any other address.
  */
-function stubIcs(): IcsSources {
+function stubIcs(): IcsReader {
   const policy = createIcsReader({ allowHosts: new Set(), maxBytes: 1024 * 1024, uidDomain: 'sync.example.test' });
   return {
     normalize: (url) => policy.normalize(url),
