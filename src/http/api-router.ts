@@ -155,7 +155,7 @@ export function apiRouter(services: ApiServices): Router {
     const providerId = param(req, 'providerId');
     const input = parseOrThrow(seriesBody, req.body);
     const result = await sessions.putSeries(providerId, input);
-    const conflicts = (await Promise.all(result.sessions.map((s) => busy.conflictsWith(s)))).flat();
+    const conflicts = await busy.conflictsWithAll(result.sessions);
     res.status(result.created > 0 ? 201 : 200).json({
       seriesId: input.seriesId,
       created: result.created,

@@ -140,16 +140,38 @@ export class BusyService {
   }
 
   /** The warnings of a session written over busy time (none for a cancelled one). */
-  async conflictsWith(session: Pick<Session, 'providerId' | 'start' | 'end' | 'status'>): Promise<BusyConflict[]> {
-    if (session.status !== 'scheduled') return [];
-    const stored = await this.options.store.listBusyIntervals(session.providerId, session.start, session.end);
-    return clippedBySource(stored, session.start, session.end).map((b) => ({
-      code: 'BUSY_CONFLICT',
-      message: 'The session overlaps busy time in another of the provider\'s calendars.',
-      from: b.start,
-      to: b.end,
-      sourceIds: b.sourceIds,
-    }));
+  conflictsWith(session: Pick<Session, 'providerId' | 'start' | 'end' | 'status'>): Promise<BusyConflict[]> {
+    return this.conflictsWithAll([session]);
+  }
+
+  /**
+   * The warnings of sessions of one provider (a series) written over busy time, in their order:
+   * one read of the busy time their span covers, rather than one per session.
+   */
+  async conflictsWithAll(sessions: readonly Pick<Session, 'providerId' | 'start' | 'end' | 'status'>[]): Promise<BusyConflict[]> {
+    const scheduled = sessions.filter((s) => s.status === 'scheduled');
+    const first = scheduled[0];
+    if (first === undefined) return [];
+    let from = first.start;
+    let to = first.end;
+    for (const s of scheduled) {
+      if (s.start < from) from = s.start;
+      if (s.end > to) to = s.end;
+    }
+    const stored = await this.options.store.listBusyIntervals(first.providerId, from, to);
+    return scheduled.flatMap((s) =>
+      clippedBySource(
+        stored.filter((i) => i.end > s.start && i.start < s.end),
+        s.start,
+        s.end,
+      ).map((b): BusyConflict => ({
+        code: 'BUSY_CONFLICT',
+        message: 'The session overlaps busy time in another of the provider\'s calendars.',
+        from: b.start,
+        to: b.end,
+        sourceIds: b.sourceIds,
+      })),
+    );
   }
 
   private async assertProvider(providerId: string) {
