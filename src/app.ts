@@ -17,7 +17,7 @@ import { AdminService } from './services/admin-service.js';
 import { BusyService } from './services/busy-service.js';
 import { busyRouter } from './http/busy-routes.js';
 import { ConnectionService } from './services/connection-service.js';
-import type { Logger } from './logger.js';
+import { loggableError, type Logger } from './logger.js';
 import { LocationService } from './services/location-service.js';
 import { OffboardingService } from './services/offboarding-service.js';
 import { ProviderService } from './services/provider-service.js';
@@ -90,7 +90,7 @@ export function createApp(deps: AppDeps): Express {
     joinLinks,
     ...deps.feed,
     metrics,
-    onFetchLogError: (err) => feedLog.warn({ err }, 'could not record feed fetches'),
+    onFetchLogError: (err) => feedLog.warn({ err: loggableError(err) }, 'could not record feed fetches'),
   });
   deps.onShutdown?.(() => feeds.flushFetches());
   const services = {

@@ -10,7 +10,7 @@ import { createApp, createBusyService } from './app.js';
 import { createOpsApp } from './http/ops-routes.js';
 import { createMetrics } from './metrics.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, loggableError } from './logger.js';
 import { createStore } from './store/index.js';
 import { loadJoinLinks } from './services/join-link-key.js';
 
@@ -60,7 +60,11 @@ async function main(): Promise<void> {
   if (generated !== null) logger.warn(generated, 'ENCRYPTION_KEY not set: using the development key stored in this file');
   const secrets = createSecretBox(keys);
 
-  const store = await createStore(config.database);
+  const storeLog = logger.child({ module: 'store' });
+  const store = await createStore(config.database, {
+    // pg's connection errors can name the host and user: the error's type and code only.
+    onFeedFenceError: (err) => storeLog.warn({ err: loggableError(err) }, 'feed fence connection failed; polls ask the database until it listens again'),
+  });
   const metrics = createMetrics({ store, clock: systemClock, role: config.role });
   const { oauth, connectors } = vendorAdapters(config);
   const runsWorkers = config.role !== 'api';
@@ -123,7 +127,7 @@ async function main(): Promise<void> {
       .then(
         () => process.exit(0),
         (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
+          logger.error({ err: loggableError(err) }, 'shutdown failed');
           process.exit(1);
         },
       );

@@ -36,7 +36,7 @@ function apiReasons(data: unknown): string[] {
 }
 
 /** OAuth token endpoint errors: `{ error: "invalid_grant", error_description }` (RFC 6749 5.2). */
-function oauthError(data: unknown): string | null {
+export function oauthError(data: unknown): string | null {
   return isRecord(data) && typeof data.error === 'string' ? data.error : null;
 }
 

@@ -2,7 +2,7 @@ import { CodeChallengeMethod, OAuth2Client } from 'google-auth-library';
 import type { Credentials } from 'google-auth-library';
 import { SyncError } from '../../src/domain/index.js';
 import type { OAuthProvider, OAuthTokens } from '../../src/domain/index.js';
-import { classifyGoogleError, httpStatusOf } from './google-errors.js';
+import { classifyGoogleError, httpFailureOf, oauthError } from './google-errors.js';
 
 // Google OAuth 2.0 (authorization code + PKCE) and the one place an OAuth2Client is built.
 
@@ -39,7 +39,7 @@ export function createOAuth2Client(config: GoogleConfig, timeoutMs: number = DEF
     clientId: config.clientId,
     clientSecret: config.clientSecret,
     redirectUri: config.redirectUri,
-    endpoints: { oauth2TokenUrl: config.tokenUrl, oauth2AuthBaseUrl: config.authUrl, oauth2RevokeUrl: config.revokeUrl ?? GOOGLE_DEFAULT_REVOKE_URL },
+    endpoints: { oauth2TokenUrl: config.tokenUrl, oauth2AuthBaseUrl: config.authUrl },
     transporterOptions: { retry: false, retryConfig: { retry: 0, noResponseRetries: 0 }, timeout: timeoutMs },
   });
 }
@@ -106,12 +106,21 @@ export function createGoogleOAuth(config: GoogleConfig): OAuthProvider {
     async revoke(tokens) {
       // Revoking the refresh token ends the whole grant, its access tokens with it (Google's
       // "Revoking a token"); an access token alone is revoked when no refresh token was issued.
+      // The token goes in the form body, as Google documents it: the library's revokeToken puts
+      // it in the URL's query, where request logs and proxies keep it.
       try {
-        await createOAuth2Client(config).revokeToken(tokens.refreshToken ?? tokens.accessToken);
+        await createOAuth2Client(config).transporter.request({
+          url: config.revokeUrl ?? GOOGLE_DEFAULT_REVOKE_URL,
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          data: new URLSearchParams({ token: tokens.refreshToken ?? tokens.accessToken }).toString(),
+        });
         return 'revoked';
       } catch (error) {
-        // 400 invalid_token: expired or revoked already (by the user, or a revocation whose answer was lost).
-        if (httpStatusOf(error) === 400) return 'already_invalid';
+        // 400 invalid_token: expired or revoked already (by the user, or a revocation whose answer
+        // was lost). Any other 400 (invalid_request: a wrong GOOGLE_REVOKE_URL) is no revocation.
+        const failure = httpFailureOf(error);
+        if (failure?.status === 400 && oauthError(failure.data) === 'invalid_token') return 'already_invalid';
         throw classifyGoogleError(error, 'token revocation');
       }
     },

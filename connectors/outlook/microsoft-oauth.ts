@@ -62,7 +62,8 @@ export function resolveMicrosoftConfig(config: MicrosoftConfig): ResolvedMicroso
   };
 }
 
-const systemClock: Clock = { now: () => new Date() };
+/** The clock of the Microsoft adapters when none is given. */
+export const systemClock: Clock = { now: () => new Date() };
 
 interface TokenResponse {
   access_token?: unknown;
@@ -101,8 +102,9 @@ export function createMicrosoftTokenClient(config: MicrosoftConfig, deps: Micros
     let json: unknown;
     try {
       json = await response.json();
-    } catch (error) {
-      if (response.ok) throw new SyncError({ kind: 'retryable', code: 'TOKEN_RESPONSE_INVALID', message: 'The token endpoint answered with a body that is not JSON.', cause: error });
+    } catch {
+      // No cause: a JSON parse error quotes the body, and a token endpoint's body holds tokens.
+      if (response.ok) throw new SyncError({ kind: 'retryable', code: 'TOKEN_RESPONSE_INVALID', message: 'The token endpoint answered with a body that is not JSON.' });
       json = null;
     }
     const nowMs = clock.now().getTime();

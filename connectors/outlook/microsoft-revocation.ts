@@ -1,7 +1,8 @@
-import type { Clock, OAuthTokens, RevokeOutcome } from '../../src/domain/index.js';
+import type { OAuthTokens, RevokeOutcome } from '../../src/domain/index.js';
 import { SyncError } from '../../src/domain/index.js';
 import { networkError, parseRetryAfter, syncErrorForStatus } from './graph-errors.js';
-import type { MicrosoftHttpDeps, ResolvedMicrosoftConfig } from './microsoft-oauth.js';
+import { odataString } from './graph-event-mapper.js';
+import { systemClock, type MicrosoftHttpDeps, type ResolvedMicrosoftConfig } from './microsoft-oauth.js';
 
 // Microsoft has no RFC 7009 revocation endpoint. What ends our app's access for one user, and only
 // for our app, is deleting the user's delegated permission grant (an oAuth2PermissionGrant with
@@ -24,12 +25,6 @@ interface PermissionGrant {
 
 type Stop = { kind: 'outcome'; outcome: RevokeOutcome };
 type Answer = { kind: 'ok'; body: unknown } | Stop;
-
-const systemClock: Clock = { now: () => new Date() };
-
-function odataString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
 
 function objectId(body: unknown): string | null {
   const id = typeof body === 'object' && body !== null ? (body as { id?: unknown }).id : undefined;

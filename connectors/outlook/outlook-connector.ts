@@ -18,7 +18,7 @@ import {
 } from './graph-event-mapper.js';
 import { graphStatus, toSyncError } from './graph-errors.js';
 import type { MicrosoftConfig, MicrosoftHttpDeps, MicrosoftTokenClient } from './microsoft-oauth.js';
-import { createMicrosoftTokenClient, resolveMicrosoftConfig } from './microsoft-oauth.js';
+import { createMicrosoftTokenClient, resolveMicrosoftConfig, systemClock } from './microsoft-oauth.js';
 
 // CalendarConnector for Outlook / Microsoft 365 calendars through Microsoft Graph v1.0
 // (DESIGN.md, "Push sync"). Creates carry a deterministic transactionId and are preceded by a
@@ -45,7 +45,6 @@ const PAGE_SIZE = 100;
 /** calendarView page size for busy time: a year of a busy calendar (~2,000 events) in 8 small pages. */
 const BUSY_PAGE_SIZE = 250;
 
-const systemClock: Clock = { now: () => new Date() };
 
 /** At most `limit` tasks at a time per key; waiting tasks start in arrival order. */
 class KeyedSemaphore {
@@ -290,7 +289,6 @@ export function createOutlookConnector(config: MicrosoftConfig, deps: OutlookCon
     return tokens;
   }
 
-  /** One Graph request under the connection's concurrency limit; failures stay raw for the caller. */
   /**
    * Every page of a Graph collection: the first request as `first` builds it, then each
    * @odata.nextLink, which must stay on Graph's own host (the request carries the tokens).
@@ -308,6 +306,7 @@ export function createOutlookConnector(config: MicrosoftConfig, deps: OutlookCon
     } while (next !== undefined);
   }
 
+  /** One Graph request under the connection's concurrency limit; failures stay raw for the caller. */
   function send<T>(session: ConnectorSession, build: (api: (path: string) => GraphRequest) => GraphRequest, run: (request: GraphRequest) => Promise<T>): Promise<T> {
     const tokens = tokensFor(session);
     return limiter.run(session.connectionId, async () => {

@@ -2,7 +2,7 @@ import express from 'express';
 import type { Express, RequestHandler, Router } from 'express';
 import { AppError, ErrorCode } from '../domain/index.js';
 import type { Store } from '../domain/index.js';
-import type { Logger } from '../logger.js';
+import { loggableError, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { authenticate, requireAdmin, type AuthTokens } from './auth.js';
 import { errorMiddleware, notFoundHandler, routePattern } from './error-middleware.js';
@@ -42,7 +42,7 @@ export function opsRouter({ store, logger, metrics, tokens }: OpsDeps): Router {
       await store.ping();
       res.set('Cache-Control', 'no-store').json({ status: 'ready' });
     } catch (err) {
-      logger.warn({ err }, 'readiness check failed');
+      logger.warn({ err: loggableError(err) }, 'readiness check failed');
       throw new AppError({ code: ErrorCode.SERVICE_UNAVAILABLE, status: 503, message: 'The database does not answer.' });
     }
   });

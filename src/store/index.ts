@@ -11,12 +11,13 @@ export { migrations, type Migration } from './migrations.js';
 
 export type StoreLocation = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
 
-export function createStore(location: StoreLocation, options: { migrate?: boolean } = {}): Promise<Store> {
+export function createStore(location: StoreLocation, options: { migrate?: boolean; onFeedFenceError?: (err: unknown) => void } = {}): Promise<Store> {
+  const { onFeedFenceError, ...common } = options;
   switch (location.kind) {
     case 'sqlite':
-      return createSqliteStore({ filename: location.filename, ...options });
+      return createSqliteStore({ filename: location.filename, ...common });
     case 'postgres':
-      return createPostgresStore({ url: location.url, ...options });
+      return createPostgresStore({ url: location.url, ...common, ...(onFeedFenceError === undefined ? {} : { onFeedFenceError }) });
     default: {
       const unknown: never = location;
       throw new Error(`Unknown database: ${JSON.stringify(unknown)}`);

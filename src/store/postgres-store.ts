@@ -30,6 +30,8 @@ export interface PostgresStoreOptions {
   applicationName?: string;
   /** How long a feed listener's lease lasts (feed-fence.ts; default 2000 ms). */
   feedLeaseMs?: number;
+  /** Told when the feed fence's connection fails: meanwhile every poll asks the database. */
+  onFeedFenceError?: (err: unknown) => void;
 }
 
 /** Attempts of one transaction before a serialization failure reaches the caller. */
@@ -74,7 +76,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     transaction: withRetry,
     listen: listenForWork(options.url, channel, applicationName),
     isUnavailable,
-    feedFence: new FeedFence({ client: { ...connection, application_name: `${applicationName}/feed-fence` }, pool, channel: feedChannel(schema), ...(options.feedLeaseMs === undefined ? {} : { leaseMs: options.feedLeaseMs }) }),
+    feedFence: new FeedFence({ client: { ...connection, application_name: `${applicationName}/feed-fence` }, pool, channel: feedChannel(schema), ...(options.feedLeaseMs === undefined ? {} : { leaseMs: options.feedLeaseMs }), ...(options.onFeedFenceError === undefined ? {} : { onError: options.onFeedFenceError }) }),
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
   });
 }

@@ -14,7 +14,7 @@ import type {
   ResyncPlanItem,
   Store,
 } from '../domain/index.js';
-import type { Logger } from '../logger.js';
+import { loggableError, type Logger } from '../logger.js';
 import { connectorSession, markNeedsReauth, openTokens } from './connection-tokens.js';
 import { desiredEventOf, type DesiredEvent } from './desired-event.js';
 import { withLeaseHeartbeat } from './lease-heartbeat.js';
@@ -85,7 +85,7 @@ export class ResyncRunner extends BackgroundRunner {
   }
 
   protected onLoopError(err: unknown): void {
-    this.log.error({ err }, 'resync loop iteration failed');
+    this.log.error({ err: loggableError(err) }, 'resync loop iteration failed');
   }
 
   private nowIso(): string {
@@ -119,7 +119,7 @@ export class ResyncRunner extends BackgroundRunner {
       await this.save({ ...running, status: 'succeeded', finishedAt: this.nowIso(), leaseOwner: null });
       log.info({ progress: running.progress, dryRun: running.request.dryRun }, 'resync finished');
     } catch (err) {
-      log.error({ err }, 'resync failed');
+      log.error({ err: loggableError(err) }, 'resync failed');
       await this.save({ ...running, status: 'failed', error: err instanceof SyncError ? err.code : 'INTERNAL', finishedAt: this.nowIso(), leaseOwner: null });
     }
     return true;
@@ -167,7 +167,7 @@ export class ResyncRunner extends BackgroundRunner {
       if (waited >= ACCOUNT_WAIT_MS) throw new SyncError({ kind: 'retryable', code: 'ACCOUNT_BUSY', message: 'a sync worker kept the account' });
       await sleep(ACCOUNT_POLL_MS);
     }
-    const heartbeat = { store, clock, owner: this.owner, leaseMs: ACCOUNT_LEASE_MS, onError: (err: unknown) => this.log.warn({ err }, 'could not renew the account lease') };
+    const heartbeat = { store, clock, owner: this.owner, leaseMs: ACCOUNT_LEASE_MS, onError: (err: unknown) => this.log.warn({ err: loggableError(err) }, 'could not renew the account lease') };
     try {
       return await withLeaseHeartbeat(heartbeat, fn);
     } finally {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { SyncError, eventTagKey, idempotencyKeyFor } from '../domain/index.js';
 import type { CalendarConnector, Clock, Connection, ConnectionKind, JoinLinks, OAuthProvider, Store, SyncTarget } from '../domain/index.js';
-import type { Logger } from '../logger.js';
+import { loggableError, type Logger } from '../logger.js';
 import { connectorSession, markNeedsReauth, openTokens } from './connection-tokens.js';
 import { cleanupsDue, finishCleanup, nextCleanupAt } from './calendar-cleanup.js';
 import { desiredEventFor } from './desired-event.js';
@@ -100,7 +100,7 @@ export class SyncWorker extends BackgroundRunner {
       await this.options.store.releaseIdleConnections(this.owner);
       return [];
     }
-    const heartbeat = { ...this.options, owner: this.owner, leaseMs: this.leaseMs, onError: (err: unknown) => this.log.warn({ err }, 'could not renew leases') };
+    const heartbeat = { ...this.options, owner: this.owner, leaseMs: this.leaseMs, onError: (err: unknown) => this.log.warn({ err: loggableError(err) }, 'could not renew leases') };
     return withLeaseHeartbeat(heartbeat, () => this.processBatch(targets));
   }
 
@@ -225,7 +225,7 @@ export class SyncWorker extends BackgroundRunner {
     const now = clock.now();
     const error =
       err instanceof SyncError ? err : new SyncError({ kind: 'retryable', code: 'INTERNAL', message: 'unexpected error', cause: err });
-    if (!(err instanceof SyncError)) log.error({ err }, 'unexpected error while syncing a target');
+    if (!(err instanceof SyncError)) log.error({ err: loggableError(err) }, 'unexpected error while syncing a target');
 
     if (error.kind === 'auth') {
       await markNeedsReauth(store, connection.id, error.code, now.toISOString());
@@ -247,7 +247,7 @@ export class SyncWorker extends BackgroundRunner {
   }
 
   protected onLoopError(err: unknown): void {
-    this.log.error({ err }, 'sync loop iteration failed');
+    this.log.error({ err: loggableError(err) }, 'sync loop iteration failed');
   }
 
   /** Stops the loop, then gives back every lease so another worker takes over at once. */
@@ -256,11 +256,20 @@ export class SyncWorker extends BackgroundRunner {
     await this.options.store.releaseLeases(this.owner);
   }
 
-  /** Sleeps until the next due time; the store's signal after a write that marked targets dirty cuts it short. */
-  protected async idleMs(): Promise<number> {
+  /**
+   * When this worker next has something to do: the earliest due target it may claim, or the
+   * earliest put-off cleanup to try again; null for nothing.
+   */
+  async nextDueAt(): Promise<string | null> {
     const targetDue = await this.options.store.nextDueAt(this.owner);
     const cleanupDue = await nextCleanupAt(this.options.store, this.options.clock.now());
-    const due = targetDue === null ? cleanupDue : cleanupDue === null || targetDue < cleanupDue ? targetDue : cleanupDue;
+    if (targetDue === null) return cleanupDue;
+    return cleanupDue === null || targetDue < cleanupDue ? targetDue : cleanupDue;
+  }
+
+  /** Sleeps until the next due time; the store's signal after a write that marked targets dirty cuts it short. */
+  protected async idleMs(): Promise<number> {
+    const due = await this.nextDueAt();
     const wait = due === null ? 60_000 : Math.max(0, Date.parse(due) - this.options.clock.now().getTime());
     // Even a far due time is re-checked every minute: another process may have added work.
     return Math.min(wait, 60_000);

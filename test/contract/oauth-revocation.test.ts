@@ -3,9 +3,9 @@ import { createGoogleConnector, createGoogleOAuth, GOOGLE_DEFAULT_SCOPES } from 
 import type { GoogleConfig } from '../../connectors/google/index.js';
 import { createMicrosoftOAuth, createOutlookConnector, DEFAULT_MICROSOFT_SCOPES } from '../../connectors/outlook/index.js';
 import type { MicrosoftConfig, MicrosoftHttpDeps } from '../../connectors/outlook/index.js';
-import type { CalendarConnector, OAuthProvider, OAuthTokens } from '../../src/domain/index.js';
+import { SyncError, type CalendarConnector, type OAuthProvider, type OAuthTokens } from '../../src/domain/index.js';
 import type { FakeCalendarServer } from '../fakes/fake-calendar.js';
-import { startFakeGoogle } from '../fakes/fake-google.js';
+import { startFakeGoogle, type FakeGoogle } from '../fakes/fake-google.js';
 import { startFakeGraph } from '../fakes/fake-graph.js';
 import type { FakeGraphOptions, FakeGraphServer, RecordedRequest } from '../fakes/fake-graph.js';
 import { expectSyncError } from './calendar-connector.contract.js';
@@ -151,6 +151,28 @@ for (const [name, makeRig] of vendors) {
     });
   });
 }
+
+describe('Google revoke (RFC 7009 endpoint)', () => {
+  let rig: RevocationRig & { fake: FakeGoogle };
+  beforeEach(async () => {
+    rig = (await googleRig()) as RevocationRig & { fake: FakeGoogle };
+  });
+  afterEach(() => rig.fake.close());
+
+  it('when it revokes, then the token travels in the form body, never in the URL', async () => {
+    assert.equal(await rig.oauth.revoke(rig.tokens), 'revoked');
+    const [request] = rig.fake.requests.filter((r) => r.operation === 'revoke');
+    assert.ok(request !== undefined);
+    assert.equal(request.query.get('token'), null, 'no token in the query string');
+    assert.deepStrictEqual(request.body, { token: rig.tokens.refreshToken });
+  });
+
+  it('when Google answers 400 invalid_request (not invalid_token), then it is no revocation: a permanent SyncError', async () => {
+    rig.fake.inject({ operation: 'revoke', status: 400, reason: 'invalid_request' });
+    await assert.rejects(rig.oauth.revoke(rig.tokens), (err: unknown) => err instanceof SyncError && err.kind === 'permanent');
+    assert.equal(rig.fake.isGrantRevoked(rig.tokens.refreshToken!), false);
+  });
+});
 
 describe('Microsoft revoke (Graph consent grants)', () => {
   let rig: MicrosoftRig;

@@ -1,4 +1,3 @@
-import { nextCleanupAt } from '../../src/sync/calendar-cleanup.js';
 import { testJoinLinks } from './builders.js';
 import assert from 'node:assert/strict';
 import supertest from 'supertest';
@@ -133,7 +132,7 @@ export async function createSyncHarness(factories: VendorFactory[], options: Tes
       const outcomes: TargetOutcome[] = [];
       for (let round = 0; round < maxRounds; round++) {
         outcomes.push(...(await worker.drain()));
-        const due = earliest(await t.store.nextDueAt(), await nextCleanupAt(t.store, t.clock.now()));
+        const due = await worker.nextDueAt();
         if (due === null) return outcomes;
         if (Date.parse(due) > t.clock.now().getTime()) t.clock.set(due);
       }
@@ -152,10 +151,4 @@ export async function createSyncHarness(factories: VendorFactory[], options: Tes
       await Promise.all(vendors.map((v) => v.fake.close()));
     },
   };
-}
-
-function earliest(a: string | null, b: string | null): string | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  return a < b ? a : b;
 }
