@@ -15,3 +15,4 @@ export type * from './busy-source.js';
 export type * from './web-session.js';
 export * from './join-link.js';
 export * from './reminders.js';
+export * from './secret-token.js';

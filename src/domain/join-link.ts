@@ -1,4 +1,5 @@
-import { createHmac, hash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { hashSecretToken } from './secret-token.js';
 import type { Session } from './types.js';
 
 
@@ -24,9 +25,8 @@ export interface JoinLinks {
   tokenHash(session: Pick<Session, 'providerId' | 'id'>): string;
 }
 
-export function hashJoinToken(token: string): string {
-  return hash('sha256', token, 'hex');
-}
+/** SHA-256 (hex) of a join token, as of every secret of ours: what the store keeps. */
+export const hashJoinToken = hashSecretToken;
 
 /** Whether s could be a join token; lets a click of junk answer 404 without a store lookup. */
 export function isWellFormedJoinToken(s: string): boolean {

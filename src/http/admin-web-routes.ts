@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError, ErrorCode } from '../domain/index.js';
 import type { AuditEntry, ResyncJob, WebSession } from '../domain/index.js';
 import type { AdminService } from '../services/admin-service.js';
-import { hashSecretToken, newSecretToken } from '../services/web-session-service.js';
+import { hashSecretToken, newSecretToken } from '../domain/index.js';
 import { tokensEqual } from './auth.js';
 import { idSchema } from './schemas.js';
 import { html, page, type Html } from './web-html.js';

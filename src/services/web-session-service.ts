@@ -1,23 +1,12 @@
-import { hash, randomBytes } from 'node:crypto';
-import { AppError, ErrorCode } from '../domain/index.js';
+import { AppError, ErrorCode, hashSecretToken, isWellFormedSecretToken, newSecretToken } from '../domain/index.js';
 import type { Clock, Store, WebSession } from '../domain/index.js';
 import { writableProvider } from './provider-service.js';
 
-// Portal links and browser sessions. Tokens are 32 random bytes (256 bits), base64url; only their
-// SHA-256 is stored, so a copy of the database opens no session and redeems no link.
+// Portal links and browser sessions. Their tokens are our secrets (src/domain/secret-token.ts):
+// only their SHA-256 is stored, so a copy of the database opens no session and redeems no link.
 
 export const PORTAL_LINK_MINUTES = 15;
 export const SESSION_HOURS = 8;
-const TOKEN_BYTES = 32;
-const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
-
-export function newSecretToken(): string {
-  return randomBytes(TOKEN_BYTES).toString('base64url');
-}
-
-export function hashSecretToken(token: string): string {
-  return hash('sha256', token, 'hex');
-}
 
 export interface WebSessionServiceDeps {
   store: Store;
@@ -59,7 +48,7 @@ export class WebSessionService {
       status: 410,
       message: 'This sign-in link has expired or has already been used. Ask for a new link.',
     });
-    if (!TOKEN_SHAPE.test(token)) throw refused;
+    if (!isWellFormedSecretToken(token)) throw refused;
     const now = this.deps.clock.now().toISOString();
     return this.deps.store.transaction(async (tx) => {
       const link = await tx.usePortalLink(hashSecretToken(token), now);
@@ -79,7 +68,7 @@ export class WebSessionService {
 
   /** The live session behind a cookie value, or null (malformed, unknown, revoked or expired). */
   async resolve(token: string): Promise<WebSession | null> {
-    if (!TOKEN_SHAPE.test(token)) return null;
+    if (!isWellFormedSecretToken(token)) return null;
     const session = await this.deps.store.getWebSession(hashSecretToken(token));
     if (session === null || session.revokedAt !== null) return null;
     if (session.expiresAt <= this.deps.clock.now().toISOString()) return null;
