@@ -1,8 +1,9 @@
 // Turns what a provider pasted as their calendar's address into the URL we will fetch, or says
 // why not. Pure: no DNS; which addresses a host may resolve to is safe-fetch.ts's concern.
 // A reason names the host at most: the path and query of a secret ICS address are its password.
+import { MAX_SOURCE_URL_LENGTH } from '../src/domain/index.js';
 
-export const MAX_SOURCE_URL_LENGTH = 2048;
+export { MAX_SOURCE_URL_LENGTH };
 
 export interface InvalidSourceUrl {
   code: 'INVALID_SOURCE_URL';

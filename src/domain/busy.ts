@@ -112,3 +112,6 @@ export function mergeWithin(intervals: readonly BusyInterval[], window: { from: 
   const spans = intervals.map((i): Span => [Math.max(instantMs(i.start, 'start'), from), Math.min(instantMs(i.end, 'end'), to)]);
   return unionOfSpans(spans).map(([start, end]) => ({ start: toIso(start), end: toIso(end) }));
 }
+
+/** The longest ICS source address accepted (the API, the portal form and the address check). */
+export const MAX_SOURCE_URL_LENGTH = 2048;

@@ -104,6 +104,11 @@ function auditDetails(entry: AuditEntry): string {
     .join(', ');
 }
 
+/** What the sign-in form is bound to: the nonce of its cookie (hashed, as the cookie is the secret). */
+function signInBinding(nonce: string): string {
+  return `sign-in:${hashSecretToken(nonce)}`;
+}
+
 export function adminWebRouter(deps: AdminWebDeps): Router {
   const { sessions, secrets, publicBaseUrl, admin, adminToken } = deps;
   const router = Router();
@@ -120,7 +125,7 @@ export function adminWebRouter(deps: AdminWebDeps): Router {
         assets: webAssets,
         body: html`${error !== undefined ? html`<p class="error" role="alert" id="sign-in-error">${error}</p>` : ''}
 <form method="post" action="/admin/sign-in">
-<input type="hidden" name="_csrf" value="${csrfToken(secrets, `sign-in:${hashSecretToken(nonce)}`)}">
+<input type="hidden" name="_csrf" value="${csrfToken(secrets, signInBinding(nonce))}">
 <label for="admin-token">Admin token</label>
 <input type="password" id="admin-token" name="token" required autocomplete="current-password"${error !== undefined ? html` aria-describedby="sign-in-error"` : ''}>
 <button type="submit">Sign in</button>
@@ -136,7 +141,7 @@ export function adminWebRouter(deps: AdminWebDeps): Router {
 
   router.post('/sign-in', async (req, res) => {
     const nonce = readCookie(req, SIGN_IN_COOKIE);
-    if (nonce === null || !csrfMatches(secrets, `sign-in:${hashSecretToken(nonce)}`, field(req, '_csrf'))) {
+    if (nonce === null || !csrfMatches(secrets, signInBinding(nonce), field(req, '_csrf'))) {
       throw forbidden('This form has expired or did not come from this site. Reload the sign-in page and try again.');
     }
     if (!tokensEqual(field(req, 'token'), adminToken)) {

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { BusySource } from '../domain/index.js';
+import { MAX_SOURCE_URL_LENGTH, type BusySource } from '../domain/index.js';
 import type { BusyService } from '../services/busy-service.js';
 import { param } from './api-router.js';
 import { idSchema, parseOrThrow } from './schemas.js';
@@ -8,7 +8,7 @@ import { idSchema, parseOrThrow } from './schemas.js';
 // /providers/:providerId/busy-sources and /busy: a provider's other calendars, read as busy time.
 
 export const busySourceBody = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('ics'), url: z.string().trim().min(1, 'must not be empty').max(2048, 'must be at most 2048 characters') }),
+  z.strictObject({ kind: z.literal('ics'), url: z.string().trim().min(1, 'must not be empty').max(MAX_SOURCE_URL_LENGTH, `must be at most ${MAX_SOURCE_URL_LENGTH} characters`) }),
   z.strictObject({ kind: z.literal('connection'), connectionId: idSchema }),
 ]);
 

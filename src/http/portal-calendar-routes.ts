@@ -3,7 +3,7 @@ import { Router } from 'express';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { toCalendarEvent } from '../domain/calendar-event.js';
-import { AppError, ErrorCode, notFound } from '../domain/index.js';
+import { AppError, ErrorCode, MAX_SOURCE_URL_LENGTH, notFound } from '../domain/index.js';
 import type { BusySource, Clock, Connection, ConnectionKind, JoinLinks, Location, PrivacyMode, Provider, Session, WebSession } from '../domain/index.js';
 import type { BusyService } from '../services/busy-service.js';
 import type { ConnectionService, ConnectionView } from '../services/connection-service.js';
@@ -11,7 +11,7 @@ import type { LocationService } from '../services/location-service.js';
 import type { ProviderService } from '../services/provider-service.js';
 import type { SessionService } from '../services/session-service.js';
 import { idSchema, parseOrThrow, providerBody } from './schemas.js';
-import { html, type Html } from './web-html.js';
+import { html, utcWhen, type Html } from './web-html.js';
 import { field, requiredSession } from './web-session.js';
 
 // The portal's calendar sections: connected calendars (Google / Outlook push), privacy (what the
@@ -51,8 +51,10 @@ function providerIdOf(res: Response): string {
   return requiredSession(res).providerId ?? '';
 }
 
-function when(iso: string): string {
-  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+
+/** "Google Calendar (ada@example.org)": a connected calendar as the pages name it. */
+function connectionName(c: Pick<Connection, 'kind' | 'accountEmail'>): string {
+  return `${VENDOR[c.kind]}${c.accountEmail === null ? '' : ` (${c.accountEmail})`}`;
 }
 
 /** A connection id from the path, or 404 (a malformed one names nothing). */
@@ -107,7 +109,7 @@ export function portalCalendarRouter(deps: PortalCalendarDeps, view: PortalView,
     }
     switch (c.status) {
       case 'active':
-        return html`<span class="status ok">Active</span>${c.lastSyncedAt === null ? ' – nothing sent yet.' : ` – last update sent ${when(c.lastSyncedAt)}.`}`;
+        return html`<span class="status ok">Active</span>${c.lastSyncedAt === null ? ' – nothing sent yet.' : ` – last update sent ${utcWhen(c.lastSyncedAt)}.`}`;
       case 'pending_authorization':
         return html`<span class="status">Waiting for you to finish signing in</span>${c.lastErrorCode === 'CONSENT_DENIED' ? ' – access was not granted.' : '.'}`;
       case 'needs_reauth':
@@ -144,7 +146,7 @@ export function portalCalendarRouter(deps: PortalCalendarDeps, view: PortalView,
     if (q['failed'] === '1') notices.push(html`<p class="error" role="alert">Connecting did not finish (the sign-in took too long or was already used). Try again.</p>`);
     const line = (v: ConnectionView) => {
       const c = v.connection;
-      const name = `${VENDOR[c.kind]}${c.accountEmail === null ? '' : ` (${c.accountEmail})`}`;
+      const name = connectionName(c);
       const needsReconnect = c.status !== 'active';
       return html`<li class="connection">
 <h3>${name}</h3>
@@ -345,7 +347,7 @@ ${PRIVACY_CHOICES.map(
     const nameOf = (s: BusySource) => {
       if (s.kind === 'ics') return `Calendar at ${s.urlHost ?? 'an unknown host'}`;
       const c = live.find((x) => x.id === s.connectionId);
-      return c === undefined ? 'A calendar that is no longer connected' : `${VENDOR[c.kind]}${c.accountEmail === null ? '' : ` (${c.accountEmail})`}`;
+      return c === undefined ? 'A calendar that is no longer connected' : connectionName(c);
     };
     const line = (s: BusySource) => {
       const name = nameOf(s);
@@ -353,7 +355,7 @@ ${PRIVACY_CHOICES.map(
 <h3>${name}</h3>
 <dl class="facts">
 <dt>Status</dt><dd class="busy-status">${busyStatus(s)}</dd>
-<dt>Last read</dt><dd>${s.lastFetchedAt === null ? 'Never' : when(s.lastFetchedAt)}</dd>
+<dt>Last read</dt><dd>${s.lastFetchedAt === null ? 'Never' : utcWhen(s.lastFetchedAt)}</dd>
 <dt>Last error</dt><dd>${s.lastErrorCode ?? 'None'}</dd>
 <dt>Busy periods</dt><dd>${s.intervalCount}</dd>
 </dl>
@@ -373,7 +375,7 @@ ${extra.error !== undefined ? html`<div class="error" role="alert" id="busy-erro
 <form method="post" action="/portal/busy">
 ${csrfField(session)}
 <label for="busy-url">Calendar address (ICS)</label>
-<input type="url" id="busy-url" name="url" value="${extra.url ?? ''}" required maxlength="2048" autocomplete="off" aria-describedby="busy-url-hint${extra.error !== undefined ? ' busy-error' : ''}">
+<input type="url" id="busy-url" name="url" value="${extra.url ?? ''}" required maxlength="${MAX_SOURCE_URL_LENGTH}" autocomplete="off" aria-describedby="busy-url-hint${extra.error !== undefined ? ' busy-error' : ''}">
 <p class="hint" id="busy-url-hint">The secret address in iCal format from your calendar's settings (https:// or webcal://). It is stored encrypted and never shown again.</p>
 <button type="submit">Add calendar</button>
 </form>
@@ -384,7 +386,7 @@ ${
     : html`<form method="post" action="/portal/busy/connection">
 ${csrfField(session)}
 <label for="busy-connection">Connected calendar</label>
-<select id="busy-connection" name="connectionId">${pickable.map((c) => html`<option value="${c.id}">${VENDOR[c.kind]}${c.accountEmail === null ? '' : ` (${c.accountEmail})`}</option>`)}</select>
+<select id="busy-connection" name="connectionId">${pickable.map((c) => html`<option value="${c.id}">${connectionName(c)}</option>`)}</select>
 <button type="submit">Use its busy time</button>
 </form>`
 }
@@ -401,7 +403,7 @@ ${sources.length === 0 ? html`<p>No other calendars yet.</p>` : html`<ul class="
     const sourceId = `ics-${randomBytes(9).toString('base64url')}`;
     try {
       if (url === '') throw new AppError({ code: ErrorCode.VALIDATION_FAILED, status: 400, message: 'Enter the calendar address.' });
-      if (url.length > 2048) throw new AppError({ code: ErrorCode.VALIDATION_FAILED, status: 400, message: 'The address is longer than 2048 characters.' });
+      if (url.length > MAX_SOURCE_URL_LENGTH) throw new AppError({ code: ErrorCode.VALIDATION_FAILED, status: 400, message: `The address is longer than ${MAX_SOURCE_URL_LENGTH} characters.` });
       await busy.put(providerId, sourceId, { kind: 'ics', url });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;

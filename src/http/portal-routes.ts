@@ -9,7 +9,7 @@ import type { WebSessionService } from '../services/web-session-service.js';
 import { portalCalendarRouter, type PortalCalendarDeps } from './portal-calendar-routes.js';
 import { actorOf, param } from './api-router.js';
 import { feedBody, idSchema, locationBody, parseOrThrow } from './schemas.js';
-import { html, page, type Html } from './web-html.js';
+import { html, page, utcWhen, type Html } from './web-html.js';
 import { webAssets } from './web-assets.js';
 import {
   clearSessionCookie,
@@ -112,9 +112,6 @@ export function appName(userAgent: string | null): string {
   return userAgent.slice(0, 60);
 }
 
-function when(iso: string): string {
-  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
-}
 
 export function portalRouter(deps: PortalDeps): Router {
   const { sessions, secrets, publicBaseUrl, providers, locations, feeds } = deps;
@@ -395,8 +392,8 @@ ${officeSection(session, v)}`,
 </section>`;
     };
     const line = (f: FeedToken) => html`<li>
-<strong>${f.label ?? 'Unnamed feed'}</strong> – created ${when(f.createdAt)}.
-${f.lastFetchedAt === null ? 'Not fetched yet.' : `Last fetched ${when(f.lastFetchedAt)} by ${appName(f.lastUserAgent)}.`}
+<strong>${f.label ?? 'Unnamed feed'}</strong> – created ${utcWhen(f.createdAt)}.
+${f.lastFetchedAt === null ? 'Not fetched yet.' : `Last fetched ${utcWhen(f.lastFetchedAt)} by ${appName(f.lastUserAgent)}.`}
 <form method="post" action="/portal/feeds/${f.id}/revoke"><input type="hidden" name="_csrf" value="${sessionCsrf(secrets, session)}"><button type="submit" class="secondary" aria-label="Revoke ${f.label ?? 'unnamed feed'}">Revoke</button></form>
 </li>`;
     view(res, session, {

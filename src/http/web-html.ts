@@ -90,3 +90,8 @@ ${o.body}
 </html>
 `.value;
 }
+
+/** An instant as the pages show it: "2026-11-10 15:00 UTC". */
+export function utcWhen(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}

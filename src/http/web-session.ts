@@ -63,8 +63,13 @@ export function csrfMatches(secrets: SecretBox, binding: string, given: unknown)
   return typeof given === 'string' && given.length > 0 && tokensEqual(given, csrfToken(secrets, binding));
 }
 
+/** What a session's forms are bound to: the CSRF token is an HMAC of it. */
+function sessionBinding(session: WebSession): string {
+  return `session:${session.idHash}`;
+}
+
 export function sessionCsrf(secrets: SecretBox, session: WebSession): string {
-  return csrfToken(secrets, `session:${session.idHash}`);
+  return csrfToken(secrets, sessionBinding(session));
 }
 
 /**
@@ -149,7 +154,7 @@ export function requireCsrf(secrets: SecretBox): RequestHandler {
     if (SAFE_METHODS.has(req.method)) return next();
     const session = sessionOf(res);
     const body = req.body as Record<string, unknown> | undefined;
-    if (session === null || !csrfMatches(secrets, `session:${session.idHash}`, body?.['_csrf'])) {
+    if (session === null || !csrfMatches(secrets, sessionBinding(session), body?.['_csrf'])) {
       return next(forbidden('This form has expired or did not come from this site. Go back, reload the page and try again.'));
     }
     next();
