@@ -171,24 +171,18 @@ export function createGoogleConnector(config: GoogleConfig, deps: GoogleConnecto
     async listTagged(session, range) {
       return withCalendar(session, 'list', async (api) => {
         const found: RemoteEvent[] = [];
-        let pageToken: string | undefined;
-        do {
-          const { data } = await api.events.list({
-            calendarId: session.calendarId,
-            privateExtendedProperty: [TAG_FILTER],
-            // Exclusive lower bound on the event's *end*: events still running at `from` count.
-            timeMin: range.from,
-            showDeleted: true,
-            singleEvents: true,
-            maxResults: LIST_PAGE_SIZE,
-            ...(pageToken === undefined ? {} : { pageToken }),
-          });
-          for (const item of data.items ?? []) {
-            const remote = fromGoogleEvent(item);
-            if (remote !== null) found.push(remote);
-          }
-          pageToken = data.nextPageToken ?? undefined;
-        } while (pageToken !== undefined);
+        const query = {
+          calendarId: session.calendarId,
+          privateExtendedProperty: [TAG_FILTER],
+          // Exclusive lower bound on the event's *end*: events still running at `from` count.
+          timeMin: range.from,
+          showDeleted: true,
+          singleEvents: true,
+        };
+        for await (const item of eventPages(api, query)) {
+          const remote = fromGoogleEvent(item);
+          if (remote !== null) found.push(remote);
+        }
         return found;
       });
     },
@@ -204,27 +198,31 @@ export function createGoogleConnector(config: GoogleConfig, deps: GoogleConnecto
       }
       return withCalendar(session, 'busy', async (api) => {
         const found: BusyInterval[] = [];
-        let pageToken: string | undefined;
-        do {
-          const { data } = await api.events.list({
-            calendarId: session.calendarId,
-            // Exclusive bounds: events ending after `from` and starting before `to`.
-            timeMin: range.from,
-            timeMax: range.to,
-            // Recurring series as their instances, each with its own times and status.
-            singleEvents: true,
-            maxResults: LIST_PAGE_SIZE,
-            fields: BUSY_FIELDS,
-            ...(pageToken === undefined ? {} : { pageToken }),
-          });
-          for (const item of data.items ?? []) {
-            const busy = busyIntervalOf(item, range.providerZone);
-            if (busy !== null) found.push(busy);
-          }
-          pageToken = data.nextPageToken ?? undefined;
-        } while (pageToken !== undefined);
+        const query = {
+          calendarId: session.calendarId,
+          // Exclusive bounds: events ending after `from` and starting before `to`.
+          timeMin: range.from,
+          timeMax: range.to,
+          // Recurring series as their instances, each with its own times and status.
+          singleEvents: true,
+          fields: BUSY_FIELDS,
+        };
+        for await (const item of eventPages(api, query)) {
+          const busy = busyIntervalOf(item, range.providerZone);
+          if (busy !== null) found.push(busy);
+        }
         return mergeWithin(found, range);
       });
     },
   };
+}
+
+/** Every event events.list answers for `query`, page after page (LIST_PAGE_SIZE at a time). */
+async function* eventPages(api: calendar_v3.Calendar, query: calendar_v3.Params$Resource$Events$List): AsyncGenerator<calendar_v3.Schema$Event> {
+  let pageToken: string | undefined;
+  do {
+    const { data } = await api.events.list({ ...query, maxResults: LIST_PAGE_SIZE, ...(pageToken === undefined ? {} : { pageToken }) });
+    yield* data.items ?? [];
+    pageToken = data.nextPageToken ?? undefined;
+  } while (pageToken !== undefined);
 }
