@@ -7,18 +7,12 @@ import { startFakeGoogle } from '../fakes/fake-google.js';
 import type { FakeGoogle, FakeGoogleOptions } from '../fakes/fake-google.js';
 import { describeCalendarConnectorContract, expectSyncError, liveEvents, planFor } from './calendar-connector.contract.js';
 import type { CalendarConnectorHarness } from './calendar-connector.contract.js';
+import { googleConfigOf } from '../support/sync-harness.js';
 
 const REDIRECT_URI = 'https://sessionsync.test/oauth/google/callback';
 
 function googleConfig(fake: FakeGoogle): GoogleConfig {
-  return {
-    clientId: fake.clientId,
-    clientSecret: fake.clientSecret,
-    authUrl: fake.authUrl,
-    tokenUrl: fake.tokenUrl,
-    apiRootUrl: fake.apiUrl,
-    redirectUri: REDIRECT_URI,
-  };
+  return googleConfigOf(fake, REDIRECT_URI);
 }
 
 interface GoogleHarness extends CalendarConnectorHarness {

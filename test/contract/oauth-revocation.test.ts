@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { createGoogleConnector, createGoogleOAuth, GOOGLE_DEFAULT_SCOPES } from '../../connectors/google/index.js';
-import type { GoogleConfig } from '../../connectors/google/index.js';
 import { createMicrosoftOAuth, createOutlookConnector, DEFAULT_MICROSOFT_SCOPES } from '../../connectors/outlook/index.js';
 import type { MicrosoftConfig, MicrosoftHttpDeps } from '../../connectors/outlook/index.js';
 import { SyncError, type CalendarConnector, type OAuthProvider, type OAuthTokens } from '../../src/domain/index.js';
@@ -8,6 +7,7 @@ import type { FakeCalendarServer } from '../fakes/fake-calendar.js';
 import { startFakeGoogle, type FakeGoogle } from '../fakes/fake-google.js';
 import { startFakeGraph } from '../fakes/fake-graph.js';
 import type { FakeGraphOptions, FakeGraphServer, RecordedRequest } from '../fakes/fake-graph.js';
+import { googleConfigOf, microsoftConfigOf } from '../support/sync-harness.js';
 import { expectSyncError } from './calendar-connector.contract.js';
 
 // OAuthProvider.revoke against the fake Google and fake Graph through the real clients: the grant
@@ -25,15 +25,7 @@ interface RevocationRig {
 
 async function googleRig(): Promise<RevocationRig> {
   const fake = await startFakeGoogle();
-  const config: GoogleConfig = {
-    clientId: fake.clientId,
-    clientSecret: fake.clientSecret,
-    authUrl: fake.authUrl,
-    tokenUrl: fake.tokenUrl,
-    revokeUrl: fake.revokeUrl,
-    apiRootUrl: fake.apiUrl,
-    redirectUri: 'https://sessionsync.test/oauth/google/callback',
-  };
+  const config = googleConfigOf(fake, 'https://sessionsync.test/oauth/google/callback');
   const issued = fake.issueTokens();
   return {
     fake,
@@ -44,14 +36,7 @@ async function googleRig(): Promise<RevocationRig> {
 }
 
 function microsoftConfig(fake: FakeGraphServer): MicrosoftConfig {
-  return {
-    clientId: fake.clientId,
-    clientSecret: fake.clientSecret,
-    tenant: 'common',
-    loginUrl: fake.loginUrl,
-    graphUrl: fake.graphUrl,
-    redirectUri: 'https://sessionsync.test/oauth/microsoft/callback',
-  };
+  return microsoftConfigOf(fake, 'https://sessionsync.test/oauth/microsoft/callback');
 }
 
 interface MicrosoftRig extends RevocationRig {

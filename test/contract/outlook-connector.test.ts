@@ -7,6 +7,7 @@ import { startFakeGraph } from '../fakes/fake-graph.js';
 import type { FakeGraphOptions, FakeGraphServer, RecordedRequest } from '../fakes/fake-graph.js';
 import { describeCalendarConnectorContract, expectSyncError, liveEvents, planFor } from './calendar-connector.contract.js';
 import type { CalendarConnectorHarness } from './calendar-connector.contract.js';
+import { microsoftConfigOf } from '../support/sync-harness.js';
 
 const REDIRECT_URI = 'https://sessionsync.test/oauth/microsoft/callback';
 const FROM = '2026-11-01T00:00:00.000Z';
@@ -14,14 +15,7 @@ const KEY_PROPERTY = 'String {9ced5288-5cda-49f2-ad67-29584fc43a33} Name session
 const REVISION_PROPERTY = 'String {9ced5288-5cda-49f2-ad67-29584fc43a33} Name sessionsyncRevision';
 
 function outlookConfig(fake: FakeGraphServer): MicrosoftConfig {
-  return {
-    clientId: fake.clientId,
-    clientSecret: fake.clientSecret,
-    tenant: 'common',
-    loginUrl: fake.loginUrl,
-    graphUrl: fake.graphUrl,
-    redirectUri: REDIRECT_URI,
-  };
+  return microsoftConfigOf(fake, REDIRECT_URI);
 }
 
 interface OutlookHarness extends CalendarConnectorHarness {

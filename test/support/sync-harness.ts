@@ -1,14 +1,14 @@
 import { testJoinLinks } from './builders.js';
 import assert from 'node:assert/strict';
 import supertest from 'supertest';
-import { createGoogleConnector, createGoogleOAuth } from '../../connectors/google/index.js';
-import { createMicrosoftOAuth, createOutlookConnector } from '../../connectors/outlook/index.js';
+import { createGoogleConnector, createGoogleOAuth, type GoogleConfig } from '../../connectors/google/index.js';
+import { createMicrosoftOAuth, createOutlookConnector, type MicrosoftConfig } from '../../connectors/outlook/index.js';
 import type { CalendarConnector, ConnectionKind, OAuthProvider, Store } from '../../src/domain/index.js';
 import { ResyncRunner, SyncWorker, type TargetOutcome } from '../../src/sync/index.js';
 import type { FakeCalendarServer, FakeStoredEvent } from '../fakes/fake-calendar.js';
-import { startFakeGoogle } from '../fakes/fake-google.js';
+import { startFakeGoogle, type FakeGoogle } from '../fakes/fake-google.js';
 import { startFakeGraph } from '../fakes/fake-graph.js';
-import type { FakeGraphOptions } from '../fakes/fake-graph.js';
+import type { FakeGraphOptions, FakeGraphServer } from '../fakes/fake-graph.js';
 import { PUBLIC_BASE_URL, createTestApp, type TestApp, type TestAppOptions } from './test-app.js';
 
 // An app wired to fake vendor servers through the real client libraries, with a sync worker and
@@ -26,31 +26,26 @@ export interface VendorRig {
 
 export type VendorFactory = () => Promise<VendorRig>;
 
+/** The Google adapters' config pointed at a fake, every endpoint included (none reaches Google). */
+export function googleConfigOf(fake: FakeGoogle, redirectUri: string): GoogleConfig {
+  return { clientId: fake.clientId, clientSecret: fake.clientSecret, authUrl: fake.authUrl, tokenUrl: fake.tokenUrl, revokeUrl: fake.revokeUrl, apiRootUrl: fake.apiUrl, redirectUri };
+}
+
+/** The Microsoft adapters' config pointed at a fake Graph and its login endpoints. */
+export function microsoftConfigOf(fake: FakeGraphServer, redirectUri: string): MicrosoftConfig {
+  return { clientId: fake.clientId, clientSecret: fake.clientSecret, tenant: 'common', loginUrl: fake.loginUrl, graphUrl: fake.graphUrl, redirectUri };
+}
+
 export const googleVendor: VendorFactory = async () => {
   const fake = await startFakeGoogle();
-  const config = {
-    clientId: fake.clientId,
-    clientSecret: fake.clientSecret,
-    authUrl: fake.authUrl,
-    tokenUrl: fake.tokenUrl,
-    revokeUrl: fake.revokeUrl,
-    apiRootUrl: fake.apiUrl,
-    redirectUri: `${PUBLIC_BASE_URL}/oauth/google/callback`,
-  };
+  const config = googleConfigOf(fake, `${PUBLIC_BASE_URL}/oauth/google/callback`);
   return { kind: 'google', fake, oauth: createGoogleOAuth(config), connector: createGoogleConnector(config), callbackPath: '/oauth/google/callback', authUrl: fake.authUrl };
 };
 
 /** The Outlook rig over a fake Graph started with these options (e.g. tenantWideConsent, canManagePermissionGrants). */
 export const outlookVendorWith = (options: FakeGraphOptions): VendorFactory => async () => {
   const fake = await startFakeGraph(options);
-  const config = {
-    clientId: fake.clientId,
-    clientSecret: fake.clientSecret,
-    tenant: 'common',
-    loginUrl: fake.loginUrl,
-    graphUrl: fake.graphUrl,
-    redirectUri: `${PUBLIC_BASE_URL}/oauth/microsoft/callback`,
-  };
+  const config = microsoftConfigOf(fake, `${PUBLIC_BASE_URL}/oauth/microsoft/callback`);
   // The fake serves https with a test certificate; its fetch trusts that certificate only.
   const deps = { fetch: fake.fetch };
   return {
