@@ -1,5 +1,5 @@
 // A provider's other calendar, read as busy time: an ICS address or one of its connected calendars.
-import type { BusyInterval } from './busy.js';
+import type { BusyInterval, SourcedInterval } from './busy.js';
 
 export type BusySourceKind = 'ics' | 'connection';
 
@@ -34,10 +34,8 @@ export interface BusySource {
   updatedAt: string;
 }
 
-/** A stored busy interval and the source it was read from. */
-export interface StoredBusyInterval extends BusyInterval {
-  sourceId: string;
-}
+/** A stored busy interval and the source it was read from (busy.ts: SourcedInterval). */
+export type StoredBusyInterval = SourcedInterval;
 
 /** What reading an ICS source gave: its busy intervals, nothing new (a 304), or why it failed. */
 export type IcsRead =

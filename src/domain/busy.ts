@@ -84,7 +84,8 @@ export function mergeBySource(list: readonly SourcedInterval[]): SourcedBusyInte
   return out.map((m) => ({ start: toIso(m.start), end: toIso(m.end), sourceIds: [...m.sources].sort(compareText) }));
 }
 
-function compareText(a: string, b: string): number {
+/** Code-unit order, the same as SQLite's BINARY and PostgreSQL's "C" collation (localeCompare is not). */
+export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -1,5 +1,6 @@
 // Overlap guard: two sessions in the same meeting room (same linkKey) at the same time would put
 // one client into another client's session, which the telehealth rules forbid.
+import { compareText } from './busy.js';
 
 export interface BookedSlot {
   sessionId: string;
@@ -86,8 +87,4 @@ export function findLinkConflicts(candidates: readonly BookedSlot[], existing: r
         compareText(x.other.slot.sessionId, y.other.slot.sessionId),
     )
     .map(({ self, other }) => ({ sessionId: self.slot.sessionId, conflictsWith: other.slot.sessionId }));
-}
-
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -35,7 +35,7 @@ import type {
   SealedValueChange,
   SealedValueKind,
 } from '../domain/index.js';
-import { AppError, ErrorCode, notFound } from '../domain/index.js';
+import { AppError, compareText, ErrorCode, notFound } from '../domain/index.js';
 import type { StoreDialect } from './dialect.js';
 import type { FeedFence, FenceTicket } from './feed-fence.js';
 import {
@@ -1466,10 +1466,6 @@ function toCount(value: unknown): number {
   return value === undefined || value === null ? 0 : Number(value);
 }
 
-/** Code-unit order, the same as SQLite's BINARY and PostgreSQL's "C" collation (localeCompare is not). */
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 function truncateUserAgent(userAgent: string | null): string | null {
   if (userAgent === null || userAgent.length <= MAX_USER_AGENT_LENGTH) return userAgent;
