@@ -748,21 +748,8 @@ function graphError(res: ServerResponse, status: number, code: string, message: 
       });
     }
 
-    const authorization = req.headers.authorization;
-    const token = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : null;
-    const issued = token === null ? undefined : accessTokens.get(token);
-    if (issued === undefined) {
-      graphError(res, 401, 'InvalidAuthenticationToken', token === null ? 'Access token is empty.' : 'IDX14100: JWT is not well formed.', req);
-      return;
-    }
-    if (issued.expiresAt <= now()) {
-      graphError(res, 401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.', req);
-      return;
-    }
-    if (accessRevoked.has(issued.grantId)) {
-      graphError(res, 401, 'InvalidAuthenticationToken', REVOKED_ACCESS_MESSAGE, req);
-      return;
-    }
+    const issued = authorised(req, res);
+    if (issued === null) return;
 
     const fault = takeFault(target.operation);
     if (fault?.network === 'reset') {
