@@ -114,9 +114,19 @@ interface CacheEntry extends FeedBody {
  */
 const EVENT_OVERHEAD_BYTES = 1024;
 
-/** A token's answer, kept while the store's feedLookupEpoch() stays the same. */
+/**
+ * A token's answer, kept while the store's feedLookupEpoch() stays the same; and but for its
+ * feedRevision while feedTokenEpoch() does (NaN: not kept).
+ */
 interface Lookup extends FeedRevision {
   epoch: number;
+  tokenEpoch: number;
+}
+
+/** A lookup, and the provider row it was brought up to date from (what a render may start from). */
+interface Found {
+  lookup: Lookup;
+  provider: Provider | undefined;
 }
 
 /** Most token answers kept; past it the oldest go (a lookup is one query to make again). */
@@ -229,15 +239,16 @@ export class FeedService {
    */
   async render(token: string): Promise<RenderedFeed | null> {
     if (!isWellFormedFeedToken(token)) return null;
-    const found = await this.lookup(hashFeedToken(token));
-    if (found === null) return null;
+    const answer = await this.lookup(hashFeedToken(token));
+    if (answer === null) return null;
+    const found = answer.lookup;
     const { providerId } = found;
     const now = this.options.clock.now().getTime();
     const day = Math.floor(now / DAY_MS);
 
     const cached = this.cache.get(providerId);
     if (cached !== undefined && isCurrent(cached, found, day)) return this.served(found, cached, now);
-    const entry = await this.renderOnce(providerId, found.feedRevision, day);
+    const entry = await this.renderOnce(providerId, found.feedRevision, day, answer.provider);
     if (entry === null) return null;
     this.remember(providerId, entry);
     return new ServedFeed(this, found.feedId, providerId, entry, now);
@@ -284,23 +295,35 @@ export class FeedService {
     return entry.gzip;
   }
 
-  private async lookup(tokenHash: string): Promise<Lookup | null> {
-    const epoch = this.options.store.feedLookupEpoch();
+  private async lookup(tokenHash: string): Promise<Found | null> {
+    const { store } = this.options;
+    const epoch = store.feedLookupEpoch();
     const known = this.lookups.get(tokenHash);
-    if (known !== undefined && known.epoch === epoch) return known;
+    if (known !== undefined && known.epoch === epoch) return { lookup: known, provider: undefined };
+    // Only revisions moved since (a session written, the common case): the token names the same
+    // feed, and the provider's row, which the render reads anyway, tells the revision.
+    const tokenEpoch = store.feedTokenEpoch();
+    if (known !== undefined && epoch !== null && known.tokenEpoch === tokenEpoch) {
+      const provider = await store.getProvider(known.providerId);
+      if (provider !== null && provider.createdAt === known.providerCreatedAt) {
+        const updated: Lookup = { ...known, feedRevision: provider.feedRevision, epoch };
+        this.lookups.set(tokenHash, updated);
+        return { lookup: updated, provider };
+      }
+    }
     // Without an epoch (PostgreSQL) every poll asks: polls that arrive together ask in one query.
-    const found = epoch === null ? await this.batcher.find(tokenHash) : await this.options.store.findFeedRevision(tokenHash);
+    const found = epoch === null ? await this.batcher.find(tokenHash) : await store.findFeedRevision(tokenHash);
     if (found === null) {
       this.lookups.delete(tokenHash);
       return null;
     }
-    const answer: Lookup = { ...found, epoch: epoch ?? Number.NaN };
+    const answer: Lookup = { ...found, epoch: epoch ?? Number.NaN, tokenEpoch: epoch === null ? Number.NaN : (tokenEpoch ?? Number.NaN) };
     // Unknown tokens are not kept, so junk cannot grow this; live ones past the cap start over.
     if (epoch !== null) {
       if (this.lookups.size >= MAX_LOOKUPS) this.lookups.clear();
       this.lookups.set(tokenHash, answer);
     }
-    return answer;
+    return { lookup: answer, provider: undefined };
   }
 
   /** Makes `entry` the newest cached for the provider, replacing (and uncounting) the one before. */
@@ -336,16 +359,18 @@ export class FeedService {
    * null when the provider is gone. One render per provider at a time, each starting from the
    * one before it (whose fragments it reuses, and whose events map it takes over). The provider
    * row is read first and its revision labels the body: the sessions read after it hold every
-   * change up to that revision.
+   * change up to that revision. `given` is that row when the caller has just read it; it is read
+   * again when another render ran first (which may have moved past it).
    */
-  private renderOnce(providerId: string, revision: number, day: number): Promise<CacheEntry | null> {
+  private renderOnce(providerId: string, revision: number, day: number, given?: Provider): Promise<CacheEntry | null> {
     const key = `${revision}|${day}`;
     const current = this.rendering.get(providerId);
     if (current?.key === key) return current.promise;
+    const fresh = current === undefined ? given : undefined;
     const started = process.hrtime.bigint();
     const promise = (current?.promise.catch(() => null) ?? Promise.resolve(null))
       .then(async (): Promise<CacheEntry | null> => {
-        const provider = await this.options.store.getProvider(providerId);
+        const provider = fresh ?? (await this.options.store.getProvider(providerId));
         if (provider === null) return null;
         // Fragments of another provider that had this id (deleted, created again) never hold.
         const cached = this.cache.get(providerId);

@@ -175,6 +175,13 @@ export interface Store extends StoreReader, SyncStoreLeases {
    * writer has returned.
    */
   feedLookupEpoch(): number | null;
+  /**
+   * Like feedLookupEpoch, but moving only on commits that may change which feed and provider a
+   * token names (a feed revoked or tombstoned, a provider deleted), not on revision bumps: while it
+   * stays the same, a kept answer of findFeedRevision holds but for its feedRevision, which the
+   * provider's row tells. On PostgreSQL it is feedLookupEpoch (the fence tells no kinds apart).
+   */
+  feedTokenEpoch(): number | null;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   /** This process's database connections: total, idle, and callers waiting for one. */

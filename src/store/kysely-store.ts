@@ -145,6 +145,8 @@ interface TxScope {
   open: boolean;
   /** Whether fn wrote something findFeedRevision reads (see Store.feedLookupEpoch). */
   feedsChanged: boolean;
+  /** Whether fn wrote something that changes which feed a token names (see Store.feedTokenEpoch). */
+  tokensChanged: boolean;
   /** Kinds of work this transaction queued, signalled once it commits. */
   queued: Set<WorkKind>;
 }
@@ -163,6 +165,8 @@ export class KyselyStore implements Store {
   readonly #fence: FeedFence | undefined;
   /** Counts this process's transactions that changed feed lookups (see feedLookupEpoch). */
   #feedCommits = 0;
+  /** Counts those of them that changed which feed a token names (see feedTokenEpoch). */
+  #tokenCommits = 0;
   /** Store calls and transactions under way, for the one-connection store's poolStats. */
   #active = 0;
   // Marks the async context of a running fn so that a call to the store from inside it fails
@@ -234,6 +238,10 @@ export class KyselyStore implements Store {
     // Both only ever grow, so their sum changes whenever either does.
     return this.#externalCommits === undefined ? null : this.#feedCommits + this.#externalCommits();
   }
+  feedTokenEpoch(): number | null {
+    if (this.#fence !== undefined) return this.#fence.epoch();
+    return this.#externalCommits === undefined ? null : this.#tokenCommits + this.#externalCommits();
+  }
   recordFeedFetch = this.#outside('recordFeedFetch', (feedId: string, at: string, userAgent: string | null, count: number = 1) =>
     this.#ops.recordFeedFetch(feedId, at, userAgent, count),
   );
@@ -289,17 +297,22 @@ export class KyselyStore implements Store {
     this.#assertOutsideTransaction('transaction');
     let queued = new Set<WorkKind>();
     let feedsChanged = false;
+    let tokensChanged = false;
     // One per attempt that changed feeds (a retried fn runs again); only the last one committed.
     const tickets: FenceTicket[] = [];
     this.#active += 1;
     const result = await this.#runTransaction(this.#db, async (trx) => {
       // A fresh scope per attempt: a retried fn must not inherit a failed attempt's signals.
-      const scope: TxScope = { open: true, feedsChanged: false, queued: new Set() };
+      const scope: TxScope = { open: true, feedsChanged: false, tokensChanged: false, queued: new Set() };
       try {
         const value = await this.#txScope.run(scope, () => fn(makeTx(new Operations(trx, this.#dialect), scope)));
         scope.open = false;
         // Counted before COMMIT as well as after: a poll in between then asks the database, and
         // its query waits for the one connection this transaction holds until it has committed.
+        if (scope.tokensChanged) {
+          this.#tokenCommits += 1;
+          tokensChanged = true;
+        }
         if (scope.feedsChanged) {
           this.#feedCommits += 1;
           feedsChanged = true;
@@ -327,6 +340,7 @@ export class KyselyStore implements Store {
       })
       .finally(() => (this.#active -= 1));
     if (feedsChanged) this.#feedCommits += 1;
+    if (tokensChanged) this.#tokenCommits += 1;
     const committed = tickets.pop();
     for (const ticket of tickets) this.#fence?.abandon(ticket);
     if (this.#fence !== undefined && committed !== undefined) {
@@ -396,6 +410,13 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
       scope.feedsChanged = true;
       return live(op)(...args);
     };
+  // A write that can stop a token naming its feed: it changes feed lookups too.
+  const tokenWrite =
+    <A extends unknown[], R>(op: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> => {
+      scope.tokensChanged = true;
+      return feedWrite(op)(...args);
+    };
   return {
     getProvider: live((id) => ops.getProvider(id)),
     listLocations: live((providerId) => ops.listLocations(providerId)),
@@ -415,14 +436,14 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     lockProvider: live((providerId) => ops.lock(`provider:${providerId}`)),
     lockConnection: live((connectionId) => ops.lock(`connection:${connectionId}`)),
     putProvider: feedWrite((provider) => ops.putProvider(provider)),
-    deleteProvider: feedWrite((providerId) => ops.deleteProvider(providerId)),
+    deleteProvider: tokenWrite((providerId) => ops.deleteProvider(providerId)),
     putLocation: live((location) => ops.putLocation(location)),
     deleteLocation: live((providerId, locationId) => ops.deleteLocation(providerId, locationId)),
     putSession: live((session) => ops.putSession(session)),
     putSessions: live((sessions) => ops.putSessions(sessions)),
     deleteSession: live((providerId, sessionId) => ops.deleteSession(providerId, sessionId)),
     putFeed: live((feed) => ops.putFeed(feed)),
-    revokeFeed: feedWrite((providerId, feedId, at) => ops.revokeFeed(providerId, feedId, at)),
+    revokeFeed: tokenWrite((providerId, feedId, at) => ops.revokeFeed(providerId, feedId, at)),
     bumpFeedRevision: feedWrite((providerId) => ops.bumpFeedRevision(providerId)),
 
     // Busy time changes no feed: plain writes, never feedWrite, so feedLookupEpoch stays.
@@ -457,7 +478,7 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
       scope.queued.add('sync');
       return withEvents;
     }),
-    tombstoneFeeds: feedWrite((providerId, calendarName, at) => ops.tombstoneFeeds(providerId, calendarName, at)),
+    tombstoneFeeds: tokenWrite((providerId, calendarName, at) => ops.tombstoneFeeds(providerId, calendarName, at)),
     putOffboarding: live((offboarding) => ops.putOffboarding(offboarding)),
     putConnection: live(async (connection) => {
       await ops.putConnection(connection);

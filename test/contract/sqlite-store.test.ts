@@ -136,6 +136,31 @@ describe('SqliteStore', () => {
       }
     });
 
+    it('when a feed revision is bumped or a provider written, then feedLookupEpoch moves and feedTokenEpoch stays; another connection\'s commit moves both', async () => {
+      const filename = nextFile();
+      const here = await createSqliteStore({ filename });
+      const there = await createSqliteStore({ filename });
+      try {
+        await here.transaction(async (tx) => {
+          await tx.putProvider(aProvider());
+          await tx.putFeed(aFeedToken({ tokenHash: '1'.repeat(64) }));
+        });
+        const lookup = here.feedLookupEpoch();
+        const token = here.feedTokenEpoch();
+        await here.transaction((tx) => tx.bumpFeedRevision('prov-1', '2026-11-03T09:30:00.000Z'));
+        await here.transaction((tx) => tx.putProvider(aProvider({ name: 'Dr. Renamed' })));
+        assert.notEqual(here.feedLookupEpoch(), lookup);
+        assert.equal(here.feedTokenEpoch(), token, 'the token still names the same feed');
+
+        // Another process could have revoked anything: this one cannot tell what it wrote.
+        await there.transaction((tx) => tx.bumpFeedRevision('prov-1', '2026-11-03T09:31:00.000Z'));
+        assert.notEqual(here.feedTokenEpoch(), token);
+      } finally {
+        await there.close();
+        await here.close();
+      }
+    });
+
     it('when a row names a provider that does not exist, then the write rejects (foreign keys are on)', async () => {
       const store = await createSqliteStore({ filename: ':memory:' });
       try {

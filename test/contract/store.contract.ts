@@ -649,6 +649,30 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         assert.equal(fetch, del, 'fetch bookkeeping changes nothing a lookup answers');
       });
 
+      it('when feeds are revoked or tombstoned or a provider deleted, then feedTokenEpoch changes (or is null); session and bookkeeping writes leave it', async () => {
+        await seed(twoProviders());
+        await heldEpoch(store);
+        const epochs: (number | null)[] = [store.feedTokenEpoch()];
+        const step = async (fn: (tx: StoreTx) => Promise<unknown>) => {
+          await store.transaction(fn);
+          epochs.push(store.feedTokenEpoch());
+        };
+        await step((tx) => tx.putSession(aSession({ id: 'sess-9' })));
+        await step((tx) => tx.revokeFeed('prov-1', 'feed-1', T1));
+        await step((tx) => tx.tombstoneFeeds('prov-2', 'Sessions', T1));
+        await step((tx) => tx.putProvider(aProvider({ id: 'prov-3' })));
+        await step((tx) => tx.deleteProvider('prov-3'));
+        await store.recordFeedFetch('feed-2', T2, 'ua', 1);
+        epochs.push(store.feedTokenEpoch());
+        const [start, session, revoke, tombstone, , del, fetch] = epochs;
+        assert.equal(typeof start, 'number');
+        assert.equal(session, start, 'a session write names no other feed');
+        assert.notEqual(revoke, session);
+        assert.notEqual(tombstone, revoke);
+        assert.notEqual(del, tombstone);
+        assert.equal(fetch, del, 'fetch bookkeeping changes nothing a lookup answers');
+      });
+
       it('when an active feed is revoked, then revokedAt is set and the feed stops resolving', async () => {
         const feed = aFeedToken({ id: 'feed-1', tokenHash: '1'.repeat(64) });
         await seed({ providers: [aProvider()], feeds: [feed] });

@@ -68,6 +68,32 @@ describe('feed lookups kept in memory (SQLite)', () => {
     assert.equal(feeds.peek(token)?.etag, after.etag);
   });
 
+  it('when only a session changed, then the next render reads the provider row alone, and once a feed is revoked it asks for the token again', async () => {
+    await feeds.render(token);
+    const asked: string[] = [];
+    const counted = <K extends 'findFeedRevision' | 'getProvider'>(name: K) => {
+      const original = store[name].bind(store) as (...args: unknown[]) => Promise<unknown>;
+      Object.assign(store, { [name]: (...args: unknown[]) => (asked.push(name), original(...args)) });
+    };
+    counted('findFeedRevision');
+    counted('getProvider');
+    clock.advance(60_000);
+    await sessions.put('p1', 's1', { start: '2026-11-03T16:00:00.000Z', end: '2026-11-03T16:50:00.000Z', locationId: null, telehealthUrl: null, client: null, status: 'scheduled' });
+    asked.length = 0;
+    const after = await feeds.render(token);
+    assert.match(Buffer.concat(after?.parts ?? []).toString(), /DTSTART;TZID=America\/New_York:20261103T110000/);
+    assert.deepStrictEqual(asked, ['getProvider'], 'one provider read: it names the revision and starts the render');
+
+    const other = await feeds.create('p1', 'another');
+    await feeds.revoke('p1', other.feed.id, 'test');
+    asked.length = 0;
+    assert.ok(await feeds.render(token));
+    assert.deepStrictEqual(asked, ['findFeedRevision'], 'a revocation anywhere: the token is asked for again');
+    asked.length = 0;
+    const otherToken = new URL(other.url).pathname.slice('/feeds/'.length, -'.ics'.length);
+    assert.equal(await feeds.render(otherToken), null);
+  });
+
   it('when another connection to the database file revokes the feed, then peek no longer answers and render answers null', async () => {
     await feeds.render(token);
     const other = await createSqliteStore({ filename: join(dir, 'db.sqlite') });
