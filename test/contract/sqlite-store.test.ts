@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { createSqliteStore, migrateSqlite } from '../../src/store/index.js';
+import type { Store } from '../../src/domain/index.js';
 import { aFeedToken, aProvider, aVirtualLocation } from '../support/builders.js';
 import { describeStoreContract } from './store.contract.js';
 import { describeSyncStoreContract } from './sync-store.contract.js';
@@ -113,7 +114,8 @@ describe('SqliteStore', () => {
       }
     });
 
-    it('when another connection to the same file revokes a feed, then this store\'s feedLookupEpoch changes and the feed stops resolving', async () => {
+    /** Two stores on one file, holding prov-1 and its feed-1 (token hash 1...1). */
+    const onOneFile = async (fn: (here: Store, there: Store) => Promise<void>) => {
       const filename = nextFile();
       const here = await createSqliteStore({ filename });
       const there = await createSqliteStore({ filename });
@@ -122,6 +124,15 @@ describe('SqliteStore', () => {
           await tx.putProvider(aProvider());
           await tx.putFeed(aFeedToken({ tokenHash: '1'.repeat(64) }));
         });
+        await fn(here, there);
+      } finally {
+        await there.close();
+        await here.close();
+      }
+    };
+
+    it('when another connection to the same file revokes a feed, then this store\'s feedLookupEpoch changes and the feed stops resolving', () =>
+      onOneFile(async (here, there) => {
         const before = here.feedLookupEpoch();
         assert.equal(typeof before, 'number');
         assert.equal(here.feedLookupEpoch(), before, 'unchanged while nothing commits');
@@ -130,21 +141,10 @@ describe('SqliteStore', () => {
 
         assert.notEqual(here.feedLookupEpoch(), before);
         assert.equal(await here.findFeedRevision('1'.repeat(64)), null);
-      } finally {
-        await there.close();
-        await here.close();
-      }
-    });
+      }));
 
-    it('when a feed revision is bumped or a provider written, then feedLookupEpoch moves and feedTokenEpoch stays; another connection\'s commit moves both', async () => {
-      const filename = nextFile();
-      const here = await createSqliteStore({ filename });
-      const there = await createSqliteStore({ filename });
-      try {
-        await here.transaction(async (tx) => {
-          await tx.putProvider(aProvider());
-          await tx.putFeed(aFeedToken({ tokenHash: '1'.repeat(64) }));
-        });
+    it('when a feed revision is bumped or a provider written, then feedLookupEpoch moves and feedTokenEpoch stays; another connection\'s commit moves both', () =>
+      onOneFile(async (here, there) => {
         const lookup = here.feedLookupEpoch();
         const token = here.feedTokenEpoch();
         await here.transaction((tx) => tx.bumpFeedRevision('prov-1', '2026-11-03T09:30:00.000Z'));
@@ -155,11 +155,7 @@ describe('SqliteStore', () => {
         // Another process could have revoked anything: this one cannot tell what it wrote.
         await there.transaction((tx) => tx.bumpFeedRevision('prov-1', '2026-11-03T09:31:00.000Z'));
         assert.notEqual(here.feedTokenEpoch(), token);
-      } finally {
-        await there.close();
-        await here.close();
-      }
-    });
+      }));
 
     it('when a row names a provider that does not exist, then the write rejects (foreign keys are on)', async () => {
       const store = await createSqliteStore({ filename: ':memory:' });
