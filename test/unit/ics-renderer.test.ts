@@ -550,5 +550,15 @@ describe('renderCalendar', () => {
     it('when an instant is not ISO-8601, then it throws a RangeError', () => {
       assert.throws(() => renderCalendar(calendarMeta, [aCalendarEvent({ stamp: 'yesterday' })]), RangeError);
     });
+
+    it('when an instant in the store\'s own form names a day that does not exist, then it throws a RangeError (not the day it rolls over to)', () => {
+      assert.throws(() => renderCalendar(calendarMeta, [aCalendarEvent({ created: '2026-02-30T10:00:00.000Z' })]), RangeError);
+      assert.throws(() => renderCalendar(calendarMeta, [aCalendarEvent({ start: '2026-11-31T15:00:00.000Z', end: '2026-12-01T15:50:00.000Z' })]), RangeError);
+    });
+
+    it('when an instant carries an offset or no fraction, then it is the same instant as in the store\'s own form', () => {
+      const canonical = renderCalendar(calendarMeta, [aCalendarEvent({ start: '2026-11-10T15:00:00.000Z', end: '2026-11-10T15:50:00.000Z' })]);
+      assert.equal(renderCalendar(calendarMeta, [aCalendarEvent({ start: '2026-11-10T10:00:00-05:00', end: '2026-11-10T15:50:00Z' })]), canonical);
+    });
   });
 });
