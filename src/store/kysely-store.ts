@@ -74,6 +74,7 @@ import {
   type BusySourceRow,
   type Database,
   type LocationRow,
+  type ProviderRow,
   type SessionRow,
   type TargetRow,
 } from './rows.js';
@@ -560,8 +561,10 @@ class Operations {
     if (statement !== null) await statement.execute(this.db);
   }
 
+  // getProvider, getLocation and getSession run on nearly every request (and getProvider on the
+  // first poll after a change): precompiled, since building a Kysely query cost more than running it.
   async getProvider(id: string): Promise<Provider | null> {
-    const row = await this.db.selectFrom('providers').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.#first<ProviderRow>('getProvider', (db) => db.selectFrom('providers').selectAll().where('id', '=', ''), [id]);
     return row === undefined ? null : toProvider(row);
   }
 
@@ -612,12 +615,7 @@ class Operations {
   }
 
   async getLocation(providerId: string, locationId: string): Promise<Location | null> {
-    const row = await this.db
-      .selectFrom('locations')
-      .selectAll()
-      .where('provider_id', '=', providerId)
-      .where('id', '=', locationId)
-      .executeTakeFirst();
+    const row = await this.#first<LocationRow>('getLocation', (db) => db.selectFrom('locations').selectAll().where('provider_id', '=', '').where('id', '=', ''), [providerId, locationId]);
     return row === undefined ? null : toLocation(row);
   }
 
@@ -643,12 +641,7 @@ class Operations {
   }
 
   async getSession(providerId: string, sessionId: string): Promise<Session | null> {
-    const row = await this.db
-      .selectFrom('sessions')
-      .selectAll()
-      .where('provider_id', '=', providerId)
-      .where('id', '=', sessionId)
-      .executeTakeFirst();
+    const row = await this.#first<SessionRow>('getSession', (db) => db.selectFrom('sessions').selectAll().where('provider_id', '=', '').where('id', '=', ''), [providerId, sessionId]);
     return row === undefined ? null : toSession(row);
   }
 
@@ -795,6 +788,12 @@ class Operations {
     if (tokenHashes.length === 0) return new Map();
     const rows = await activeFeedRevisions(this.db).where('feed_tokens.token_hash', 'in', [...tokenHashes]).execute();
     return new Map(rows.map((row) => [row.tokenHash, toFeedRevision(row)]));
+  }
+
+  /** The first row a precompiled query (see #compiled) answers with these parameters, in placeholder order. */
+  async #first<R>(name: string, build: (db: Kysely<Database>) => { compile(): { sql: string } }, parameters: readonly unknown[]): Promise<R | undefined> {
+    const { rows } = await this.db.executeQuery<R>(CompiledQuery.raw(this.#compiled(name, build), [...parameters]));
+    return rows[0];
   }
 
   /** The SQL text of a query whose shape never changes (only its parameters), compiled once per dialect. */
