@@ -712,23 +712,29 @@ class Operations {
   }
 
   /**
-   * Sessions of the provider written after its feed revision `since` (any status and time), and
-   * its count of deleted sessions: one statement, one snapshot (on PostgreSQL too), from two
-   * index lookups, however many sessions the provider has.
+   * Sessions of the provider written after its feed revision `since` (any status and time), by
+   * start then id, and its count of deleted sessions: one statement, one snapshot (on PostgreSQL
+   * too), from two index lookups, however many sessions the provider has; when none changed, the
+   * count is read after (it only grows, so it covers what the sessions showed).
    */
   async listSessionChanges(providerId: string, since: number): Promise<{ changed: Session[]; deletions: number }> {
+    // The sessions by the revision index, each row with the count: four times as fast on SQLite
+    // as the same from providers LEFT JOIN sessions, or with ORDER BY (a temporary B-tree), and
+    // this runs on the first poll after every change. Ordered here instead.
     const query = this.#compiled('listSessionChanges', (db) =>
       db
-        .selectFrom('providers as p')
-        .leftJoin('sessions as s', (join) => join.onRef('s.provider_id', '=', 'p.id').on('s.feed_revision', '>', 0))
-        .select('p.sessions_deleted')
+        .selectFrom('sessions as s')
+        .select((eb) => eb.selectFrom('providers').select('sessions_deleted').where('id', '=', '').as('sessions_deleted'))
         .selectAll('s')
-        .where('p.id', '=', '')
-        .orderBy('s.starts_at')
-        .orderBy('s.id'),
+        .where('s.provider_id', '=', '')
+        .where('s.feed_revision', '>', 0),
     );
-    const { rows } = await this.db.executeQuery<SessionRow & { sessions_deleted: number | string; id: string | null }>(CompiledQuery.raw(query, [since, providerId]));
-    return { changed: rows.filter((r) => r.id !== null).map((r) => toSession(r)), deletions: Number(rows[0]?.sessions_deleted ?? 0) };
+    const { rows } = await this.db.executeQuery<SessionRow & { sessions_deleted: number | string | null }>(CompiledQuery.raw(query, [providerId, providerId, since]));
+    const changed = rows.map((r) => toSession(r)).sort((a, b) => compareText(a.start, b.start) || compareText(a.id, b.id));
+    const first = rows[0];
+    // No session changed (a deletion, say): the count alone, read after the sessions were, so
+    // that it reflects at least the deletions behind what they showed.
+    return { changed, deletions: first === undefined ? await this.sessionDeletions(providerId) : Number(first.sessions_deleted ?? 0) };
   }
 
   async findJoinSession(tokenHash: string): Promise<{ providerId: string; sessionId: string } | null> {
