@@ -35,14 +35,17 @@ import { spanBytes, type BodySpan } from './ics-renderer.js';
 // or null for a stretch without one (the calendar head, the end), whose bytes are hashed here.
 export type { BodySpan };
 
-/** Compressed chunks by content key, as kept from one gzip to the next. */
-export type GzipChunks = ReadonlyMap<string, Buffer>;
+/** Compressed chunks by identity, deflated at one level, as kept from one gzip to the next. */
+export interface GzipChunks {
+  readonly level: number;
+  readonly byIdentity: ReadonlyMap<string, Buffer>;
+}
 
 export interface ChunkedGzip {
   /** One gzip member (RFC 1952) of the whole body. */
   gzip: Buffer;
-  /** The chunks this gzip is made of, by key, each a view into gzip (so nothing is kept twice). */
-  chunks: Map<string, Buffer>;
+  /** The chunks this gzip is made of, each a view into gzip (so nothing is kept twice). */
+  chunks: GzipChunks;
   /** Chunks deflated by this call. */
   compressed: number;
   /** Chunks taken from previous (or repeated within this body) instead of deflated. */
@@ -62,19 +65,22 @@ const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
 const SYNC_MARKER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 /**
- * A stretch of the body as the gzip deflates it: a chunk (body-chunks.ts) with what identifies
- * its bytes and the bytes it is deflated against, its length, CRC-32 and crc32Shift, and both
- * sets of bytes, asked for only when the chunk is deflated.
+ * A stretch of the body as the gzip deflates it: a chunk (body-chunks.ts, event-layout.ts) with
+ * what identifies its bytes and the bytes it is deflated against, its length, CRC-32 and
+ * crc32Shift. Chunks are pieces as they are: no object per piece per gzip.
  */
 export interface GzipPiece {
   readonly identity: string;
   readonly length: number;
   readonly crc: number;
   readonly shift: number;
-  bytes(): Buffer;
-  /** The bytes of the event before it, which a decoder has just written; undefined for none. */
-  dictionary(): Buffer | undefined;
 }
+
+/**
+ * A piece's bytes, and those of the event before it, which a decoder has just written (its
+ * dictionary; undefined for none): asked for only when the piece is deflated.
+ */
+export type PieceBytes<P> = (piece: P) => { bytes: Buffer; dictionary: Buffer | undefined };
 
 /**
  * Gzips the body, given twice: as the parts it is sent in and span by span (the chunks are cut
@@ -89,18 +95,15 @@ export function chunkedGzip(
   options: { level?: number; chunks?: readonly BodyChunk[] } = {},
 ): ChunkedGzip {
   const chunks = options.chunks ?? bodyChunks(spans);
-  const pieces = chunks.map((chunk): GzipPiece => ({
-    identity: chunk.identity,
-    length: chunk.length,
-    crc: chunk.crc,
-    shift: chunk.shift,
-    bytes: () => chunkBytes(spans, chunk),
-    dictionary: () => {
+  const made = gzipPieces(
+    chunks,
+    (chunk) => {
       const before = dictionarySpan(spans, chunk);
-      return before === undefined ? undefined : spanBytes(before);
+      return { bytes: chunkBytes(spans, chunk), dictionary: before === undefined ? undefined : spanBytes(before) };
     },
-  }));
-  const made = gzipPieces(pieces, previous, options);
+    previous,
+    options,
+  );
   checkLength(parts, made.length);
   return made;
 }
@@ -112,9 +115,11 @@ export function chunkedGzip(
  * dictionary, level and zlib build, so a kept chunk is what deflating it again would give.
  * Throws a RangeError when the level is not 0..9.
  */
-export function gzipPieces(pieces: readonly GzipPiece[], previous: GzipChunks | undefined, options: { level?: number } = {}): ChunkedGzip & { length: number } {
+export function gzipPieces<P extends GzipPiece>(pieces: readonly P[], bytesOf: PieceBytes<P>, previous: GzipChunks | undefined, options: { level?: number } = {}): ChunkedGzip & { length: number } {
   const level = options.level ?? DEFAULT_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`gzip level ${level} is not 0..9`);
+  // Chunks kept at another level are not these chunks' bytes.
+  const kept = previous?.level === level ? previous.byIdentity : undefined;
   const out: Buffer[] = [GZIP_HEADER];
   const keys: string[] = [];
   const fresh = new Map<string, Buffer>();
@@ -123,10 +128,11 @@ export function gzipPieces(pieces: readonly GzipPiece[], previous: GzipChunks | 
   let crc = 0;
   let length = 0;
   for (const piece of pieces) {
-    const key = `${level}${piece.identity}`;
-    let bytes = fresh.get(key) ?? previous?.get(key);
+    // The identity strings are the chunks' own, kept from render to render: their hashes are too.
+    const key = piece.identity;
+    let bytes = fresh.get(key) ?? kept?.get(key);
     if (bytes === undefined) {
-      bytes = deflateChunk(piece, level);
+      bytes = deflateChunk(bytesOf(piece), level);
       compressed += 1;
     } else {
       reused += 1;
@@ -139,7 +145,7 @@ export function gzipPieces(pieces: readonly GzipPiece[], previous: GzipChunks | 
   }
   out.push(FINAL_BLOCK, trailer(crc, length));
   const gzip = Buffer.concat(out);
-  return { gzip, chunks: viewsInto(gzip, keys, out), compressed, reused, length };
+  return { gzip, chunks: { level, byIdentity: viewsInto(gzip, keys, out) }, compressed, reused, length };
 }
 
 function checkLength(parts: readonly Buffer[], inSpans: number): void {
@@ -149,10 +155,10 @@ function checkLength(parts: readonly Buffer[], inSpans: number): void {
 }
 
 /** A raw deflate stream with no final block, ending byte-aligned: one that can be followed by more. */
-function deflateChunk(piece: GzipPiece, level: number): Buffer {
-  const before = piece.dictionary();
+function deflateChunk(piece: { bytes: Buffer; dictionary: Buffer | undefined }, level: number): Buffer {
+  const before = piece.dictionary;
   const dictionary = before?.subarray(Math.max(0, before.length - WINDOW));
-  const out = deflateRawSync(piece.bytes(), {
+  const out = deflateRawSync(piece.bytes, {
     level,
     finishFlush: constants.Z_SYNC_FLUSH,
     ...(dictionary !== undefined && dictionary.length > 0 ? { dictionary } : {}),

@@ -27,8 +27,9 @@ export interface ZoneSpan {
 
 export interface EventChunk {
   readonly events: readonly LaidEvent[];
-  /** The events' bytes, joined (each event's source is this, at its offset). */
+  /** The events' bytes, joined (each event's source is this, at its offset); length bytes. */
   readonly bytes: Buffer;
+  readonly length: number;
   readonly crc: number;
   readonly shift: number;
   /** The event before the chunk (its deflate dictionary), or undefined for the first chunk. */
@@ -183,7 +184,7 @@ class ChunkCutter {
       }
     }
     const members = membersIdentity(events);
-    this.push({ events, bytes, crc: crc32(bytes), shift: crc32Shift(bytes.length), dictionary, membersIdentity: members, identity: runIdentity(dictionary, members), zones });
+    this.push({ events, bytes, length: bytes.length, crc: crc32(bytes), shift: crc32Shift(bytes.length), dictionary, membersIdentity: members, identity: runIdentity(dictionary, members), zones });
     this.pending = [];
     this.pendingLength = 0;
   }

@@ -3,11 +3,10 @@
 // kept, its bytes sent as views into the earlier buffers (see FeedBody.parts).
 import { toCalendarEvent } from '../src/domain/calendar-event.js';
 import type { CalendarMeta, JoinLinks, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
-import type { GzipChunks } from './chunked-gzip.js';
+import { gzipPieces, type GzipChunks } from './chunked-gzip.js';
 import { chunksEtag, wholeSpan } from './body-chunks.js';
 import { spanBytes } from './body-span.js';
-import type { GzipPiece } from './chunked-gzip.js';
-import { layoutZones, layOut, relayOut, type EventLayout, type LaidEvent } from './event-layout.js';
+import { layoutZones, layOut, relayOut, type EventChunk, type EventLayout, type LaidEvent } from './event-layout.js';
 import { CALENDAR_END, calendarHeadWithZones, renderEvent, sortFragments } from './ics-renderer.js';
 
 /** REFRESH-INTERVAL / X-PUBLISHED-TTL of feeds and invite files: a hint apps may follow. */
@@ -175,22 +174,19 @@ function wholeOf(buffer: Buffer): { source: Buffer; offset: number; length: numb
   return { source: buffer, offset: 0, length: buffer.length };
 }
 
-/** The body as its gzip is made (chunked-gzip.ts): the head, each chunk, the end. */
-export function gzipPiecesOf(body: Pick<FeedBody, 'head' | 'layout'>): GzipPiece[] {
-  const whole = (buffer: Buffer): GzipPiece => ({ ...wholeSpan(wholeOf(buffer)), length: buffer.length, bytes: () => buffer, dictionary: () => undefined });
-  const pieces = [whole(body.head)];
-  for (const chunk of body.layout.chunks) {
-    pieces.push({
-      identity: chunk.identity,
-      length: chunk.bytes.length,
-      crc: chunk.crc,
-      shift: chunk.shift,
-      bytes: () => chunk.bytes,
-      dictionary: () => (chunk.dictionary === undefined ? undefined : spanBytes(chunk.dictionary)),
-    });
-  }
-  pieces.push(whole(CALENDAR_END));
-  return pieces;
+/** A piece of the body as its gzip is made: the head, a chunk of events, the end. */
+type BodyPiece = Pick<EventChunk, 'identity' | 'length' | 'crc' | 'shift' | 'bytes' | 'dictionary'>;
+
+function wholePiece(buffer: Buffer): BodyPiece {
+  return { ...wholeSpan(wholeOf(buffer)), length: buffer.length, bytes: buffer, dictionary: undefined };
+}
+
+const pieceBytes = (piece: BodyPiece) => ({ bytes: piece.bytes, dictionary: piece.dictionary === undefined ? undefined : spanBytes(piece.dictionary) });
+
+/** The body's gzip (chunked-gzip.ts), from the head, each chunk of events, the end. */
+export function gzipBody(body: Pick<FeedBody, 'head' | 'layout'>, previous: GzipChunks | undefined, options: { level?: number } = {}) {
+  const pieces: BodyPiece[] = [wholePiece(body.head), ...body.layout.chunks, wholePiece(CALENDAR_END)];
+  return gzipPieces(pieces, pieceBytes, previous, options);
 }
 
 /**

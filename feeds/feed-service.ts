@@ -3,8 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { toInviteEvent } from '../src/domain/calendar-event.js';
 import { AppError, ErrorCode, notFound } from '../src/domain/index.js';
 import type { CalendarMeta, Clock, FeedRevision, FeedToken, JoinLinks, Provider, Store } from '../src/domain/index.js';
-import { gzipPieces } from './chunked-gzip.js';
-import { feedCalendarMeta, gzipPiecesOf, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
+import { feedCalendarMeta, gzipBody, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 import { FetchLog } from './fetch-log.js';
 import { renderCalendar } from './ics-renderer.js';
@@ -282,7 +281,7 @@ export class FeedService {
   /** The gzip of a cached body, made once (see RenderedFeed.gzipped). */
   gzipOf(providerId: string, entry: CacheEntry): Buffer {
     if (entry.gzip === null) {
-      const made = gzipPieces(gzipPiecesOf(entry), entry.gzipChunks, { level: GZIP_LEVEL });
+      const made = gzipBody(entry, entry.gzipChunks, { level: GZIP_LEVEL });
       entry.gzip = made.gzip;
       entry.gzipChunks = made.chunks;
       // Counted once made, if the entry is still cached; what it inherited goes.

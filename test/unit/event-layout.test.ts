@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { hash } from 'node:crypto';
 import fc from 'fast-check';
 import { bodyChunks } from '../../feeds/body-chunks.js';
-import { chunkedGzip, gzipPieces } from '../../feeds/chunked-gzip.js';
-import { gzipPiecesOf } from '../../feeds/feed-body.js';
+import { chunkedGzip } from '../../feeds/chunked-gzip.js';
+import { gzipBody } from '../../feeds/feed-body.js';
 import { layOut, layoutZones, relayOut, type EventLayout, type LaidEvent } from '../../feeds/event-layout.js';
 import { CALENDAR_END, sortFragments, type BodySpan } from '../../feeds/ics-renderer.js';
 
@@ -104,7 +104,7 @@ describe('event layout', () => {
         const layout = layOut(sortFragments(specs.map((s) => makeEvent(s).event)) as LaidEvent[]);
         const spans = spansOf(layout);
         const body = Buffer.concat(spans.map((s) => s.source.subarray(s.offset, s.offset + s.length)));
-        const fromLayout = gzipPieces(gzipPiecesOf({ head: HEAD, layout }), undefined);
+        const fromLayout = gzipBody({ head: HEAD, layout }, undefined);
         assert.ok(fromLayout.gzip.equals(chunkedGzip([body], spans, undefined).gzip));
       }),
       { ...FC, numRuns: 40 },
