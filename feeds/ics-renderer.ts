@@ -79,22 +79,22 @@ export interface EventData {
  * RangeError for an empty uid, an unparseable instant or end <= start.
  */
 export function toEventData(event: CalendarEvent): EventData {
-  const { start, end } = withInstants(event);
-  const zone = displayZone(event.timezone, start, end);
-  // UTC-only values go in as Dates: ical-generator formats a Date in UTC with a few getters, but
-  // a luxon value through setZone and two toFormat calls each (a third of one event's render).
-  const stamp = parseInstant(event.stamp, 'stamp', event.uid).toJSDate();
+  const { startMs, endMs } = withInstants(event);
+  const zone = displayZone(event.timezone, startMs, endMs);
+  // UTC values go in as Dates: ical-generator formats a Date in UTC with a few getters, but a
+  // luxon value through setZone and two toFormat calls each (a third of one event's render).
+  const stamp = new Date(instantMillis(event.stamp, 'stamp', event.uid));
   const data: ICalEventData = {
     // UID is TEXT too, and ical-generator writes it unescaped.
     id: escape(event.uid, false),
     sequence: event.sequence,
     stamp,
     lastModified: stamp,
-    created: parseInstant(event.created, 'created', event.uid).toJSDate(),
+    created: new Date(instantMillis(event.created, 'created', event.uid)),
     // Luxon values are formatted in the event's zone; a JS Date would be written in the
     // server's local time under a TZID.
-    start: zone === null ? start : start.setZone(cachedZone(zone.tzid)),
-    end: zone === null ? end : end.setZone(cachedZone(zone.tzid)),
+    start: zone?.start ?? new Date(startMs),
+    end: zone?.end ?? new Date(endMs),
     timezone: zone?.tzid ?? null,
     // RFC 5545 3.3.11 forbids control characters in TEXT, whatever the event was built from.
     summary: toPrintableText(event.summary, 'line'),
@@ -104,7 +104,7 @@ export function toEventData(event: CalendarEvent): EventData {
     status: toStatus(event.status),
     transparency: ICalEventTransparency.OPAQUE,
   };
-  return { data, tzid: zone?.tzid ?? null, startMs: start.toMillis(), endMs: end.toMillis() };
+  return { data, tzid: zone?.tzid ?? null, startMs, endMs };
 }
 
 /**
@@ -287,13 +287,13 @@ function vtimezoneBytes(tzid: string, fromMs: number, toMs: number): Buffer {
   return bytes;
 }
 
-function withInstants(event: CalendarEvent): { start: DateTime; end: DateTime } {
+function withInstants(event: CalendarEvent): { startMs: number; endMs: number } {
   // ical-generator would invent a random UID for an empty one.
   if (event.uid === '') throw new RangeError('A calendar event needs a uid.');
-  const start = parseInstant(event.start, 'start', event.uid);
-  const end = parseInstant(event.end, 'end', event.uid);
-  if (end <= start) throw new RangeError(`Event ${event.uid} must end after it starts.`);
-  return { start, end };
+  const startMs = instantMillis(event.start, 'start', event.uid);
+  const endMs = instantMillis(event.end, 'end', event.uid);
+  if (endMs <= startMs) throw new RangeError(`Event ${event.uid} must end after it starts.`);
+  return { startMs, endMs };
 }
 
 /**
@@ -316,17 +316,18 @@ export function compareFragments(a: EventFragment, b: EventFragment): number {
 /** What Date#toISOString writes, which is how the store keeps every instant. */
 const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-function parseInstant(iso: string, field: string, uid: string): DateTime {
-  // The store's own form is read as a number of milliseconds, far cheaper than luxon's ISO parser.
-  // Only if writing it back gives the same text: Date.parse rolls 30 February over into March.
+/** An ISO instant as epoch milliseconds; throws a RangeError naming the field for any other text. */
+function instantMillis(iso: string, field: string, uid: string): number {
+  // The store's own form is read with Date.parse, far cheaper than luxon's ISO parser; only if
+  // writing it back gives the same text: Date.parse rolls 30 February over into March.
   if (CANONICAL_INSTANT.test(iso)) {
     const ms = Date.parse(iso);
-    if (!Number.isNaN(ms) && new Date(ms).toISOString() === iso) return DateTime.fromMillis(ms, { zone: 'utc' });
+    if (!Number.isNaN(ms) && new Date(ms).toISOString() === iso) return ms;
   }
   // Any other ISO form; one without an offset is read as UTC, never as server time.
   const value = DateTime.fromISO(iso, { zone: 'utc' });
   if (!value.isValid) throw new RangeError(`Event ${uid} has an invalid ${field}: ${iso}`);
-  return value;
+  return value.toMillis();
 }
 
 function toStatus(status: CalendarEvent['status']): ICalEventStatus {
@@ -362,16 +363,16 @@ const UTC_TZIDS = new Set(['Etc/UTC', 'Etc/GMT']);
 
 const zoneCache = new Map<string, DisplayZone | null>();
 
-/** The zone to write an event's times in, or null to write them in UTC. */
-function displayZone(timezone: string, start: DateTime, end: DateTime): DisplayZone | null {
+/** The zone to write an event's times in, with the times in it, or null to write them in UTC. */
+function displayZone(timezone: string, startMs: number, endMs: number): (DisplayZone & { start: DateTime; end: DateTime }) | null {
   const zone = resolveZone(timezone);
   if (zone === null) return null;
   // Both times must mean the same instants to every reader, else the whole event is written in
   // UTC (mixing UTC and TZID forms in one event is legal but less widely handled).
   const luxonZone = cachedZone(zone.tzid);
-  return isExpressibleInZone(start.setZone(luxonZone)) && isExpressibleInZone(end.setZone(luxonZone))
-    ? zone
-    : null;
+  const start = DateTime.fromMillis(startMs, { zone: luxonZone });
+  const end = DateTime.fromMillis(endMs, { zone: luxonZone });
+  return isExpressibleInZone(start) && isExpressibleInZone(end) ? { tzid: zone.tzid, start, end } : null;
 }
 
 function resolveZone(timezone: string): DisplayZone | null {
