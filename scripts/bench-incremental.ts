@@ -163,7 +163,6 @@ client.stdout.on('data', (c: Buffer) => (out += c.toString()));
 const [code] = (await once(client, 'exit')) as [number | null];
 if (code !== 0) throw new Error(`the bench client exited ${code}`);
 const timings = JSON.parse(out) as ClientTimings;
-for (const [k,v] of (globalThis as any).__prof ?? []) console.log(k.padEnd(16), v.length, median(v.slice(-60)).toFixed(1),'us median', (v.slice(1).reduce((a:number,b:number)=>a+b,0)/(v.length-1)).toFixed(1), 'mean');
 if (inspector) {
   const { profile } = await inspector.post('Profiler.stop');
   writeFileSync(process.env.BENCH_PROFILE ?? '', JSON.stringify(profile));
