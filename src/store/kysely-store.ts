@@ -518,7 +518,6 @@ function queues(scope: TxScope, kind: WorkKind, count: number): number {
   return count;
 }
 
-/** `col = excluded.col` for every non-key column: the update half of an upsert. */
 /** Unrevoked feeds with their provider's revision: what findFeedRevision(s) select from. */
 function activeFeedRevisions(db: Kysely<Database>) {
   return db
@@ -540,6 +539,7 @@ function changeStamp(providerId: string) {
   return sql<number>`(SELECT feed_revision + 1 FROM providers WHERE id = ${providerId})`;
 }
 
+/** `col = excluded.col` for every non-key column: the update half of an upsert. */
 function excludedSet(columns: readonly string[], key: readonly string[]): Record<string, ReturnType<typeof sql.ref<never>>> {
   return Object.fromEntries(columns.filter((c) => !key.includes(c)).map((c) => [c, sql.ref<never>(`excluded.${c}`)]));
 }
@@ -1429,7 +1429,7 @@ class Operations {
     switch (kind) {
       case 'connection-tokens':
       case 'pkce-verifier': {
-        const column = kind === 'connection-tokens' ? 'sealed_tokens' : 'pending_sealed_verifier';
+        const column = CONNECTION_SEALED_COLUMN[kind];
         let q = this.db.selectFrom('connections').select(['id', `${column} as sealed`]).where(column, 'is not', null);
         if (after !== null && after.kind !== 'busy-source-url') q = q.where('id', '>', after.connectionId);
         const rows = await q.orderBy('id').limit(limit).execute();
@@ -1457,16 +1457,16 @@ class Operations {
       let result;
       switch (value.kind) {
         case 'connection-tokens':
-          result = await this.db.updateTable('connections').set({ sealed_tokens: next }).where('id', '=', value.connectionId).where('sealed_tokens', '=', value.sealed).executeTakeFirst();
-          break;
-        case 'pkce-verifier':
+        case 'pkce-verifier': {
+          const column = CONNECTION_SEALED_COLUMN[value.kind];
           result = await this.db
             .updateTable('connections')
-            .set({ pending_sealed_verifier: next })
+            .set({ [column]: next })
             .where('id', '=', value.connectionId)
-            .where('pending_sealed_verifier', '=', value.sealed)
+            .where(column, '=', value.sealed)
             .executeTakeFirst();
           break;
+        }
         case 'busy-source-url':
           result = await this.db
             .updateTable('busy_sources')
@@ -1486,6 +1486,9 @@ class Operations {
     return applied;
   }
 }
+
+/** The connections column each connection-held kind of sealed value lives in. */
+const CONNECTION_SEALED_COLUMN = { 'connection-tokens': 'sealed_tokens', 'pkce-verifier': 'pending_sealed_verifier' } as const;
 
 /** count(*) comes back as a number from SQLite and as int8 text from pg. */
 function toCount(value: unknown): number {
