@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { toInviteEvent } from '../src/domain/calendar-event.js';
-import { AppError, ErrorCode, notFound } from '../src/domain/index.js';
+import { ErrorCode, notFound, providerNotFound, writableProvider } from '../src/domain/index.js';
 import type { CalendarMeta, Clock, FeedRevision, FeedToken, JoinLinks, Provider, Store } from '../src/domain/index.js';
 import { feedCalendarMeta, gzipBody, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
@@ -169,7 +169,7 @@ export class FeedService {
 
   private async assertProvider(providerId: string): Promise<Provider> {
     const provider = await this.options.store.getProvider(providerId);
-    if (provider === null) throw notFound(ErrorCode.PROVIDER_NOT_FOUND, `Provider ${providerId} does not exist.`);
+    if (provider === null) throw providerNotFound(providerId);
     return provider;
   }
 
@@ -178,10 +178,6 @@ export class FeedService {
   }
 
   async create(providerId: string, label: string | null): Promise<CreatedFeed> {
-    const provider = await this.assertProvider(providerId);
-    if (provider.offboardedAt !== null) {
-      throw new AppError({ code: ErrorCode.PROVIDER_OFFBOARDED, status: 409, message: `Provider ${providerId} has left the practice; no new feed URL can be made.` });
-    }
     const token = generateFeedToken();
     const feed: FeedToken = {
       id: randomUUID(),
@@ -196,6 +192,9 @@ export class FeedService {
     };
     await this.options.store.transaction(async (tx) => {
       await tx.lockProvider(providerId);
+      // Under the lock that offboarding takes, which tombstones every feed it finds: checked
+      // before it, a feed made while the provider left would have been live and missed.
+      writableProvider(await tx.getProvider(providerId), providerId);
       await tx.putFeed(feed);
     });
     const url = this.feedUrl(token);

@@ -16,3 +16,4 @@ export type * from './web-session.js';
 export * from './join-link.js';
 export * from './reminders.js';
 export * from './secret-token.js';
+export * from './provider-access.js';

@@ -3,11 +3,10 @@
 // merged busy intervals, and the warning a session written over busy time carries. What is kept of
 // a calendar is instants and its source id, nothing else.
 import type { SecretBox } from '../crypto/secret-box.js';
-import { AppError, ErrorCode, mergeBySource, notFound, SyncError, validationError } from '../domain/index.js';
+import { AppError, ErrorCode, mergeBySource, notFound, providerNotFound, SyncError, validationError, writableProvider } from '../domain/index.js';
 import type { BusySource, StoredBusyInterval, CalendarConnector, Clock, ConnectionKind, IcsRead, IcsReader, Session, SourcedBusyInterval, Store } from '../domain/index.js';
 import { loggableError, type Logger } from '../logger.js';
 import { connectorSession, markNeedsReauth, openTokens } from '../sync/index.js';
-import { providerNotFound, writableProvider } from './provider-service.js';
 
 export type BusySourceInput = { kind: 'ics'; url: string } | { kind: 'connection'; connectionId: string };
 

@@ -1,11 +1,10 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto/secret-box.js';
-import { AppError, ErrorCode, SyncError, notFound } from '../domain/index.js';
+import { AppError, ErrorCode, notFound, providerNotFound, SyncError, writableProvider } from '../domain/index.js';
 import type { CalendarConnector, CleanupOutcome, Clock, Connection, ConnectionKind, OAuthProvider, Store } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 import { beginCleanup, outcome } from '../sync/calendar-cleanup.js';
 import { sealTokens } from '../sync/index.js';
-import { providerNotFound, writableProvider } from './provider-service.js';
 
 // Connecting a provider's Google / Outlook calendar: OAuth 2.0 authorization code flow with PKCE
 // (RFC 7636) and a signed, single-use, expiring `state`. Tokens are stored only sealed.

@@ -1,8 +1,8 @@
-import { AppError, ErrorCode, checkTelehealthLink, notFound, waitingRoomWarnings } from '../domain/index.js';
+import { AppError, checkTelehealthLink, ErrorCode, notFound, providerNotFound, waitingRoomWarnings, writableProvider } from '../domain/index.js';
 import type { Clock, JoinLinks, Location, Store, StoreTx } from '../domain/index.js';
 import { refreshSessionEvents } from './event-refresh.js';
 import { assertNoLinkConflicts } from './link-conflicts.js';
-import { providerNotFound, writableProvider, type UpsertResult } from './provider-service.js';
+import type { UpsertResult } from './provider-service.js';
 
 export type LocationInput =
   | { kind: 'virtual'; name: string | null; url: string; instructions: string | null; isDefault?: boolean; waitingRoom: boolean | null }

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { feedCalendarMeta } from '../../feeds/feed-body.js';
-import { ErrorCode, notFound } from '../domain/index.js';
+import { ErrorCode, notFound, providerNotFound } from '../domain/index.js';
 import type { Clock, Offboarding, Store } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 import { beginCleanup, outcome, settleOffboarding } from '../sync/calendar-cleanup.js';
-import { providerNotFound } from './provider-service.js';
 
 // A provider who leaves leaves no trace (issue 11). Offboarding, in one transaction: the provider
 // is marked as gone (nothing more can be written for them), every live feed URL is tombstoned

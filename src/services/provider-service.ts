@@ -1,4 +1,4 @@
-import { AppError, ErrorCode, normaliseReminders, notFound, sameReminders } from '../domain/index.js';
+import { normaliseReminders, providerNotFound, sameReminders, writableProvider } from '../domain/index.js';
 import type { Clock, JoinLinkMode, JoinLinks, PrivacySettings, Provider, Store } from '../domain/index.js';
 import { refreshSessionEvents } from './event-refresh.js';
 import { ensureJoinTokens } from './join-tokens.js';
@@ -17,22 +17,6 @@ export interface ProviderInput {
 export interface UpsertResult<T> {
   value: T;
   created: boolean;
-}
-
-export function providerNotFound(providerId: string): Error {
-  return notFound(ErrorCode.PROVIDER_NOT_FOUND, `Provider ${providerId} does not exist.`);
-}
-
-/**
- * The provider, when its data may still change: 404 when there is none, 409 once it has left
- * (offboarded: its calendars are being emptied, and nothing may be written to them again).
- */
-export function writableProvider(provider: Provider | null, providerId: string): Provider {
-  if (provider === null) throw providerNotFound(providerId);
-  if (provider.offboardedAt !== null) {
-    throw new AppError({ code: ErrorCode.PROVIDER_OFFBOARDED, status: 409, message: `Provider ${providerId} has left the practice (offboarded ${provider.offboardedAt}); nothing more can be written for them.` });
-  }
-  return provider;
 }
 
 /** Whether what the feed and the pushed events' content show is the same (reminders aside). */

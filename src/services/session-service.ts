@@ -1,10 +1,10 @@
-import { ErrorCode, checkTelehealthLink, expandSeries, notFound, validationError } from '../domain/index.js';
+import { checkTelehealthLink, ErrorCode, expandSeries, notFound, providerNotFound, validationError, writableProvider } from '../domain/index.js';
 import type { ClientRef, Clock, JoinLinks, Location, Provider, Session, SessionStatus, Store, StoreTx , AppError} from '../domain/index.js';
 import { withRefreshedEvent } from './event-refresh.js';
 import { ensureJoinTokens } from './join-tokens.js';
 import { assertNoLinkConflicts } from './link-conflicts.js';
 import { linkRejected } from './location-service.js';
-import { providerNotFound, writableProvider, type UpsertResult } from './provider-service.js';
+import type { UpsertResult } from './provider-service.js';
 
 export interface SessionInput {
   /** ISO UTC instants, already validated: end > start, at most 24 h apart. */

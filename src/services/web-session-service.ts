@@ -1,6 +1,5 @@
-import { AppError, ErrorCode, hashSecretToken, isWellFormedSecretToken, newSecretToken } from '../domain/index.js';
+import { AppError, ErrorCode, hashSecretToken, isWellFormedSecretToken, newSecretToken, writableProvider } from '../domain/index.js';
 import type { Clock, Store, WebSession } from '../domain/index.js';
-import { writableProvider } from './provider-service.js';
 
 // Portal links and browser sessions. Their tokens are our secrets (src/domain/secret-token.ts):
 // only their SHA-256 is stored, so a copy of the database opens no session and redeems no link.
