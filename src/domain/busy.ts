@@ -1,6 +1,7 @@
 // Busy time read from a provider's external calendars. Only instants live here, never what the
 // time was for: a busy interval says "taken", nothing about the event that took it.
 import { DateTime } from 'luxon';
+import { compareText } from './text.js';
 
 /** A busy stretch: the half-open interval [start, end) of ISO UTC instants ("...:ss.sssZ"). */
 export interface BusyInterval {
@@ -84,10 +85,6 @@ export function mergeBySource(list: readonly SourcedInterval[]): SourcedBusyInte
   return out.map((m) => ({ start: toIso(m.start), end: toIso(m.end), sourceIds: [...m.sources].sort(compareText) }));
 }
 
-/** Code-unit order, the same as SQLite's BINARY and PostgreSQL's "C" collation (localeCompare is not). */
-export function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 

@@ -1,6 +1,6 @@
 // Overlap guard: two sessions in the same meeting room (same linkKey) at the same time would put
 // one client into another client's session, which the telehealth rules forbid.
-import { compareText } from './busy.js';
+import { compareText } from './text.js';
 
 export interface BookedSlot {
   sessionId: string;

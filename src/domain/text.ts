@@ -34,3 +34,8 @@ export function toPrintableText(value: string, kind: TextKind): string {
   const wellFormed = value.isWellFormed() ? value : value.toWellFormed();
   return FORBIDDEN[kind].test(wellFormed) ? wellFormed.replace(FORBIDDEN_RUNS[kind], ' ') : wellFormed;
 }
+
+/** Code-unit order, the same as SQLite's BINARY and PostgreSQL's "C" collation (localeCompare is not). */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
