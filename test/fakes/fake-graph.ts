@@ -741,26 +741,9 @@ function graphError(res: ServerResponse, status: number, code: string, message: 
     }
     counts.set(target.operation, (counts.get(target.operation) ?? 0) + 1);
 
-    if (holding) {
-      await new Promise<void>((resolve) => {
-        held.push(resolve);
-        notifyHeldWaiters();
-      });
-    }
-
-    const issued = authorised(req, res);
-    if (issued === null) return;
-
-    const fault = takeFault(target.operation);
-    if (fault?.network === 'reset') {
-      req.socket.destroy();
-      return;
-    }
-    if (fault !== null && fault.network === undefined) {
-      const status = fault.status ?? 503;
-      graphError(res, status, fault.reason ?? DEFAULT_ERROR_CODES[status] ?? 'UnknownError', 'Injected failure.', req, fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) });
-      return;
-    }
+    const admitted = await admit(req, res, target.operation);
+    if (admitted === null) return;
+    const { fault } = admitted;
 
     const prefer = [req.headers.prefer ?? []].flat().join(', ');
     const immutable = /IdType="ImmutableId"/i.test(prefer);
@@ -818,6 +801,34 @@ function graphError(res: ServerResponse, status: number, code: string, message: 
   }
 
   /** The bearer token's family, or null after answering 401 as Graph does. */
+  /**
+   * What every API request goes through before its handler: held while the test holds requests,
+   * then the bearer token checked, then the next injected fault of `operation` (none: null)
+   * answered if it is one that answers at once. The token's grant and the fault left for the
+   * answer (one that shapes it), or null once the request has been answered.
+   */
+  async function admit(req: IncomingMessage, res: ServerResponse, operation: FakeOperation | null): Promise<{ issued: { expiresAt: number; grantId: string }; fault: FakeFault | null } | null> {
+    if (holding) {
+      await new Promise<void>((resolve) => {
+        held.push(resolve);
+        notifyHeldWaiters();
+      });
+    }
+    const issued = authorised(req, res);
+    if (issued === null) return null;
+    const fault = operation === null ? null : takeFault(operation);
+    if (fault?.network === 'reset') {
+      req.socket.destroy();
+      return null;
+    }
+    if (fault !== null && fault.network === undefined) {
+      const status = fault.status ?? 503;
+      graphError(res, status, fault.reason ?? DEFAULT_ERROR_CODES[status] ?? 'UnknownError', 'Injected failure.', req, fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) });
+      return null;
+    }
+    return { issued, fault };
+  }
+
   function authorised(req: IncomingMessage, res: ServerResponse): { expiresAt: number; grantId: string } | null {
     const authorization = req.headers.authorization;
     const token = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : null;
@@ -893,25 +904,10 @@ function graphError(res: ServerResponse, status: number, code: string, message: 
     requests.push(record);
     if (operation === 'revoke') counts.set('revoke', (counts.get('revoke') ?? 0) + 1);
 
-    if (holding) {
-      await new Promise<void>((resolve) => {
-        held.push(resolve);
-        notifyHeldWaiters();
-      });
-    }
-    const issued = authorised(req, res);
-    if (issued === null) return;
-
-    const fault = operation === 'revoke' ? takeFault('revoke') : null;
-    if (fault?.network === 'reset') {
-      req.socket.destroy();
-      return;
-    }
-    if (fault !== null && fault.network === undefined) {
-      const status = fault.status ?? 503;
-      graphError(res, status, fault.reason ?? DEFAULT_ERROR_CODES[status] ?? 'UnknownError', 'Injected failure.', req, fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) });
-      return;
-    }
+    // Only the revocation takes injected faults here; reading /me and the grants never fails.
+    const admitted = await admit(req, res, operation === 'revoke' ? 'revoke' : null);
+    if (admitted === null) return;
+    const { issued, fault } = admitted;
 
     let status = 200;
     let payload: unknown = null;
