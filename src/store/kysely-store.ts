@@ -1495,7 +1495,6 @@ function toCount(value: unknown): number {
   return value === undefined || value === null ? 0 : Number(value);
 }
 
-
 function truncateUserAgent(userAgent: string | null): string | null {
   if (userAgent === null || userAgent.length <= MAX_USER_AGENT_LENGTH) return userAgent;
   const cut = userAgent.slice(0, MAX_USER_AGENT_LENGTH);
