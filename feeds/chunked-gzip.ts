@@ -35,16 +35,30 @@ import { spanBytes, type BodySpan } from './ics-renderer.js';
 // or null for a stretch without one (the calendar head, the end), whose bytes are hashed here.
 export type { BodySpan };
 
-/** Compressed chunks by identity, deflated at one level, as kept from one gzip to the next. */
+/**
+ * Compressed chunks by identity, deflated at one level, as kept from one gzip to the next: where
+ * each sits in the gzip it was last assembled into (no Buffer per chunk), so the next gzip copies
+ * runs of them from it.
+ */
 export interface GzipChunks {
   readonly level: number;
-  readonly byIdentity: ReadonlyMap<string, Buffer>;
+  readonly gzip: Buffer;
+  /** A chunk's place: its bytes are gzip[bounds[2 * place], bounds[2 * place + 1]). */
+  readonly places: ReadonlyMap<string, number>;
+  readonly bounds: Uint32Array;
+}
+
+/** The kept chunks as views into their gzip, by identity (what tests look into). */
+export function keptChunks(chunks: GzipChunks): Map<string, Buffer> {
+  const views = new Map<string, Buffer>();
+  for (const [key, place] of chunks.places) views.set(key, chunks.gzip.subarray(chunks.bounds[2 * place], chunks.bounds[2 * place + 1]));
+  return views;
 }
 
 export interface ChunkedGzip {
   /** One gzip member (RFC 1952) of the whole body. */
   gzip: Buffer;
-  /** The chunks this gzip is made of, each a view into gzip (so nothing is kept twice). */
+  /** The chunks this gzip is made of, kept as places in it (so nothing is kept twice). */
   chunks: GzipChunks;
   /** Chunks deflated by this call. */
   compressed: number;
@@ -61,7 +75,9 @@ const WINDOW = 32 * 1024;
 // at the default level, and constant, so the output depends on the body alone. (zlib sets XFL to 2
 // at level 9 and 4 below level 2; it is a hint that decoders ignore.)
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03]);
-const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
+const FINAL_BLOCK = [0x03, 0x00];
+/** The final block and the trailer (CRC-32 and ISIZE). */
+const TAIL_BYTES = FINAL_BLOCK.length + 8;
 const SYNC_MARKER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 /**
@@ -119,33 +135,87 @@ export function gzipPieces<P extends GzipPiece>(pieces: readonly P[], bytesOf: P
   const level = options.level ?? DEFAULT_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`gzip level ${level} is not 0..9`);
   // Chunks kept at another level are not these chunks' bytes.
-  const kept = previous?.level === level ? previous.byIdentity : undefined;
-  const out: Buffer[] = [GZIP_HEADER];
-  const keys: string[] = [];
-  const fresh = new Map<string, Buffer>();
+  const kept = previous?.level === level ? previous : undefined;
+  // Where each piece's compressed bytes are now: sources[i][starts[i], starts[i] + lengths[i]).
+  const count = pieces.length;
+  const sources = new Array<Buffer>(count);
+  const starts = new Array<number>(count);
+  const lengths = new Array<number>(count);
+  const places = new Map<string, number>();
   let compressed = 0;
   let reused = 0;
   let crc = 0;
   let length = 0;
-  for (const piece of pieces) {
+  let size = GZIP_HEADER.length + TAIL_BYTES;
+  for (let i = 0; i < count; i++) {
+    const piece = pieces[i] as P;
     // The identity strings are the chunks' own, kept from render to render: their hashes are too.
     const key = piece.identity;
-    let bytes = fresh.get(key) ?? kept?.get(key);
-    if (bytes === undefined) {
-      bytes = deflateChunk(bytesOf(piece), level);
-      compressed += 1;
-    } else {
+    const earlier = places.get(key);
+    if (earlier !== undefined) {
+      sources[i] = sources[earlier] as Buffer;
+      starts[i] = starts[earlier] as number;
+      lengths[i] = lengths[earlier] as number;
       reused += 1;
+    } else {
+      const place = kept?.places.get(key);
+      if (place === undefined) {
+        const bytes = deflateChunk(bytesOf(piece), level);
+        sources[i] = bytes;
+        starts[i] = 0;
+        lengths[i] = bytes.length;
+        compressed += 1;
+      } else {
+        const { gzip, bounds } = kept as GzipChunks;
+        sources[i] = gzip;
+        starts[i] = bounds[2 * place] as number;
+        lengths[i] = (bounds[2 * place + 1] as number) - (bounds[2 * place] as number);
+        reused += 1;
+      }
+      places.set(key, i);
     }
-    fresh.set(key, bytes);
-    keys.push(key);
-    out.push(bytes);
+    size += lengths[i] as number;
     crc = crc32Combine(crc, piece.crc, piece.shift);
     length += piece.length;
   }
-  out.push(FINAL_BLOCK, trailer(crc, length));
-  const gzip = Buffer.concat(out);
-  return { gzip, chunks: { level, byIdentity: viewsInto(gzip, keys, out) }, compressed, reused, length };
+  const gzip = Buffer.allocUnsafe(size);
+  GZIP_HEADER.copy(gzip, 0);
+  const bounds = new Uint32Array(2 * count);
+  const at = copyRuns(gzip, GZIP_HEADER.length, sources, starts, lengths, bounds);
+  gzip[at] = FINAL_BLOCK[0] as number;
+  gzip[at + 1] = FINAL_BLOCK[1] as number;
+  gzip.writeUInt32LE(crc, at + 2);
+  gzip.writeUInt32LE(length % 2 ** 32, at + 6);
+  return { gzip, chunks: { level, gzip, places, bounds }, compressed, reused, length };
+}
+
+/**
+ * Copies the pieces' bytes into out from `at` on, and notes where each lands in bounds. Pieces
+ * that follow each other in one source (the kept chunks of the previous gzip, in order: all but
+ * the changed ones after a change) go in one copy, not one per chunk. Returns where the copy ends.
+ */
+function copyRuns(out: Buffer, at: number, sources: readonly Buffer[], starts: readonly number[], lengths: readonly number[], bounds: Uint32Array): number {
+  let runSource: Buffer | undefined;
+  let runStart = 0;
+  let runEnd = 0;
+  let runAt = at;
+  for (let i = 0; i < sources.length; i++) {
+    const source = sources[i] as Buffer;
+    const start = starts[i] as number;
+    const end = start + (lengths[i] as number);
+    if (source !== runSource || start !== runEnd) {
+      if (runSource !== undefined) runSource.copy(out, runAt, runStart, runEnd);
+      runSource = source;
+      runStart = start;
+      runAt = at;
+    }
+    runEnd = end;
+    bounds[2 * i] = at;
+    at += end - start;
+    bounds[2 * i + 1] = at;
+  }
+  if (runSource !== undefined) runSource.copy(out, runAt, runStart, runEnd);
+  return at;
 }
 
 function checkLength(parts: readonly Buffer[], inSpans: number): void {
@@ -181,24 +251,4 @@ function chunkBytes(spans: readonly BodySpan[], chunk: BodyChunk): Buffer {
     at += length;
   }
   return out;
-}
-
-function trailer(crc: number, length: number): Buffer {
-  const out = Buffer.allocUnsafe(8);
-  out.writeUInt32LE(crc, 0);
-  out.writeUInt32LE(length % 2 ** 32, 4);
-  return out;
-}
-
-/** parts[i + 1] is the chunk keys[i]; the same key twice maps to its first place. */
-function viewsInto(gzip: Buffer, keys: readonly string[], parts: readonly Buffer[]): Map<string, Buffer> {
-  const views = new Map<string, Buffer>();
-  let at = GZIP_HEADER.length;
-  for (let i = 0; i < keys.length; i++) {
-    const length = (parts[i + 1] as Buffer).length;
-    const key = keys[i] as string;
-    if (!views.has(key)) views.set(key, gzip.subarray(at, at + length));
-    at += length;
-  }
-  return views;
 }

@@ -27,7 +27,7 @@ export interface FeedBody {
   gzipEtag: string;
   gzip: Buffer | null;
   /**
-   * The compressed chunks its gzip is made of (views into it), or until then those of the render
+   * The compressed chunks its gzip is made of (places in it), or until then those of the render
    * before, to make it from; inheritedBytes is what those keep alive (counted by the cache).
    */
   gzipChunks: GzipChunks | undefined;

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { hash } from 'node:crypto';
 import { crc32, gunzipSync, gzipSync, inflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
-import { chunkedGzip as gzipSpans, type BodySpan as ByteSpan, type GzipChunks } from '../../feeds/chunked-gzip.js';
+import { chunkedGzip as gzipSpans, type BodySpan as ByteSpan, keptChunks, type GzipChunks } from '../../feeds/chunked-gzip.js';
 
 // A gzip assembled from chunks deflated one at a time must be a gzip of the body that any
 // decoder reads (zlib and GNU gzip), carry the body's CRC-32 and length, come out the same bytes
@@ -212,7 +212,7 @@ describe('chunkedGzip', () => {
         const { gzip, chunks, compressed } = chunkedGzip(body, spans, undefined);
         assertGzipOf(gzip, body);
         // With nothing kept, a chunk is reused only when its run of events came earlier in the body.
-        assert.equal(chunks.byIdentity.size, compressed);
+        assert.equal(chunks.places.size, compressed);
       }),
       FC,
     );
@@ -297,13 +297,14 @@ describe('chunkedGzip', () => {
       assert.ok(warm.gzip.equals(cold.gzip), 'the same bytes as with nothing kept');
       assertGzipOf(warm.gzip, after.body);
       assert.equal(warm.compressed + warm.reused, cold.compressed, 'every chunk is deflated or reused');
-      // Only the chunks of this body are kept, each once, each a view into the new gzip.
+      // Only the chunks of this body are kept, each once, each in the new gzip.
+      assert.equal(warm.chunks.gzip, warm.gzip);
       let bytes = 0;
-      for (const view of warm.chunks.byIdentity.values()) {
+      for (const view of keptChunks(warm.chunks).values()) {
         assert.equal(view.buffer, warm.gzip.buffer);
         bytes += view.length;
       }
-      assert.equal(warm.chunks.byIdentity.size, cold.compressed);
+      assert.equal(warm.chunks.places.size, cold.compressed);
       assert.equal(bytes, warm.gzip.length - HEADER.length - 2 - 8);
       return warm;
     }
@@ -316,7 +317,7 @@ describe('chunkedGzip', () => {
         const warm = regzip(feed(changed));
         // 2 when the new digest ends a chunk where the old one did not.
         assert.ok(warm.compressed >= 1 && warm.compressed <= 2, `event ${at}: ${warm.compressed} deflated`);
-        assert.ok([...first.chunks.byIdentity.keys()].some((key) => !warm.chunks.byIdentity.has(key)), 'the replaced chunk is dropped');
+        assert.ok([...first.chunks.places.keys()].some((key) => !warm.chunks.places.has(key)), 'the replaced chunk is dropped');
       }
     });
 
@@ -350,7 +351,7 @@ describe('chunkedGzip', () => {
     const { gzip, chunks } = chunkedGzip(body, spans, undefined);
     assertGzipOf(gzip, body);
     // The head, the end, and the run cut at every 128 KiB (give or take an event).
-    assert.equal(chunks.byIdentity.size, 2 + Math.ceil((body.length - ICS_HEAD.length - ICS_END.length) / CAP));
+    assert.equal(chunks.places.size, 2 + Math.ceil((body.length - ICS_HEAD.length - ICS_END.length) / CAP));
   });
 
   it('when the same run of events appears twice, then it is deflated once and kept once', () => {
@@ -360,7 +361,7 @@ describe('chunkedGzip', () => {
     const { body, spans } = feed([boundary, other, boundary, other, boundary]);
     const result = chunkedGzip(body, spans, undefined);
     assertGzipOf(result.gzip, body);
-    assert.deepEqual({ compressed: result.compressed, reused: result.reused, kept: result.chunks.byIdentity.size }, { compressed: 4, reused: 1, kept: 4 });
+    assert.deepEqual({ compressed: result.compressed, reused: result.reused, kept: result.chunks.places.size }, { compressed: 4, reused: 1, kept: 4 });
   });
 
   it('when the spans do not hold as many bytes as the parts, or the level is out of range, then it throws a RangeError', () => {
