@@ -11,7 +11,7 @@ import { chunkedGzip as gzipSpans, type BodySpan as ByteSpan, keptChunks, type G
 // deflate only the chunk that holds it.
 
 const FC = { seed: 1952, numRuns: 80, endOnFailure: true } as const;
-const CAP = 128 * 1024;
+const CAP = 48 * 1024;
 const HEADER = Buffer.from('1f8b0800000000000003', 'hex');
 
 /** A stretch of a fixture body by offset, as these tests lay bodies out. */
@@ -241,7 +241,7 @@ describe('chunkedGzip', () => {
   it('when a body is several MB, with noise and a single span many times the cap, then both decoders read it back', () => {
     const { events } = icsFeed(5_000);
     const noise = Array.from({ length: 500 }, (_, i) => filler(i, 2_000, false));
-    const { body, spans } = feed([...events.slice(0, 2_500), filler(1, 5 * CAP, true), ...noise, filler(2, 3 * CAP, false), ...events.slice(2_500)]);
+    const { body, spans } = feed([...events.slice(0, 2_500), filler(1, 640 * 1024, true), ...noise, filler(2, 384 * 1024, false), ...events.slice(2_500)]);
     assert.ok(body.length > 4_000_000);
     const { gzip } = chunkedGzip(body, spans, undefined);
     assertGzipOf(gzip, body);
@@ -328,14 +328,16 @@ describe('chunkedGzip', () => {
       assert.equal(regzip(feed(changed)).compressed, 2);
     });
 
-    it('when an event is inserted or removed, then at most two chunks are deflated again', () => {
+    // Its chunk and the next; and the one after when the next had ended at the cap (1 in 6 chunks
+    // reach it here), since the cap counts bytes from where a chunk starts.
+    it('when an event is inserted or removed, then at most three chunks are deflated again', () => {
       for (const at of [0, 1_000, 2_500, 4_999]) {
         const inserted = [...events];
         inserted.splice(at, 0, icsEvent(10_000 + at, rand));
-        assert.ok(regzip(feed(inserted)).compressed <= 2, `insert at ${at}`);
+        assert.ok(regzip(feed(inserted)).compressed <= 3, `insert at ${at}`);
         const removed = [...events];
         removed.splice(at, 1);
-        assert.ok(regzip(feed(removed)).compressed <= 2, `remove at ${at}`);
+        assert.ok(regzip(feed(removed)).compressed <= 3, `remove at ${at}`);
       }
     });
 
@@ -350,7 +352,7 @@ describe('chunkedGzip', () => {
     const { body, spans } = feed(events);
     const { gzip, chunks } = chunkedGzip(body, spans, undefined);
     assertGzipOf(gzip, body);
-    // The head, the end, and the run cut at every 128 KiB (give or take an event).
+    // The head, the end, and the run cut at every 48 KiB (give or take an event).
     assert.equal(chunks.places.size, 2 + Math.ceil((body.length - ICS_HEAD.length - ICS_END.length) / CAP));
   });
 

@@ -12,7 +12,7 @@ import { CALENDAR_END, sortFragments, type BodySpan } from '../../feeds/ics-rend
 // those bodyChunks() cuts from the body's spans (so ETags and gzip bytes agree however a body was
 // reached), and every event's bytes must still be its own after being moved between buffers.
 // Digests are made up here, with a boundary byte 1 time in 4 (a real digest: 1 in 64) and events
-// up to 60 KB, so that chunks are many, short, and sometimes end at the 128 KiB cap.
+// up to 60 KB, so that chunks are many, short, and sometimes end at the 48 KiB cap.
 
 const FC = { seed: 64, numRuns: 120, endOnFailure: true } as const;
 const HEAD = Buffer.from('BEGIN:VCALENDAR\r\nVERSION:2.0\r\n');
