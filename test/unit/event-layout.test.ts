@@ -89,6 +89,15 @@ describe('event layout', () => {
             'chunks as a cold layout cuts them',
           );
           assert.deepEqual([...layoutZones(layout)], [...layoutZones(cold)]);
+          // The UTC years each TZID's events span, TZIDs in the order they first appear, from the events.
+          const years = new Map<string, [number, number]>();
+          for (const e of order) {
+            if (e.tzid === null) continue;
+            const [from, to] = years.get(e.tzid) ?? [Infinity, -Infinity];
+            years.set(e.tzid, [Math.min(from, new Date(e.startMs).getUTCFullYear()), Math.max(to, new Date(e.endMs).getUTCFullYear())]);
+          }
+          const zoneYears = [...layoutZones(layout)].map(([tzid, span]) => [tzid, new Date(span.from).getUTCFullYear(), new Date(span.to).getUTCFullYear()]);
+          assert.deepEqual(zoneYears, [...years].map(([tzid, [from, to]]) => [tzid, from, to]), 'the years of the events under each TZID');
           const spans = spansOf(layout);
           const cut = bodyChunks(spans);
           assert.deepEqual(cut.slice(1, -1).map((c) => [c.identity, c.crc, c.length]), layout.chunks.map((c) => [c.identity, c.crc, c.bytes.length]), 'chunks as bodyChunks cuts them');
