@@ -1,9 +1,10 @@
 // A feed body's events held as its chunks (body-chunks.ts), each with its events' bytes joined,
 // its CRC-32, identity and time-zone spans: after a change to one event, the new body is the old
 // chunks but the one or two around the change, and relayOut reads only those (and the array of
-// the others) instead of 5,000 events. Walking every event was what the first poll after a change cost: not the instructions
-// (a microbenchmark did the walk in 0.1 ms) but cache misses on 5,000 objects scattered over the
-// heap, each with a digest Buffer and its backing store, ~1 ms per walk inside the server.
+// the others) instead of 5,000 events. Walking every event was what the first poll after a change
+// cost: not the instructions (a microbenchmark did the walk in 0.1 ms) but cache misses on 5,000
+// objects scattered over the heap, each with a digest Buffer and its backing store, ~1 ms per walk
+// inside the server. For the same reason a chunk keeps what every render reads of it in fields.
 //
 // Invariant: the chunks are exactly those bodyChunks() cuts from the same events in order, with
 // the same identities (test/unit/event-layout.test.ts checks this against a cold layout and
