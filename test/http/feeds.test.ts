@@ -159,6 +159,17 @@ describe('HTTP: feeds', () => {
       assert.equal(relinked!.url, 'https://doxy.me/drbyron2');
     });
 
+    it('when a location is added after the feed was read and a session is put at it, then the next poll shows its link', async () => {
+      await put('s', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 });
+      const [before] = parseFeed((await fetchFeed()).text);
+      assert.equal(before!.url, 'https://doxy.me/drbyron');
+      await t.platform.put('/api/v1/providers/p1/locations/annex', { kind: 'virtual', name: 'Annex', url: 'https://zoom.us/j/5550001111', isDefault: false });
+      await put('s', { start: '2026-11-10T15:00:00Z', durationMinutes: 50, locationId: 'annex' });
+      const [after] = parseFeed((await fetchFeed()).text);
+      assert.equal(after!.url, 'https://zoom.us/j/5550001111');
+      assert.match(after!.description ?? '', /Join: https:\/\/zoom\.us\/j\/5550001111/);
+    });
+
     it('when nothing changed, then the ETag is the same and If-None-Match answers 304 without a body', async () => {
       await put('s', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 });
       const first = await fetchFeed();
