@@ -100,19 +100,17 @@ export type PieceBytes<P> = (piece: P) => { bytes: Buffer; dictionary: Buffer | 
 
 /**
  * Gzips the body, given twice: as the parts it is sent in and span by span (the chunks are cut
- * from these, see body-chunks.ts); both must hold the same bytes. `chunks`, when given, must be
- * bodyChunks(spans) (a caller that has them saves the walk). See gzipPieces. Throws a RangeError
- * when parts and spans differ in length or the level is not 0..9.
+ * from these, see body-chunks.ts); both must hold the same bytes. See gzipPieces. Throws a
+ * RangeError when parts and spans differ in length or the level is not 0..9.
  */
 export function chunkedGzip(
   parts: readonly Buffer[],
   spans: readonly BodySpan[],
   previous: GzipChunks | undefined,
-  options: { level?: number; chunks?: readonly BodyChunk[] } = {},
+  options: { level?: number } = {},
 ): ChunkedGzip {
-  const chunks = options.chunks ?? bodyChunks(spans);
   const made = gzipPieces(
-    chunks,
+    bodyChunks(spans),
     (chunk) => {
       const before = dictionarySpan(spans, chunk);
       return { bytes: chunkBytes(spans, chunk), dictionary: before === undefined ? undefined : spanBytes(before) };

@@ -85,7 +85,6 @@ export function mergeBySource(list: readonly SourcedInterval[]): SourcedBusyInte
   return out.map((m) => ({ start: toIso(m.start), end: toIso(m.end), sourceIds: [...m.sources].sort(compareText) }));
 }
 
-
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
