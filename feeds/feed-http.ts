@@ -1,15 +1,21 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import accepts from 'accepts';
 import type { FeedService, RenderedFeed } from './feed-service.js';
 
 // Everything under /feeds/, polled by calendar apps far more often than anything else is asked.
-// Mounted ahead of every other middleware, so that a poll costs what sending its answer costs:
-// GET/HEAD /feeds/<token>.ics answers the feed; every other path or method there, and unknown,
-// revoked and malformed tokens alike, get the same 404 body. Unknown and revoked take the same
-// lookup; a malformed token (any character outside base64url, "%" included) is refused before
-// it, which tells an attacker only what the URL shape shows.
+// Answered ahead of Express (src/http/app-listener.ts), on Node's own request and response, so
+// that a poll costs what sending its answer costs: Express's entry alone (its prototypes swapped
+// onto both objects, its router's walk) cost more than a 304's own work. GET/HEAD
+// /feeds/<token>.ics answers the feed; every other path or method there, and unknown, revoked
+// and malformed tokens alike, get the same 404 body. Unknown and revoked take the same lookup; a
+// malformed token (any character outside base64url, "%" included) is refused before it, which
+// tells an attacker only what the URL shape shows.
 
 /** What a poll reports once answered (counted in /metrics, logged at debug; never the URL). */
 export type FeedPollObserver = (method: string, status: number, seconds: number) => void;
+
+/** Answers a poll that failed (a store fault: 503 while the database is away) as every route's error. */
+export type FeedPollFailure = (err: unknown, req: IncomingMessage, res: ServerResponse) => void;
 
 const NOT_FOUND_BODY = Buffer.from(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'No such feed.' } }));
 const GONE_BODY = Buffer.from(JSON.stringify({ error: { code: 'GONE', message: 'This feed has ended: its provider left the practice.' } }));
@@ -57,12 +63,12 @@ function matchesIfNoneMatch(header: string | undefined, etag: string, otherEtag:
 
 /**
  * Whether the answer may be gzip (RFC 9110 12.5.3). Lists without weights ("gzip, deflate, br",
- * what calendar apps send) are read here; weighted ones go to Express's negotiator.
+ * what calendar apps send) are read here; weighted ones go to the negotiator Express uses.
  */
-function acceptsGzip(req: Request): boolean {
+function acceptsGzip(req: IncomingMessage): boolean {
   const header = req.headers['accept-encoding'];
   if (header === undefined || header === '') return false;
-  if (header.includes(';')) return req.acceptsEncodings('gzip', 'identity') === 'gzip';
+  if (header.includes(';')) return accepts(req).encodings(['gzip', 'identity']) === 'gzip';
   for (const raw of header.split(',')) {
     const coding = raw.trim().toLowerCase();
     if (coding === 'gzip' || coding === 'x-gzip' || coding === '*') return true;
@@ -96,7 +102,7 @@ function answersFor(feed: RenderedFeed): Answers {
   return answers;
 }
 
-function answer(res: Response, status: number, headers: string[], body: Buffer | readonly Buffer[] | null): void {
+function answer(res: ServerResponse, status: number, headers: string[], body: Buffer | readonly Buffer[] | null): void {
   res.writeHead(status, headers);
   // Node's response writes no body for HEAD (nor for 304) whatever it is given.
   if (body === null || Buffer.isBuffer(body)) {
@@ -110,11 +116,14 @@ function answer(res: Response, status: number, headers: string[], body: Buffer |
   res.uncork();
 }
 
-/** A middleware that serves routes of its own; `routes` lists them ("GET /feeds/:file") for the API document's test. */
-export type FeedRoutes = RequestHandler & { readonly routes: readonly string[] };
+/**
+ * Answers a request under /feeds/ and returns true, or returns false for any other (untouched).
+ * `routes` lists what it serves ("GET /feeds/:file") for the API document's test.
+ */
+export type FeedRoutes = ((req: IncomingMessage, res: ServerResponse) => boolean) & { readonly routes: readonly string[] };
 
-export function feedRoutes(feeds: FeedService, observe: FeedPollObserver): FeedRoutes {
-  const answerFeed = (req: Request, res: Response, feed: RenderedFeed | null): number => {
+export function feedRoutes(feeds: FeedService, observe: FeedPollObserver, fail: FeedPollFailure): FeedRoutes {
+  const answerFeed = (req: IncomingMessage, res: ServerResponse, feed: RenderedFeed | null): number => {
     if (feed === null) {
       answer(res, 404, NOT_FOUND_HEADERS, NOT_FOUND_BODY);
       return 404;
@@ -137,37 +146,50 @@ export function feedRoutes(feeds: FeedService, observe: FeedPollObserver): FeedR
     return 200;
   };
 
-  const token = (req: Request): string | null => {
-    const match = req.method === 'GET' || req.method === 'HEAD' ? FEED_FILE.exec(req.url) : null;
+  const token = (url: string, method: string): string | null => {
+    const match = method === 'GET' || method === 'HEAD' ? FEED_FILE.exec(url) : null;
     return match === null ? null : (match[1] ?? '');
   };
 
-  // A poll whose answer is in memory is answered synchronously: no promise, no closure.
-  const handler: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
-    if (!UNDER_FEEDS.test(req.url)) return next();
-    const started = process.hrtime.bigint();
-    const asked = token(req);
-    const known = asked === null ? null : feeds.peek(asked);
-    if (known !== undefined) {
-      observe(req.method, answerFeed(req, res, known), Number(process.hrtime.bigint() - started) / 1e9);
-      return;
-    }
-    return (async () => {
-      try {
-        // A token that is no live feed may be a tombstone: the URL of a provider who left.
-        const feed = (await feeds.render(asked as string)) ?? (asked === null ? null : await feeds.tombstone(asked));
-        if (feed === 'gone') {
-          answer(res, 410, GONE_HEADERS, GONE_BODY);
-          observe(req.method, 410, Number(process.hrtime.bigint() - started) / 1e9);
-          return;
-        }
-        observe(req.method, answerFeed(req, res, feed), Number(process.hrtime.bigint() - started) / 1e9);
-      } catch (err) {
-        // A store fault (503 while the database is away): the error middleware answers it.
-        res.once('finish', () => observe(req.method, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
-        next(err);
+  // A store fault (503 while the database is away), answered as every route answers it. Nothing
+  // above this handler would catch a throw: Node's server would take it as uncaught.
+  const failed = (req: IncomingMessage, res: ServerResponse, method: string, started: bigint, err: unknown): void => {
+    if (!res.headersSent) fail(err, req, res);
+    else res.destroy();
+    observe(method, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+  };
+
+  const answerLater = async (req: IncomingMessage, res: ServerResponse, method: string, started: bigint, asked: string | null): Promise<void> => {
+    try {
+      // A token that is no live feed may be a tombstone: the URL of a provider who left.
+      const feed = (await feeds.render(asked as string)) ?? (asked === null ? null : await feeds.tombstone(asked));
+      if (feed === 'gone') {
+        answer(res, 410, GONE_HEADERS, GONE_BODY);
+        observe(method, 410, Number(process.hrtime.bigint() - started) / 1e9);
+        return;
       }
-    })();
+      observe(method, answerFeed(req, res, feed), Number(process.hrtime.bigint() - started) / 1e9);
+    } catch (err) {
+      failed(req, res, method, started, err);
+    }
+  };
+
+  // A poll whose answer is in memory is answered synchronously: no promise, no closure.
+  const handler = (req: IncomingMessage, res: ServerResponse): boolean => {
+    // Node sets both on every request a server parses.
+    const url = req.url as string;
+    const method = req.method as string;
+    if (!UNDER_FEEDS.test(url)) return false;
+    const started = process.hrtime.bigint();
+    try {
+      const asked = token(url, method);
+      const known = asked === null ? null : feeds.peek(asked);
+      if (known === undefined) void answerLater(req, res, method, started, asked);
+      else observe(method, answerFeed(req, res, known), Number(process.hrtime.bigint() - started) / 1e9);
+    } catch (err) {
+      failed(req, res, method, started, err);
+    }
+    return true;
   };
   return Object.assign(handler, { routes: ['GET /feeds/:file'] });
 }

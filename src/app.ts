@@ -1,5 +1,4 @@
 import express from 'express';
-import type { Express } from 'express';
 import { createIcsReader, DEFAULT_MAX_BYTES } from '../busy/index.js';
 import { FeedService, feedRoutes } from '../feeds/index.js';
 import { createJoinLinks, JOIN_LINK_KEY_INFO } from './domain/index.js';
@@ -7,7 +6,8 @@ import type { CalendarConnector, Clock, ConnectionKind, IcsReader, JoinLinks, OA
 import type { SecretBox } from './crypto/secret-box.js';
 import { apiRouter } from './http/api-router.js';
 import { authenticate, requireAdmin, type AuthTokens } from './http/auth.js';
-import { errorMiddleware, notFoundHandler } from './http/error-middleware.js';
+import { appListener, type App } from './http/app-listener.js';
+import { errorMiddleware, notFoundHandler, sendError } from './http/error-middleware.js';
 import { opsRouter, requestLog } from './http/ops-routes.js';
 import { noMetrics, type Metrics } from './metrics.js';
 import { jsonBody } from './http/json-body.js';
@@ -78,7 +78,7 @@ export function joinLinksFor(secrets: SecretBox, publicBaseUrl: string): JoinLin
   return createJoinLinks({ key: secrets.deriveKey(JOIN_LINK_KEY_INFO), publicBaseUrl });
 }
 
-export function createApp(deps: AppDeps): Express {
+export function createApp(deps: AppDeps): App {
   const { store, clock, logger } = deps;
   const metrics = deps.metrics ?? noMetrics();
   const joinLinks = deps.joinLinks ?? joinLinksFor(deps.sync.secrets, deps.publicBaseUrl);
@@ -109,14 +109,16 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  // First, counting and logging polls itself, so that a poll skips the middleware below (npm run
-  // bench). Logged at debug: one info line per poll cost ~7% of a poll.
+  // Ahead of Express (app-listener.ts), counting and logging polls itself, so that a poll skips
+  // every middleware (npm run bench). Logged at debug: one info line per poll cost ~7% of a poll.
   const pollLog = logger.child({ module: 'http' });
-  app.use(
-    feedRoutes(feeds, (method, status, seconds) => {
+  const feedsAhead = feedRoutes(
+    feeds,
+    (method, status, seconds) => {
       metrics.feedPoll(method, status, seconds);
       if (pollLog.isLevelEnabled('debug')) pollLog.debug({ method, route: '/feeds/:file', status, ms: Math.round(seconds * 10_000) / 10 }, 'request');
-    }),
+    },
+    (err, req, res) => sendError(err, res, pollLog, { method: req.method ?? '', route: '/feeds/:file' }),
   );
   app.use(requestLog(logger, metrics));
   app.use((_req, res, next) => {
@@ -150,5 +152,5 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(notFoundHandler);
   app.use(errorMiddleware(logger));
-  return app;
+  return appListener(feedsAhead, app);
 }

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { AppError, clientErrorStatus, ErrorCode } from '../domain/index.js';
 import { loggableError, type Logger } from '../logger.js';
@@ -49,19 +50,32 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   const log = logger.child({ module: 'http' });
   return (err: unknown, req, res, next) => {
     if (res.headersSent) return next(err);
-    const { error, known } = toAppError(err);
-    if (!known) {
-      log.error({ err: loggableError(err), method: req.method, route: routePattern(req) }, 'unhandled error');
-    }
-    res.setHeader('Cache-Control', 'no-store');
-    // The database is back within seconds after a restart or failover, and the store reconnects.
-    if (error.status === 503) res.setHeader('Retry-After', '2');
-    res.status(error.status).json({
-      error: {
-        code: error.code,
-        message: error.message,
-        ...(error.details !== undefined ? { details: error.details } : {}),
-      },
-    });
+    sendError(err, res, log, { method: req.method, route: routePattern(req) });
   };
+}
+
+/**
+ * Answers err as JSON on any Node response, Express's or not (the feed routes answer ahead of
+ * Express); logs it, by the route's pattern, when it is not ours.
+ */
+export function sendError(err: unknown, res: ServerResponse, log: Logger, at: { method: string; route: string }): void {
+  const { error, known } = toAppError(err);
+  if (!known) {
+    log.error({ err: loggableError(err), method: at.method, route: at.route }, 'unhandled error');
+  }
+  const body = JSON.stringify({
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.details !== undefined ? { details: error.details } : {}),
+    },
+  });
+  res.statusCode = error.status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  // The database is back within seconds after a restart or failover, and the store reconnects.
+  if (error.status === 503) res.setHeader('Retry-After', '2');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  // Node writes no body for HEAD, as Express's res.json would not.
+  res.end(body);
 }

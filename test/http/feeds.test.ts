@@ -1,9 +1,26 @@
 import assert from 'node:assert/strict';
 import supertest from 'supertest';
 import { hashFeedToken } from '../../feeds/index.js';
+import { AppError, ErrorCode, type Store } from '../../src/domain/index.js';
+import { createSqliteStore } from '../../src/store/index.js';
 import { parseFeed } from '../support/parse-ics.js';
 import { CLIENT, OFFICE_ADDRESS, VIDEO_INSTRUCTIONS, VIDEO_URL, seedProvider } from '../support/seed.js';
 import { PUBLIC_BASE_URL, createTestApp, type TestApp } from '../support/test-app.js';
+
+/**
+ * An in-memory SQLite store whose methods fail on demand: `fault` is asked before every call and
+ * answers it instead (by returning or throwing) unless it returns undefined.
+ */
+async function storeFailing(fault: (name: string | symbol, args: unknown[]) => unknown): Promise<Store> {
+  const real = await createSqliteStore({ filename: ':memory:' });
+  return new Proxy(real, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => fault(name, args) ?? (value as (...a: unknown[]) => unknown).apply(target, args);
+    },
+  });
+}
 
 describe('HTTP: feeds', () => {
   let t: TestApp;
@@ -223,6 +240,80 @@ describe('HTTP: feeds', () => {
       assert.ok(Number(gz.headers['content-length']) < Buffer.byteLength(plain.text));
       const revalidated = await fetchFeed().set('Accept-Encoding', 'gzip').set('If-None-Match', gz.headers['etag']!);
       assert.equal(revalidated.status, 304);
+    });
+
+    it('when Accept-Encoding carries weights, then gzip is sent only where the client ranks it first', async () => {
+      await put('s', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 });
+      const cases: [string, string | undefined][] = [
+        ['gzip;q=0, identity', undefined],
+        ['identity;q=0.9, gzip;q=0.1', undefined],
+        ['identity;q=0.1, gzip;q=0.9', 'gzip'],
+        ['br;q=1.0, gzip;q=0.5', 'gzip'],
+        ['*;q=0.5, identity;q=1', undefined],
+      ];
+      for (const [header, encoding] of cases) {
+        const res = await fetchFeed().set('Accept-Encoding', header);
+        assert.equal(res.status, 200, header);
+        assert.equal(res.headers['content-encoding'], encoding, header);
+        assert.equal(parseFeed(res.text).length, 1, header);
+      }
+    });
+
+    it('when the database fails under a poll, then 503 JSON with Retry-After, the same as any route, and neither token nor URL is logged', async () => {
+      // The store fails on demand: a poll that found nothing in memory reads it (async), and a
+      // poll answered from memory asks it whether anything changed (synchronously).
+      let failing: 'none' | 'reads' | 'epoch' = 'none';
+      const down = () => new AppError({ code: ErrorCode.SERVICE_UNAVAILABLE, status: 503, message: 'The database does not answer; try again shortly.', retryable: true });
+      const store = await storeFailing((name) => {
+        if (failing === 'epoch' && name === 'feedLookupEpoch') throw down();
+        if (failing === 'reads' && (name === 'findFeedRevision' || name === 'getProvider')) return Promise.reject(down());
+        return undefined;
+      });
+      const f = await createTestApp({ now: '2026-11-02T12:00:00.000Z', store });
+      try {
+        await seedProvider(f);
+        const path = new URL((await f.platform.post('/api/v1/providers/p1/feeds', {})).body.url).pathname;
+        const token = /feeds\/(.+)\.ics$/.exec(path)![1]!;
+        for (const mode of ['reads', 'epoch'] as const) {
+          if (mode === 'epoch') assert.equal((await supertest(f.app).get(path)).status, 200, 'cached, to be answered from memory');
+          failing = mode;
+          for (const method of ['get', 'head'] as const) {
+            const res = await supertest(f.app)[method](path);
+            assert.equal(res.status, 503, `${mode} ${method}`);
+            assert.equal(res.headers['retry-after'], '2');
+            assert.equal(res.headers['cache-control'], 'no-store');
+            assert.match(String(res.headers['content-type']), /^application\/json; charset=utf-8$/);
+            if (method === 'get') assert.equal(res.body.error.code, 'SERVICE_UNAVAILABLE');
+          }
+          failing = 'none';
+          assert.equal((await supertest(f.app).get(path)).status, 200, `${mode}: answered again once the database is back`);
+        }
+        const logged = f.rawLogs.join('');
+        assert.ok(!logged.includes(token) && !logged.includes(hashFeedToken(token)), 'no token in the logs');
+      } finally {
+        await f.close();
+      }
+    });
+
+    it('when a poll fails with an error that is not ours, then 500 with a fixed message, logged by route without the token', async () => {
+      let failing = false;
+      const store = await storeFailing((name, args) => (failing && name === 'findFeedRevision' ? Promise.reject(new Error(`boom for ${String(args[0])}`)) : undefined));
+      const f = await createTestApp({ now: '2026-11-02T12:00:00.000Z', store });
+      try {
+        await seedProvider(f);
+        const path = new URL((await f.platform.post('/api/v1/providers/p1/feeds', {})).body.url).pathname;
+        const token = /feeds\/(.+)\.ics$/.exec(path)![1]!;
+        failing = true;
+        const res = await supertest(f.app).get(path);
+        assert.equal(res.status, 500);
+        assert.deepEqual(res.body, { error: { code: 'INTERNAL', message: 'Something went wrong on our side.' } });
+        const line = f.logs.find((l) => l['msg'] === 'unhandled error');
+        assert.equal(line?.['route'], '/feeds/:file');
+        const logged = f.rawLogs.join('');
+        assert.ok(!logged.includes(token) && !logged.includes(hashFeedToken(token)), 'neither the token nor its hash in the logs');
+      } finally {
+        await f.close();
+      }
     });
 
     it('when a feed is fetched, then the response is the same whether or not it came from the cache', async () => {

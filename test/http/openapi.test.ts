@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import type { Express } from 'express';
+import type { App } from '../../src/http/app-listener.js';
 import supertest from 'supertest';
 import { createIcsReader } from '../../busy/index.js';
 import { ErrorCode } from '../../src/domain/index.js';
@@ -182,9 +182,12 @@ function nestedStack(handle: unknown): readonly RouterLayer[] | null {
   return Array.isArray(stack) ? (stack as RouterLayer[]) : null;
 }
 
-/** "METHOD /path" for every route the app serves, nested routers resolved through their mount paths. */
-function appRoutes(app: Express): string[] {
-  const routes: string[] = [];
+/**
+ * "METHOD /path" for every route the app serves: those answered ahead of Express (the feeds,
+ * src/http/app-listener.ts), then Express's, nested routers resolved through their mount paths.
+ */
+function appRoutes(app: App): string[] {
+  const routes: string[] = [...app.aheadRoutes];
   const walk = (stack: readonly RouterLayer[], prefix: string) => {
     for (const layer of stack) {
       if (layer.route !== undefined) {
@@ -193,19 +196,13 @@ function appRoutes(app: Express): string[] {
         }
         continue;
       }
-      // A middleware that answers routes itself says which (feeds/feed-http.ts).
-      const own = (layer.handle as { routes?: unknown }).routes;
-      if (Array.isArray(own)) {
-        routes.push(...own.map((r) => String(r)));
-        continue;
-      }
       const nested = nestedStack(layer.handle);
       if (nested === null) continue; // plain middleware
       if (typeof layer.rawPath !== 'string') throw new Error(`router "${layer.name}" is mounted without a string path; list its prefix here by hand`);
       walk(nested, layer.rawPath === '/' ? prefix : `${prefix}${layer.rawPath}`);
     }
   };
-  walk(app.router.stack as unknown as readonly RouterLayer[], '');
+  walk(app.express.router.stack as unknown as readonly RouterLayer[], '');
   return routes;
 }
 
@@ -238,7 +235,7 @@ function concretePath(template: string): string {
   });
 }
 
-function send(app: Express, method: string, path: string): supertest.Test {
+function send(app: App, method: string, path: string): supertest.Test {
   const agent = supertest(app);
   switch (method) {
     case 'get':

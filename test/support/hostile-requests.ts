@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
+import type { App } from '../../src/http/app-listener.js';
 
 export interface RawRequest {
   method: string;
@@ -29,7 +29,7 @@ export interface RawClient {
 }
 
 /** Listens on 127.0.0.1 at a port the OS picks; close() stops the listener and its sockets. */
-export async function listen(app: Express): Promise<RawClient> {
+export async function listen(app: App): Promise<RawClient> {
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

@@ -1,7 +1,7 @@
-import type { Express } from 'express';
 import { Writable } from 'node:stream';
 import supertest from 'supertest';
 import { createApp, type AppDeps } from '../../src/app.js';
+import type { App } from '../../src/http/app-listener.js';
 import { randomBytes } from 'node:crypto';
 import { createSecretBox, type SecretBox } from '../../src/crypto/secret-box.js';
 import type { CalendarConnector, ConnectionKind, OAuthProvider, Store } from '../../src/domain/index.js';
@@ -15,7 +15,7 @@ export const PLATFORM_TOKEN = 'platform-token-for-tests-0123456789';
 export const PUBLIC_BASE_URL = 'https://sync.example.test';
 
 export interface TestApp {
-  app: Express;
+  app: App;
   store: Store;
   clock: FakeClock;
   secrets: SecretBox;
