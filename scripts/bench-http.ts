@@ -79,6 +79,8 @@ interface Run {
   p99Ms: number;
   non2xx: number;
   errors: number;
+  /** CPU time of this process (both servers, one of them under load) per request answered. */
+  cpuUsPerRequest: number;
 }
 
 /** autocannon in a child process (its own core), so that the load generator does not share ours. */
@@ -86,6 +88,7 @@ function load(target: string, requestHeaders: Record<string, string>): Promise<R
   const args = ['-c', String(CONNECTIONS), '-d', String(SECONDS), '-j'];
   for (const [name, value] of Object.entries(requestHeaders)) args.push('-H', `${name}=${value}`);
   args.push(target);
+  const cpu = process.cpuUsage();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`${REPO_ROOT}node_modules/autocannon/autocannon.js`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -93,8 +96,10 @@ function load(target: string, requestHeaders: Record<string, string>): Promise<R
     child.once('error', reject);
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`autocannon exited ${code}`));
-      const result = JSON.parse(out) as { requests: { average: number }; latency: { p99: number }; non2xx: number; errors: number };
-      resolve({ requestsPerSecond: result.requests.average, p99Ms: result.latency.p99, non2xx: result.non2xx, errors: result.errors });
+      const used = process.cpuUsage(cpu);
+      const result = JSON.parse(out) as { requests: { total: number; average: number }; latency: { p99: number }; non2xx: number; errors: number };
+      const cpuUsPerRequest = (used.user + used.system) / Math.max(1, result.requests.total);
+      resolve({ requestsPerSecond: result.requests.average, p99Ms: result.latency.p99, non2xx: result.non2xx, errors: result.errors, cpuUsPerRequest });
     });
   });
 }
@@ -121,7 +126,10 @@ if (postgres !== null) {
 }
 
 console.log(`feed polls over HTTP: ${SESSIONS} sessions (${(bytes.length / 1024).toFixed(0)} KiB, gzip ${(gzipped.length / 1024).toFixed(0)} KiB; gzipSync would make ${(gzipSync(bytes).length / 1024).toFixed(0)} KiB), autocannon -c ${CONNECTIONS} -d ${SECONDS}, median of ${ROUNDS} rounds, node ${process.version}, ${os.cpus().length} cores`);
-console.log(`${'path'.padEnd(20)} ${'sessionsync'.padStart(12)} ${'ceiling'.padStart(12)} ${'ratio'.padStart(7)} ${'p99 ours'.padStart(9)} ${'p99 top'.padStart(8)}`);
+// Beside the ratio, as a profile: each round's ratio, and the CPU this process spent per request
+// (ours, the ceiling), medians over the rounds. Requests/s swing with the load generator and the
+// machine from round to round; CPU per request shows what the server itself spends.
+console.log(`${'path'.padEnd(20)} ${'sessionsync'.padStart(12)} ${'ceiling'.padStart(12)} ${'ratio'.padStart(7)} ${'p99 ours'.padStart(9)} ${'p99 top'.padStart(8)}   rounds; CPU us/request ours, ceiling`);
 const rows = [];
 for (const { path, ours, top } of paths) {
   await load(ours.url, ours.headers); // warm-up: JIT, caches, sockets
@@ -137,9 +145,11 @@ for (const { path, ours, top } of paths) {
   }
   pairs.sort((x, y) => x.ratio - y.ratio);
   const { a, b, ratio } = pairs[Math.floor(pairs.length / 2)] as { a: Run; b: Run; ratio: number };
-  rows.push({ path, sessionsync: a, ceiling: b, ratio, ratios: pairs.map((p) => p.ratio) });
+  const middle = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
+  const cpuUsPerRequest = { sessionsync: middle(pairs.map((p) => p.a.cpuUsPerRequest)), ceiling: middle(pairs.map((p) => p.b.cpuUsPerRequest)) };
+  rows.push({ path, sessionsync: a, ceiling: b, ratio, ratios: pairs.map((p) => p.ratio), cpuUsPerRequest });
   console.log(
-    `${path.padEnd(20)} ${`${Math.round(a.requestsPerSecond)} req/s`.padStart(12)} ${`${Math.round(b.requestsPerSecond)} req/s`.padStart(12)} ${`${ratio.toFixed(2)}x`.padStart(7)} ${`${a.p99Ms} ms`.padStart(9)} ${`${b.p99Ms} ms`.padStart(8)}`,
+    `${path.padEnd(20)} ${`${Math.round(a.requestsPerSecond)} req/s`.padStart(12)} ${`${Math.round(b.requestsPerSecond)} req/s`.padStart(12)} ${`${ratio.toFixed(2)}x`.padStart(7)} ${`${a.p99Ms} ms`.padStart(9)} ${`${b.p99Ms} ms`.padStart(8)}   ${pairs.map((p) => p.ratio.toFixed(2)).join(' ')}; ${cpuUsPerRequest.sessionsync.toFixed(0)}, ${cpuUsPerRequest.ceiling.toFixed(0)}`,
   );
 }
 mkdirSync(`${REPO_ROOT}bench-results`, { recursive: true });
