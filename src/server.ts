@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import http from 'node:http';
 import { createGoogleConnector, createGoogleOAuth } from '../connectors/google/index.js';
 import { createMicrosoftOAuth, createOutlookConnector } from '../connectors/outlook/index.js';
 import { createSecretBox } from './crypto/secret-box.js';
@@ -100,7 +101,14 @@ async function main(): Promise<void> {
   resync?.start();
   busyRefresher?.start();
 
-  const server = app.listen(config.port, config.host, () => {
+  // Either app is a request listener. A port already taken (or an address it may not bind) ends
+  // the process in one sentence, rather than as a stack or a process that listens nowhere.
+  const server = http.createServer(app);
+  server.once('error', (err: NodeJS.ErrnoException) => {
+    process.stderr.write(`sessionsync cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}\n`);
+    process.exit(1);
+  });
+  server.listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     logger.info(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +55,22 @@ describe('server start-up', () => {
     } finally {
       child.kill('SIGTERM');
       assert.equal((await exited).code, 0, 'a SIGTERM shuts down cleanly');
+    }
+  });
+
+  it('when its port is taken, then it says so in one sentence and exits 1, in either role', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      for (const role of ['all', 'worker']) {
+        const { exited } = startServer({ ROLE: role, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' });
+        const { code, stderr } = await exited;
+        assert.equal(code, 1, role);
+        assert.equal(stderr, `sessionsync cannot listen on 127.0.0.1:${port}: EADDRINUSE\n`, role);
+      }
+    } finally {
+      holder.close();
     }
   });
 
