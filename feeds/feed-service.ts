@@ -247,8 +247,8 @@ export class FeedService {
     const cached = this.cache.get(providerId);
     if (cached !== undefined && isCurrent(cached, found, day)) return this.served(found, cached, now);
     const entry = await this.renderOnce(providerId, found.feedRevision, day, answer.provider);
+    // renderOnce cached it (or it was the cached body already).
     if (entry === null) return null;
-    this.remember(providerId, entry);
     return new ServedFeed(this, found.feedId, providerId, entry, now);
   }
 

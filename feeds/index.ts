@@ -13,4 +13,4 @@ export {
 } from './ics-renderer.js';
 export { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 export { FeedService, type FeedServiceOptions } from './feed-service.js';
-export { feedRoutes, type FeedPollObserver } from './feed-http.js';
+export { feedRoutes, type FeedPollObserver, type FeedRoutes } from './feed-http.js';

@@ -1,7 +1,7 @@
 // The sessionsync that `npm run bench` measures over HTTP: as `npm start` builds it, at the
 // default log level (written nowhere), on an in-memory SQLite store, with one provider and its
 // video room, on a port the OS picks.
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type AppDeps } from '../src/app.js';
 import { createSecretBox } from '../src/crypto/secret-box.js';
@@ -38,7 +38,7 @@ export async function startBenchApp(metrics?: Metrics, given?: Store, more: { bu
     sync: { secrets: createSecretBox(Buffer.alloc(32, 7)), oauth: new Map(), connectors: new Map() },
     ...(more.busy === undefined ? {} : { busy: more.busy }),
   });
-  const server = app.listen(0, '127.0.0.1');
+  const server = http.createServer(app).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const api = async (method: string, path: string, body: unknown): Promise<unknown> => {

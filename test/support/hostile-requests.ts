@@ -30,7 +30,7 @@ export interface RawClient {
 
 /** Listens on 127.0.0.1 at a port the OS picks; close() stops the listener and its sockets. */
 export async function listen(app: App): Promise<RawClient> {
-  const server = app.listen(0, '127.0.0.1');
+  const server = http.createServer(app).listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
