@@ -28,7 +28,7 @@
 //   MTIME, no name), so the same body always gives the same bytes.
 import { constants, deflateRawSync } from 'node:zlib';
 import { bodyChunks, dictionarySpan, type BodyChunk } from './body-chunks.js';
-import { crc32Combine } from './crc32-combine.js';
+import { crc32After, crc32Combine, crc32Shift } from './crc32-combine.js';
 import { spanBytes, type BodySpan } from './ics-renderer.js';
 
 // A span is a stretch of the body: its bytes, and a digest identifying them (an event's SHA-256),
@@ -46,6 +46,14 @@ export interface GzipChunks {
   /** A chunk's place: its bytes are gzip[bounds[2 * place], bounds[2 * place + 1]). */
   readonly places: ReadonlyMap<string, number>;
   readonly bounds: Uint32Array;
+  /** The identity of the piece at each place (what editGzip checks the edits against). */
+  readonly identities: readonly string[];
+  /**
+   * The CRC-32 and length of the body's pieces before each place (place `count` is the whole
+   * body): the CRC of any run of pieces, in O(1) (crc32After), for editGzip.
+   */
+  readonly prefixCrcs: Uint32Array;
+  readonly prefixLengths: Float64Array;
 }
 
 /** The kept chunks as views into their gzip, by identity (what tests look into). */
@@ -129,7 +137,12 @@ export function chunkedGzip(
  * dictionary, level and zlib build, so a kept chunk is what deflating it again would give.
  * Throws a RangeError when the level is not 0..9.
  */
-export function gzipPieces<P extends GzipPiece>(pieces: readonly P[], bytesOf: PieceBytes<P>, previous: GzipChunks | undefined, options: { level?: number } = {}): ChunkedGzip & { length: number } {
+export function gzipPieces<P extends GzipPiece>(
+  pieces: readonly P[],
+  bytesOf: PieceBytes<P>,
+  previous: GzipChunks | undefined,
+  options: { level?: number; deflated?: ReadonlyMap<string, Buffer> } = {},
+): ChunkedGzip & { length: number } {
   const level = options.level ?? DEFAULT_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`gzip level ${level} is not 0..9`);
   // Chunks kept at another level are not these chunks' bytes.
@@ -140,6 +153,9 @@ export function gzipPieces<P extends GzipPiece>(pieces: readonly P[], bytesOf: P
   const starts = new Array<number>(count);
   const lengths = new Array<number>(count);
   const places = new Map<string, number>();
+  const identities = new Array<string>(count);
+  const prefixCrcs = new Uint32Array(count + 1);
+  const prefixLengths = new Float64Array(count + 1);
   let compressed = 0;
   let reused = 0;
   let crc = 0;
@@ -157,7 +173,14 @@ export function gzipPieces<P extends GzipPiece>(pieces: readonly P[], bytesOf: P
       reused += 1;
     } else {
       const place = kept?.places.get(key);
-      if (place === undefined) {
+      // Deflated already (by editGzip, for the answer before this gzip), at this level.
+      const made = place === undefined ? options.deflated?.get(key) : undefined;
+      if (made !== undefined) {
+        sources[i] = made;
+        starts[i] = 0;
+        lengths[i] = made.length;
+        reused += 1;
+      } else if (place === undefined) {
         const bytes = deflateChunk(bytesOf(piece), level);
         sources[i] = bytes;
         starts[i] = 0;
@@ -175,6 +198,9 @@ export function gzipPieces<P extends GzipPiece>(pieces: readonly P[], bytesOf: P
     size += lengths[i] as number;
     crc = crc32Combine(crc, piece.crc, piece.shift);
     length += piece.length;
+    identities[i] = key;
+    prefixCrcs[i + 1] = crc;
+    prefixLengths[i + 1] = length;
   }
   const gzip = Buffer.allocUnsafe(size);
   GZIP_HEADER.copy(gzip, 0);
@@ -184,7 +210,98 @@ export function gzipPieces<P extends GzipPiece>(pieces: readonly P[], bytesOf: P
   gzip[at + 1] = FINAL_BLOCK[1] as number;
   gzip.writeUInt32LE(crc, at + 2);
   gzip.writeUInt32LE(length % 2 ** 32, at + 6);
-  return { gzip, chunks: { level, gzip, places, bounds }, compressed, reused, length };
+  return { gzip, chunks: { level, gzip, places, bounds, identities, prefixCrcs, prefixLengths }, compressed, reused, length };
+}
+
+/**
+ * Pieces [oldFrom, oldTo) of the body a GzipChunks was made of, replaced by pieces [newFrom,
+ * newTo) of the body after it (piece 0 is the head). Outside the edits the pieces are the same,
+ * in order, with the same identities.
+ */
+export interface PieceEdit {
+  readonly oldFrom: number;
+  readonly oldTo: number;
+  readonly newFrom: number;
+  readonly newTo: number;
+}
+
+/** A gzip as the parts to send one after another (length bytes in all), and the pieces it deflated. */
+export interface EditedGzip {
+  parts: Buffer[];
+  length: number;
+  /** The edited pieces' compressed bytes by identity: for gzipPieces to keep instead of deflating again. */
+  deflated: Map<string, Buffer>;
+}
+
+/**
+ * The gzip gzipPieces would make of `pieces` from `kept`, when they are kept's pieces but for
+ * `edits` (in order, not overlapping): the same bytes, as parts. The runs of kept pieces go as
+ * views of kept's gzip and their CRC comes from its prefix CRCs, so the cost is the edited
+ * pieces' deflate and O(edits) besides, not a step per piece nor a copy of the whole gzip: the
+ * first poll after a change of one event of a 5,000-event feed spent ~0.1 ms walking ~100
+ * pieces and ~0.04 ms copying 260 KiB. Null when the edits do not fit kept (its level, its
+ * piece count, or a kept piece's identity next to an edit): gzipPieces then, which needs no edits.
+ */
+export function editGzip<P extends GzipPiece>(kept: GzipChunks, pieces: readonly P[], edits: readonly PieceEdit[], bytesOf: PieceBytes<P>, level: number): EditedGzip | null {
+  if (kept.level !== level || !fitsKept(kept, pieces, edits)) return null;
+  const parts: Buffer[] = [GZIP_HEADER];
+  const deflated = new Map<string, Buffer>();
+  let crc = 0;
+  let length = 0;
+  let size = GZIP_HEADER.length + TAIL_BYTES;
+  let old = 0;
+  const keptRun = (from: number, to: number): void => {
+    if (from === to) return;
+    const runLength = (kept.prefixLengths[to] as number) - (kept.prefixLengths[from] as number);
+    const shift = crc32Shift(runLength);
+    crc = crc32Combine(crc, crc32After(kept.prefixCrcs[to] as number, kept.prefixCrcs[from] as number, shift), shift);
+    length += runLength;
+    const bytes = kept.gzip.subarray(kept.bounds[2 * from], kept.bounds[2 * to - 1]);
+    parts.push(bytes);
+    size += bytes.length;
+  };
+  for (const edit of edits) {
+    keptRun(old, edit.oldFrom);
+    for (let i = edit.newFrom; i < edit.newTo; i++) {
+      const piece = pieces[i] as P;
+      // A piece repeated (the same run of events twice) is deflated once, as gzipPieces does.
+      let bytes = deflated.get(piece.identity);
+      if (bytes === undefined) deflated.set(piece.identity, (bytes = deflateChunk(bytesOf(piece), level)));
+      parts.push(bytes);
+      size += bytes.length;
+      crc = crc32Combine(crc, piece.crc, piece.shift);
+      length += piece.length;
+    }
+    old = edit.oldTo;
+  }
+  keptRun(old, kept.identities.length);
+  const tail = Buffer.allocUnsafe(TAIL_BYTES);
+  tail[0] = FINAL_BLOCK[0] as number;
+  tail[1] = FINAL_BLOCK[1] as number;
+  tail.writeUInt32LE(crc, 2);
+  tail.writeUInt32LE(length % 2 ** 32, 6);
+  parts.push(tail);
+  return { parts, length: size, deflated };
+}
+
+/**
+ * Whether the edits are in order, within both bodies, leave as many pieces as there are, and the
+ * kept pieces on either side of each edit are the pieces there now: a piece after an edit is
+ * deflated against the event before it, so its identity tells whether its kept bytes still hold.
+ */
+function fitsKept(kept: GzipChunks, pieces: readonly GzipPiece[], edits: readonly PieceEdit[]): boolean {
+  const count = kept.identities.length;
+  let old = 0;
+  let shift = 0; // new index minus old index, outside the edits
+  const same = (oldIndex: number) => kept.identities[oldIndex] === pieces[oldIndex + shift]?.identity;
+  for (const { oldFrom, oldTo, newFrom, newTo } of edits) {
+    if (oldFrom < old || oldTo < oldFrom || oldTo > count || newTo < newFrom || newFrom !== oldFrom + shift) return false;
+    if (oldFrom > old && !(same(old) && same(oldFrom - 1))) return false;
+    old = oldTo;
+    shift = newTo - oldTo;
+  }
+  if (count + shift !== pieces.length) return false;
+  return old === count || (same(old) && same(count - 1));
 }
 
 /**

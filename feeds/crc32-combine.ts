@@ -61,3 +61,12 @@ export function crc32Shift(length: number): number {
 export function crc32Combine(crcA: number, crcB: number, shiftB: number): number {
   return (multModP(shiftB, crcA) ^ crcB) >>> 0;
 }
+
+/**
+ * crc32(B) from crc32(A ‖ B), crc32(A) and crc32Shift(len(B)): the combine solved for B, since
+ * xor is its own inverse. With the CRCs of a body's prefixes kept, the CRC of any run of its
+ * pieces comes from two of them, however many pieces the run holds.
+ */
+export function crc32After(crcAB: number, crcA: number, shiftB: number): number {
+  return (multModP(shiftB, crcA) ^ crcAB) >>> 0;
+}

@@ -71,18 +71,38 @@ export function layOut(sorted: readonly LaidEvent[]): EventLayout {
 }
 
 /**
+ * Chunks [oldFrom, oldTo) of a layout replaced by chunks [newFrom, newTo) of the layout relaid
+ * from it; every other chunk is the same object, in the same order. A chunk whose events stayed
+ * but whose dictionary changed (the event before it) counts as replaced: its bytes deflate anew.
+ */
+export interface ChunkEdit {
+  readonly oldFrom: number;
+  readonly oldTo: number;
+  readonly newFrom: number;
+  readonly newTo: number;
+}
+
+/**
  * The layout less `removed` (events of it, the same objects) and with `added`, as layOut of the
  * result in order would give, re-cutting only the chunks the changes fall in (and those after,
  * until a chunk ends where an old one did: from there on cutting the same events gives the same
  * chunks). Throws a RangeError for a removed event that the layout does not hold.
  */
 export function relayOut(layout: EventLayout, removed: readonly LaidEvent[], added: readonly LaidEvent[]): EventLayout {
+  return relayOutWithEdits(layout, removed, added).layout;
+}
+
+/**
+ * relayOut, and the chunks it replaced, in order; edits is null when the layout was cut afresh
+ * (many changes), which tells nothing of what stayed.
+ */
+export function relayOutWithEdits(layout: EventLayout, removed: readonly LaidEvent[], added: readonly LaidEvent[]): { layout: EventLayout; edits: ChunkEdit[] | null } {
   const { chunks } = layout;
   if (removed.length + added.length > MAX_CHANGES || chunks.length === 0) {
     const gone = new Set<LaidEvent>(removed);
     const kept = chunks.flatMap((c) => c.events.filter((e) => !gone.has(e)));
     if (kept.length !== layout.count - gone.size) throw new RangeError('A removed event is not in the layout.');
-    return layOut(sortFragments([...kept, ...added]) as LaidEvent[]);
+    return { layout: layOut(sortFragments([...kept, ...added]) as LaidEvent[]), edits: null };
   }
   // Each change by the chunk it falls in: that whose first event is the last at or before it.
   const changes = new Map<number, { removed: Set<LaidEvent>; added: LaidEvent[] }>();
@@ -102,10 +122,13 @@ export function relayOut(layout: EventLayout, removed: readonly LaidEvent[], add
   // each of ~100 chunk objects, cold, cost more than cutting the changed one).
   const order = [...changes.keys()].sort((a, b) => a - b);
   const out: EventChunk[] = [];
+  const edits: ChunkEdit[] = [];
   let { count, length } = layout;
   let i = 0;
   for (let k = 0; k < order.length; ) {
     while (i < (order[k] as number)) out.push(chunks[i++] as EventChunk);
+    const oldFrom = i;
+    const newFrom = out.length;
     const cut = new ChunkCutter(lastEventOf(out));
     // From the changed chunk on, until a cut ends where an old chunk did with no change next:
     // from there on cutting the same events gives the same chunks.
@@ -125,10 +148,22 @@ export function relayOut(layout: EventLayout, removed: readonly LaidEvent[], add
     }
     // The next chunk is cut from the same boundary, so it is the same chunk; but it is deflated
     // against the event before it, which may have changed.
-    if (i < chunks.length) out.push(following(chunks[i++] as EventChunk, lastEventOf(out)));
+    let oldTo = i;
+    let newTo = out.length;
+    if (i < chunks.length) {
+      const next = chunks[i++] as EventChunk;
+      const moved = following(next, lastEventOf(out));
+      out.push(moved);
+      // Re-identified: deflated against another event, so replaced too.
+      if (moved !== next) {
+        oldTo = i;
+        newTo = out.length;
+      }
+    }
+    edits.push({ oldFrom, oldTo, newFrom, newTo });
   }
   while (i < chunks.length) out.push(chunks[i++] as EventChunk);
-  return { chunks: out, count, length };
+  return { layout: { chunks: out, count, length }, edits };
 }
 
 function lastEventOf(chunks: readonly EventChunk[]): LaidEvent | undefined {

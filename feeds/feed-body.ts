@@ -3,10 +3,10 @@
 // kept, its bytes sent as views into the earlier buffers (see FeedBody.parts).
 import { toCalendarEvent } from '../src/domain/calendar-event.js';
 import type { CalendarEvent, CalendarMeta, JoinLinks, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
-import { gzipPieces, type GzipChunks } from './chunked-gzip.js';
+import { editGzip, gzipPieces, type EditedGzip, type GzipChunks, type PieceEdit } from './chunked-gzip.js';
 import { chunksEtag, wholeSpan } from './body-chunks.js';
 import { spanBytes } from './body-span.js';
-import { layoutZones, layOut, relayOut, type EventChunk, type EventLayout, type LaidEvent } from './event-layout.js';
+import { layoutZones, layOut, relayOutWithEdits, type ChunkEdit, type EventChunk, type EventLayout, type LaidEvent } from './event-layout.js';
 import { CALENDAR_END, calendarHeadWithZones, renderEvent, sortFragments } from './ics-renderer.js';
 
 /** REFRESH-INTERVAL / X-PUBLISHED-TTL of feeds and invite files: a hint apps may follow. */
@@ -32,6 +32,11 @@ export interface FeedBody {
    */
   gzipChunks: GzipChunks | undefined;
   inheritedBytes: number;
+  /**
+   * The pieces of the body (head, chunks, end) that differ from those gzipChunks was made of,
+   * when gzipChunks is the gzip of the body this one was rendered from (editGzipBody); else null.
+   */
+  gzipEdits: PieceEdit[] | null;
   /** The provider's count of deleted sessions when its sessions were read (see changesSince). */
   deletions: number;
   /** The provider's locations as last read, by id: what the next render tries first. */
@@ -140,8 +145,13 @@ export async function renderFeedBody(
   }
 
   // O(changes) after one change: the chunks around it are cut again, the others kept as they are.
-  const layout = plan.base === null ? layOut(sortFragments([...plan.reused, ...fresh]) as CachedEvent[]) : relayOut(plan.base.layout, plan.base.removed, fresh);
+  const relaid = plan.base === null ? null : relayOutWithEdits(plan.base.layout, plan.base.removed, fresh);
+  const layout = relaid?.layout ?? layOut(sortFragments([...plan.reused, ...fresh]) as CachedEvent[]);
   const head = calendarHeadWithZones(feedCalendarMeta(provider), {}, layoutZones(layout));
+  // The base is the previous body's layout; its gzip, once made, is what the edits are against.
+  const before = previous?.body;
+  const edits = relaid?.edits ?? null;
+  const gzipEdits = edits !== null && before !== undefined && before.gzip !== null && before.gzipChunks !== undefined ? pieceEdits(edits, head !== before.head) : null;
   const parts = [head];
   for (const chunk of layout.chunks) parts.push(chunk.bytes);
   parts.push(CALENDAR_END);
@@ -169,6 +179,7 @@ export async function renderFeedBody(
     gzip: null,
     gzipChunks: previous?.body.gzipChunks,
     inheritedBytes: previous === undefined ? 0 : (previous.body.gzip?.buffer.byteLength ?? previous.body.inheritedBytes),
+    gzipEdits,
     events,
     deletions: plan.deletions,
     locations: locations ?? new Map(),
@@ -213,10 +224,29 @@ function wholePiece(buffer: Buffer): BodyPiece {
 
 const pieceBytes = (piece: BodyPiece) => ({ bytes: piece.bytes, dictionary: piece.dictionary === undefined ? undefined : spanBytes(piece.dictionary) });
 
+function piecesOf(body: Pick<FeedBody, 'head' | 'layout'>): BodyPiece[] {
+  return [wholePiece(body.head), ...body.layout.chunks, wholePiece(CALENDAR_END)];
+}
+
 /** The body's gzip (chunked-gzip.ts), from the head, each chunk of events, the end. */
-export function gzipBody(body: Pick<FeedBody, 'head' | 'layout'>, previous: GzipChunks | undefined, options: { level?: number } = {}) {
-  const pieces: BodyPiece[] = [wholePiece(body.head), ...body.layout.chunks, wholePiece(CALENDAR_END)];
-  return gzipPieces(pieces, pieceBytes, previous, options);
+export function gzipBody(body: Pick<FeedBody, 'head' | 'layout'>, previous: GzipChunks | undefined, options: { level?: number; deflated?: ReadonlyMap<string, Buffer> } = {}) {
+  return gzipPieces(piecesOf(body), pieceBytes, previous, options);
+}
+
+/**
+ * The same bytes as gzipBody(body, body.gzipChunks), as parts, in O(what changed) (editGzip):
+ * when the body knows its pieces' edits against gzipChunks; else null.
+ */
+export function editGzipBody(body: Pick<FeedBody, 'head' | 'layout' | 'gzipChunks' | 'gzipEdits'>, level: number): EditedGzip | null {
+  if (body.gzipEdits === null || body.gzipChunks === undefined) return null;
+  return editGzip(body.gzipChunks, piecesOf(body), body.gzipEdits, pieceBytes, level);
+}
+
+/** Chunk edits as edits of the body's pieces: the head is piece 0, a changed head an edit of it. */
+function pieceEdits(edits: readonly ChunkEdit[], headChanged: boolean): PieceEdit[] {
+  const out: PieceEdit[] = headChanged ? [{ oldFrom: 0, oldTo: 1, newFrom: 0, newTo: 1 }] : [];
+  for (const { oldFrom, oldTo, newFrom, newTo } of edits) out.push({ oldFrom: oldFrom + 1, oldTo: oldTo + 1, newFrom: newFrom + 1, newTo: newTo + 1 });
+  return out;
 }
 
 /**

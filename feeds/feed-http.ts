@@ -140,9 +140,10 @@ export function feedRoutes(feeds: FeedService, observe: FeedPollObserver, fail: 
       answer(res, 200, answers.identity200, feed.parts);
       return 200;
     }
-    const body = feed.gzipped();
+    // One buffer, or right after a change the same bytes in parts: the same length either way.
+    const body = feed.gzipAnswer();
     answers.gzip200 ??= [...FEED_HEADERS, 'ETag', feed.gzipEtag, 'Content-Length', String(body.length), 'Content-Encoding', 'gzip'];
-    answer(res, 200, answers.gzip200, body);
+    answer(res, 200, answers.gzip200, Buffer.isBuffer(body) ? body : body.parts);
     return 200;
   };
 

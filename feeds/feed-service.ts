@@ -3,7 +3,8 @@ import { gzipSync } from 'node:zlib';
 import { toInviteEvent } from '../src/domain/calendar-event.js';
 import { ErrorCode, notFound, providerNotFound, writableProvider } from '../src/domain/index.js';
 import type { CalendarMeta, Clock, FeedRevision, FeedToken, JoinLinks, Provider, Store } from '../src/domain/index.js';
-import { feedCalendarMeta, gzipBody, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
+import type { EditedGzip } from './chunked-gzip.js';
+import { editGzipBody, feedCalendarMeta, gzipBody, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 import { FetchLog } from './fetch-log.js';
 import { renderCalendar } from './ics-renderer.js';
@@ -55,6 +56,17 @@ export interface RenderedFeed {
    * that only the chunks holding changed events are deflated again) and reused by every poll.
    */
   gzipped(): Buffer;
+  /**
+   * The same bytes as gzipped(), as its answer sends them: the one buffer, or right after a
+   * change the parts an edit of the gzip before is made of (see FeedService.gzipAnswerOf).
+   */
+  gzipAnswer(): Buffer | GzipParts;
+}
+
+/** A gzip as the parts to send one after another, length bytes in all. */
+export interface GzipParts {
+  readonly parts: readonly Buffer[];
+  readonly length: number;
 }
 
 /** Whether a cached body is the one to serve for this lookup on this day. */
@@ -91,6 +103,10 @@ class ServedFeed implements RenderedFeed {
   gzipped(): Buffer {
     return this.service.gzipOf(this.providerId, this.entry);
   }
+
+  gzipAnswer(): Buffer | GzipParts {
+    return this.service.gzipAnswerOf(this.providerId, this.entry);
+  }
 }
 
 export interface CreatedFeed {
@@ -104,6 +120,8 @@ interface CacheEntry extends FeedBody {
   createdAt: string;
   revision: number;
   day: number;
+  /** Its gzip as an edit of the gzip before (gzipAnswerOf), until gzip is made; else undefined. */
+  edited?: EditedGzip | undefined;
 }
 
 /**
@@ -280,7 +298,9 @@ export class FeedService {
   /** The gzip of a cached body, made once (see RenderedFeed.gzipped). */
   gzipOf(providerId: string, entry: CacheEntry): Buffer {
     if (entry.gzip === null) {
-      const made = gzipBody(entry, entry.gzipChunks, { level: GZIP_LEVEL });
+      // What an edit deflated for the answer before is not deflated again.
+      const made = gzipBody(entry, entry.gzipChunks, { level: GZIP_LEVEL, ...(entry.edited === undefined ? {} : { deflated: entry.edited.deflated }) });
+      entry.edited = undefined;
       entry.gzip = made.gzip;
       entry.gzipChunks = made.chunks;
       // Counted once made, if the entry is still cached; what it inherited goes.
@@ -291,6 +311,26 @@ export class FeedService {
       entry.inheritedBytes = 0;
     }
     return entry.gzip;
+  }
+
+  /**
+   * The gzip of a cached body as its answer sends it (see RenderedFeed.gzipAnswer). The first
+   * gzip poll after a change sends the gzip before it edited (editGzipBody: views of it around
+   * the changed chunks, deflated anew), the same bytes without walking every chunk or copying
+   * the whole gzip; the one buffer later polls send is made just after, off the poll's path.
+   */
+  gzipAnswerOf(providerId: string, entry: CacheEntry): Buffer | GzipParts {
+    if (entry.gzip !== null) return entry.gzip;
+    if (entry.edited === undefined) {
+      const edited = editGzipBody(entry, GZIP_LEVEL);
+      if (edited === null) return this.gzipOf(providerId, entry);
+      entry.edited = edited;
+      // After this poll's answer is written (the check phase follows the poll phase that wrote it).
+      setImmediate(() => {
+        if (entry.edited === edited) this.gzipOf(providerId, entry);
+      });
+    }
+    return entry.edited;
   }
 
   private async lookup(tokenHash: string): Promise<Found | null> {
@@ -373,6 +413,8 @@ export class FeedService {
         // Fragments of another provider that had this id (deleted, created again) never hold.
         const cached = this.cache.get(providerId);
         const previous = cached?.createdAt === provider.createdAt ? cached : undefined;
+        // Its gzip made now if an edit of it is pending, so that this body's gzip can be an edit too.
+        if (previous?.edited !== undefined) this.gzipOf(providerId, previous);
         // The render before this one may have reached this revision already.
         if (previous !== undefined && previous.revision === provider.feedRevision && previous.day === day) return previous;
         const { from, to } = this.window(day);
@@ -440,5 +482,5 @@ function emptyFeed(providerId: string, calendarName: string, at: number): Render
     emptyBodies.set(calendarName, made);
   }
   const { body, etag, gzip } = made;
-  return { feedId: '', providerId, parts: [body], length: body.length, etag, gzipEtag: `${etag.slice(0, -1)}-gzip"`, at, gzipped: () => gzip };
+  return { feedId: '', providerId, parts: [body], length: body.length, etag, gzipEtag: `${etag.slice(0, -1)}-gzip"`, at, gzipped: () => gzip, gzipAnswer: () => gzip };
 }

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import supertest from 'supertest';
 import { hashFeedToken } from '../../feeds/index.js';
 import { AppError, ErrorCode, type Store } from '../../src/domain/index.js';
@@ -240,6 +244,38 @@ describe('HTTP: feeds', () => {
       assert.ok(Number(gz.headers['content-length']) < Buffer.byteLength(plain.text));
       const revalidated = await fetchFeed().set('Accept-Encoding', 'gzip').set('If-None-Match', gz.headers['etag']!);
       assert.equal(revalidated.status, 304);
+    });
+
+    it('when a session changes, then the first gzip poll after it sends the bytes and ETag every later poll does', async () => {
+      const server = http.createServer(t.app).listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${feedPath}`;
+      // The raw answer: superagent would inflate it.
+      const poll = (encoding: string) =>
+        new Promise<{ body: Buffer; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+          http.get(url, { headers: { 'Accept-Encoding': encoding } }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.once('end', () => resolve({ body: Buffer.concat(chunks), headers: res.headers }));
+            res.once('error', reject);
+          }).once('error', reject);
+        });
+      try {
+        for (let i = 0; i < 40; i++) await put(`s${i}`, { start: new Date(Date.parse('2026-11-10T15:00:00Z') + i * 86_400_000).toISOString(), durationMinutes: 50 });
+        const before = await poll('gzip');
+        await put('s7', { start: '2026-11-17T17:00:00Z', durationMinutes: 50 });
+        const first = await poll('gzip');
+        const next = await poll('gzip');
+        const plain = await poll('identity');
+        assert.notEqual(first.headers['etag'], before.headers['etag']);
+        assert.equal(first.headers['etag'], next.headers['etag']);
+        assert.equal(first.headers['content-length'], String(first.body.length));
+        assert.ok(first.body.equals(next.body), 'one representation, one set of bytes');
+        assert.ok(gunzipSync(first.body).equals(plain.body));
+        assert.match(plain.body.toString('utf8'), /DTSTART;TZID=America\/New_York:20261117T120000/);
+      } finally {
+        server.close();
+      }
     });
 
     it('when Accept-Encoding carries weights, then gzip is sent only where the client ranks it first', async () => {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { hash } from 'node:crypto';
 import fc from 'fast-check';
 import { bodyChunks } from '../../feeds/body-chunks.js';
-import { chunkedGzip } from '../../feeds/chunked-gzip.js';
-import { gzipBody } from '../../feeds/feed-body.js';
-import { layOut, layoutZones, relayOut, type EventLayout, type LaidEvent } from '../../feeds/event-layout.js';
+import { chunkedGzip, editGzip, type PieceEdit } from '../../feeds/chunked-gzip.js';
+import { editGzipBody, gzipBody } from '../../feeds/feed-body.js';
+import { layOut, layoutZones, relayOut, relayOutWithEdits, type EventLayout, type LaidEvent } from '../../feeds/event-layout.js';
 import { CALENDAR_END, sortFragments, type BodySpan } from '../../feeds/ics-renderer.js';
 
 // A feed body's events are kept as chunks and, after a change, only the chunks around it are cut
@@ -118,6 +118,73 @@ describe('event layout', () => {
       }),
       { ...FC, numRuns: 40 },
     );
+  });
+
+  it('when a gzip is edited by the chunks relayOut replaced, then its parts are the bytes gzipBody makes of the new layout', () => {
+    const OTHER_HEAD = Buffer.from('BEGIN:VCALENDAR\r\nVERSION:2.0\r\nX-WR-CALNAME:Other\r\n');
+    let edited = 0;
+    fc.assert(
+      fc.property(fc.array(specArb, { maxLength: 300 }), fc.array(fc.tuple(stepArb, fc.boolean()), { minLength: 1, maxLength: 8 }), (initial, steps) => {
+        const live = initial.map((s) => makeEvent(s).event);
+        let layout = layOut(sortFragments(live) as LaidEvent[]);
+        let head = HEAD;
+        let gzip = gzipBody({ head, layout }, undefined, { level: 1 });
+        for (const [step, newHead] of steps) {
+          const removed = [...new Set(step.remove.filter(() => live.length > 0).map((r) => live[r % live.length] as LaidEvent))];
+          for (const event of removed) live.splice(live.indexOf(event), 1);
+          const added = step.add.map((s) => makeEvent(s).event);
+          live.push(...added);
+          const relaid = relayOutWithEdits(layout, removed, added);
+          assert.deepEqual(relaid.layout.chunks.map((c) => c.identity), relayOut(layout, removed, added).chunks.map((c) => c.identity));
+          const nextHead = newHead ? (head === HEAD ? OTHER_HEAD : HEAD) : head;
+          const expected = gzipBody({ head: nextHead, layout: relaid.layout }, gzip.chunks, { level: 1 });
+          if (relaid.edits === null) {
+            // Laid out afresh (many changes, or none laid out before): nothing to edit from.
+            assert.ok(removed.length + added.length > 64 || layout.chunks.length === 0);
+          } else {
+            // Chunks outside the edits are the same objects, in the same order.
+            let shift = 0;
+            let old = 0;
+            for (const edit of [...relaid.edits, { oldFrom: layout.chunks.length, oldTo: layout.chunks.length, newFrom: relaid.layout.chunks.length, newTo: relaid.layout.chunks.length }]) {
+              for (let i = old; i < edit.oldFrom; i++) assert.equal(relaid.layout.chunks[i + shift], layout.chunks[i], `chunk ${i} stays`);
+              shift = edit.newTo - edit.oldTo;
+              old = edit.oldTo;
+            }
+            const pieces: PieceEdit[] = [...(nextHead === head ? [] : [{ oldFrom: 0, oldTo: 1, newFrom: 0, newTo: 1 }]), ...relaid.edits.map((e) => ({ oldFrom: e.oldFrom + 1, oldTo: e.oldTo + 1, newFrom: e.newFrom + 1, newTo: e.newTo + 1 }))];
+            const made = editGzipBody({ head: nextHead, layout: relaid.layout, gzipChunks: gzip.chunks, gzipEdits: pieces }, 1);
+            assert.ok(made !== null, 'the edits fit the gzip before');
+            const bytes = Buffer.concat(made.parts);
+            assert.equal(bytes.length, made.length);
+            assert.ok(bytes.equals(expected.gzip), 'the same bytes as the gzip made whole');
+            // Kept from the edit, the deflated pieces are not deflated again.
+            assert.equal(gzipBody({ head: nextHead, layout: relaid.layout }, gzip.chunks, { level: 1, deflated: made.deflated }).compressed, 0);
+            edited += 1;
+          }
+          layout = relaid.layout;
+          head = nextHead;
+          gzip = expected;
+        }
+      }),
+      { ...FC, numRuns: 60 },
+    );
+    assert.ok(edited > 100, `only ${edited} gzips were edited`);
+  });
+
+  it('when edits do not fit the gzip before, then editGzip answers null rather than wrong bytes', () => {
+    const events = Array.from({ length: 200 }, (_, i) => makeEvent({ startMs: i * 3_600_000, length: 400, boundary: i % 8 === 0 ? 1 : 9, tzid: null }).event);
+    const layout = layOut(sortFragments(events) as LaidEvent[]);
+    const gzip = gzipBody({ head: HEAD, layout }, undefined, { level: 1 });
+    const pieces = [HEAD, ...layout.chunks, CALENDAR_END].map((p, i) => (i === 0 || i === layout.chunks.length + 1 ? { identity: `b${i}`, length: 0, crc: 0, shift: 0x80000000 } : (p as (typeof layout.chunks)[number])));
+    const bytes = () => ({ bytes: Buffer.alloc(0), dictionary: undefined });
+    const count = layout.chunks.length + 2;
+    const fits = (edits: PieceEdit[], level = 1) => editGzip(gzip.chunks, pieces, edits, bytes, level) !== null;
+    // The pieces' identities are made up at the head and end, so only edits of those two fit.
+    assert.ok(fits([{ oldFrom: 0, oldTo: 1, newFrom: 0, newTo: 1 }, { oldFrom: count - 1, oldTo: count, newFrom: count - 1, newTo: count }]));
+    assert.ok(!fits([{ oldFrom: 0, oldTo: 1, newFrom: 0, newTo: 1 }, { oldFrom: count - 1, oldTo: count, newFrom: count - 1, newTo: count }], 6), 'another level');
+    assert.ok(!fits([{ oldFrom: count - 1, oldTo: count, newFrom: count - 1, newTo: count }]), 'the head left out');
+    assert.ok(!fits([{ oldFrom: count - 1, oldTo: count, newFrom: count - 1, newTo: count }, { oldFrom: 0, oldTo: 1, newFrom: 0, newTo: 1 }]), 'out of order');
+    assert.ok(!fits([{ oldFrom: 0, oldTo: 1, newFrom: 0, newTo: 2 }, { oldFrom: count - 1, oldTo: count, newFrom: count, newTo: count + 1 }]), 'more pieces than there are');
+    assert.ok(!fits([{ oldFrom: 0, oldTo: 1, newFrom: 0, newTo: 1 }, { oldFrom: count - 1, oldTo: count + 1, newFrom: count - 1, newTo: count }]), 'past the end');
   });
 
   it('when a removed event is not in the layout, then it throws a RangeError, with few changes or many', () => {

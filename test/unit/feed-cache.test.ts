@@ -77,6 +77,33 @@ describe('FeedService cache budget', () => {
     assert.equal(renders(), 2, 'p2 and its gzip stayed');
   });
 
+  it('when a gzipped feed changes, then its first gzip answer is the gzip before edited, counted as that gzip, and one buffer after the poll', async () => {
+    const { feeds } = service(1e9);
+    (await feeds.render(tokens.p1))!.gzipped();
+    await new SessionService({ joinLinks: testJoinLinks, store, clock, uidDomain: 'test.example' }).put('p1', 's3', {
+      start: '2026-11-06T16:00:00.000Z',
+      end: '2026-11-06T16:50:00.000Z',
+      locationId: null,
+      telehealthUrl: null,
+      client: null,
+      status: 'scheduled',
+    });
+    const changed = (await feeds.render(tokens.p1))!;
+    const counted = feeds.cachedBytes;
+    const first = changed.gzipAnswer();
+    assert.ok(!Buffer.isBuffer(first), 'parts: views of the gzip before, and the chunk deflated anew');
+    assert.ok(first.parts.length >= 3);
+    assert.equal(feeds.cachedBytes, counted, 'what the parts keep alive is the gzip before, counted already');
+    const fresh = service(1e9).feeds;
+    const cold = (await fresh.render(tokens.p1))!.gzipped();
+    assert.ok(Buffer.concat(first.parts).equals(cold));
+    // The poll's answer is written in this turn of the event loop; the one buffer is made after it.
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = changed.gzipAnswer();
+    assert.ok(Buffer.isBuffer(later) && later.equals(cold));
+    assert.equal(feeds.cachedBytes, fresh.cachedBytes, 'counted as the same feed rendered and gzipped afresh: the gzip before is gone');
+  });
+
   it('when one feed is larger than the whole budget, then it is served every time but never kept', async () => {
     const { feeds, renders } = service(sizes.p1.body - 1);
     assert.ok(await feeds.render(tokens.p1));
