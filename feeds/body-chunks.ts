@@ -172,5 +172,17 @@ const EMPTY = Buffer.alloc(0);
 
 /** Strong ETag of a body from its chunks: SHA-256 over their identities, which cover every byte. */
 export function chunksEtag(chunks: readonly Pick<BodyChunk, 'identity'>[]): string {
-  return `"${hash('sha256', chunks.map((c) => c.identity).join('.'), 'base64url')}"`;
+  return joinedEtag(chunks.map((c) => c.identity).join('.'));
+}
+
+/**
+ * chunksEtag of the head's chunk, chunks whose identities are given joined, each followed by
+ * "." (EventLayout.identities), and the end's chunk.
+ */
+export function layoutEtag(headIdentity: string, identities: string, endIdentity: string): string {
+  return joinedEtag(`${headIdentity}.${identities}${endIdentity}`);
+}
+
+function joinedEtag(identities: string): string {
+  return `"${hash('sha256', identities, 'base64url')}"`;
 }

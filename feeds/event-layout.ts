@@ -56,9 +56,69 @@ export interface EventLayout {
   /** Number of events and bytes of all chunks. */
   readonly count: number;
   readonly length: number;
+  /**
+   * The chunks' identities, each followed by ".": what the body's ETag hashes (layoutEtag). Kept
+   * whole and spliced by relayOut, so that the first poll after a change hashes one string
+   * instead of reading the identity of every chunk object (~50 us of it, cold).
+   */
+  readonly identities: string;
+  /**
+   * How many chunks have each TZID over each span of UTC years (yearsKey): what layoutZones reads
+   * instead of every chunk, kept up to date by relayOut from the chunks it replaced.
+   */
+  readonly zoneTally: ZoneTally;
 }
 
-export const EMPTY_LAYOUT: EventLayout = { chunks: [], count: 0, length: 0 };
+/** TZID -> yearsKey(fromYear, toYear) -> how many chunks have that TZID over those years. */
+export type ZoneTally = ReadonlyMap<string, ReadonlyMap<number, number>>;
+
+export const EMPTY_LAYOUT: EventLayout = { chunks: [], count: 0, length: 0, identities: '', zoneTally: new Map() };
+
+/** Every chunk identity is "e" or "b" and a SHA-256 in base64url: fixed width, so spliced by index. */
+const IDENTITY_WIDTH = 44;
+
+/** A layout of these chunks, with its identities and zone tally made from them. */
+function layoutOf(chunks: readonly EventChunk[], count: number, length: number): EventLayout {
+  const tally = new Map<string, Map<number, number>>();
+  for (const chunk of chunks) tallyChunk(tally, chunk, 1);
+  return { chunks, count, length, identities: identitiesOf(chunks), zoneTally: tally };
+}
+
+function identitiesOf(chunks: readonly EventChunk[]): string {
+  let text = '';
+  for (const chunk of chunks) {
+    if (chunk.identity.length !== IDENTITY_WIDTH) throw new Error(`A chunk identity of ${chunk.identity.length} characters, not ${IDENTITY_WIDTH}.`);
+    text += `${chunk.identity}.`;
+  }
+  return text;
+}
+
+/** Counts (by 1) or uncounts (by -1) a chunk's TZIDs and years in the tally. */
+function tallyChunk(tally: Map<string, Map<number, number>>, chunk: EventChunk, by: 1 | -1): void {
+  if (chunk.zone === null) return;
+  tallyZone(tally, chunk.zone, chunk.zoneFromYear, chunk.zoneToYear, by);
+  if (chunk.moreZones !== null) for (const [tzid, { fromYear, toYear }] of chunk.moreZones) tallyZone(tally, tzid, fromYear, toYear, by);
+}
+
+function tallyZone(tally: Map<string, Map<number, number>>, tzid: string, fromYear: number, toYear: number, by: 1 | -1): void {
+  let spans = tally.get(tzid);
+  if (spans === undefined) tally.set(tzid, (spans = new Map()));
+  const key = yearsKey(fromYear, toYear);
+  const count = (spans.get(key) ?? 0) + by;
+  if (count > 0) spans.set(key, count);
+  else {
+    spans.delete(key);
+    if (spans.size === 0) tally.delete(tzid);
+  }
+}
+
+// Years a Date can hold are within +-275,760: both fit one safe integer.
+const YEAR_OFFSET = 300_000;
+const YEAR_SPAN = 1_000_000;
+
+function yearsKey(fromYear: number, toYear: number): number {
+  return (fromYear + YEAR_OFFSET) * YEAR_SPAN + (toYear + YEAR_OFFSET);
+}
 
 /** Past this many changes, laying the events out afresh beats finding each one's chunk. */
 const MAX_CHANGES = 64;
@@ -68,6 +128,24 @@ export function layOut(sorted: readonly LaidEvent[]): EventLayout {
   const cut = new ChunkCutter();
   for (const event of sorted) cut.add(event);
   return cut.finish();
+}
+
+/** The layout the edits made of `before`, its identities and tally adjusted by the chunks replaced alone. */
+function edited(before: EventLayout, chunks: readonly EventChunk[], edits: readonly ChunkEdit[], count: number, length: number): EventLayout {
+  const tally = new Map<string, Map<number, number>>();
+  for (const [tzid, spans] of before.zoneTally) tally.set(tzid, new Map(spans));
+  let identities = '';
+  let old = 0;
+  for (const { oldFrom, oldTo, newFrom, newTo } of edits) {
+    identities += before.identities.slice(old * (IDENTITY_WIDTH + 1), oldFrom * (IDENTITY_WIDTH + 1));
+    for (let i = oldFrom; i < oldTo; i++) tallyChunk(tally, before.chunks[i] as EventChunk, -1);
+    const added = chunks.slice(newFrom, newTo);
+    for (const chunk of added) tallyChunk(tally, chunk, 1);
+    identities += identitiesOf(added);
+    old = oldTo;
+  }
+  identities += before.identities.slice(old * (IDENTITY_WIDTH + 1));
+  return { chunks, count, length, identities, zoneTally: tally };
 }
 
 /**
@@ -141,7 +219,7 @@ export function relayOutWithEdits(layout: EventLayout, removed: readonly LaidEve
       i += 1;
     } while (i < chunks.length && (!cut.atBoundary() || changes.has(i)));
     while (k < order.length && (order[k] as number) < i) k += 1;
-    for (const chunk of cut.finish().chunks) {
+    for (const chunk of cut.finishChunks()) {
       out.push(chunk);
       count += chunk.events.length;
       length += chunk.length;
@@ -163,7 +241,7 @@ export function relayOutWithEdits(layout: EventLayout, removed: readonly LaidEve
     edits.push({ oldFrom, oldTo, newFrom, newTo });
   }
   while (i < chunks.length) out.push(chunks[i++] as EventChunk);
-  return { layout: { chunks: out, count, length }, edits };
+  return { layout: edited(layout, out, edits, count, length), edits };
 }
 
 function lastEventOf(chunks: readonly EventChunk[]): LaidEvent | undefined {
@@ -226,8 +304,13 @@ class ChunkCutter {
   }
 
   finish(): EventLayout {
+    return layoutOf(this.finishChunks(), this.count, this.length);
+  }
+
+  /** The chunks cut, the last closed (what relayOut splices in). */
+  finishChunks(): EventChunk[] {
     if (this.pending.length > 0) this.close();
-    return { chunks: this.chunks, count: this.count, length: this.length };
+    return this.chunks;
   }
 
   private lastEvent(): LaidEvent | undefined {
@@ -287,6 +370,21 @@ class ChunkCutter {
  */
 export function layoutZones(layout: EventLayout): Map<string, ZoneSpan> {
   const years = new Map<string, { fromYear: number; toYear: number }>();
+  // One TZID (a provider's sessions are written in the provider's zone): its years from the
+  // tally. With more, the order they first appear in takes a walk over the chunks.
+  if (layout.zoneTally.size <= 1) {
+    const zones = new Map<string, ZoneSpan>();
+    for (const [tzid, spans] of layout.zoneTally) {
+      let fromYear = Infinity;
+      let toYear = -Infinity;
+      for (const key of spans.keys()) {
+        fromYear = Math.min(fromYear, Math.floor(key / YEAR_SPAN) - YEAR_OFFSET);
+        toYear = Math.max(toYear, (key % YEAR_SPAN) - YEAR_OFFSET);
+      }
+      zones.set(tzid, { from: yearStart(fromYear), to: yearStart(toYear) });
+    }
+    return zones;
+  }
   const add = (tzid: string, fromYear: number, toYear: number) => {
     const known = years.get(tzid);
     if (known === undefined) years.set(tzid, { fromYear, toYear });

@@ -4,7 +4,7 @@
 import { toCalendarEvent } from '../src/domain/calendar-event.js';
 import type { CalendarEvent, CalendarMeta, JoinLinks, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
 import { editGzip, gzipPieces, type EditedGzip, type GzipChunks, type PieceEdit } from './chunked-gzip.js';
-import { chunksEtag, wholeSpan } from './body-chunks.js';
+import { layoutEtag, wholeSpan } from './body-chunks.js';
 import { spanBytes } from './body-span.js';
 import { layoutZones, layOut, relayOutWithEdits, type ChunkEdit, type EventChunk, type EventLayout, type LaidEvent } from './event-layout.js';
 import { CALENDAR_END, calendarHeadWithZones, renderEvent, sortFragments } from './ics-renderer.js';
@@ -157,7 +157,7 @@ export async function renderFeedBody(
   parts.push(CALENDAR_END);
   const length = head.length + layout.length + CALENDAR_END.length;
   // What bodyChunks() would cut from the body: the same ETag however the body was reached.
-  const etag = chunksEtag([wholeSpan(wholeOf(head)), ...layout.chunks, wholeSpan(wholeOf(CALENDAR_END))]);
+  const etag = layoutEtag(wholeSpan(wholeOf(head)).identity, layout.identities, wholeSpan(wholeOf(CALENDAR_END)).identity);
   // Synchronous from here on, so a failed render never leaves a taken-over map half updated.
   let events: Map<string, CachedEvent>;
   if (plan.takeOver === null) {

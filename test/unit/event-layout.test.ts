@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { hash } from 'node:crypto';
 import fc from 'fast-check';
-import { bodyChunks } from '../../feeds/body-chunks.js';
+import { bodyChunks, chunksEtag, layoutEtag } from '../../feeds/body-chunks.js';
 import { chunkedGzip, editGzip, type PieceEdit } from '../../feeds/chunked-gzip.js';
 import { editGzipBody, gzipBody } from '../../feeds/feed-body.js';
 import { layOut, layoutZones, relayOut, relayOutWithEdits, type EventLayout, type LaidEvent } from '../../feeds/event-layout.js';
@@ -54,58 +54,66 @@ function spansOf(layout: EventLayout): BodySpan[] {
 }
 
 describe('event layout', () => {
-  it('when random changes follow one another, then the chunks are those a cold layout and bodyChunks cut, and every event keeps its bytes', () => {
-    fc.assert(
-      fc.property(fc.array(specArb, { maxLength: 400 }), fc.array(stepArb, { minLength: 1, maxLength: 12 }), (initial, steps) => {
-        const own = new Map<LaidEvent, Buffer>();
-        const live: LaidEvent[] = [];
-        const add = (spec: EventSpec): LaidEvent => {
-          const { event, bytes } = makeEvent(spec);
-          own.set(event, bytes);
-          live.push(event);
-          return event;
-        };
-        for (const spec of initial) add(spec);
-        let layout = layOut(sortFragments(live) as LaidEvent[]);
-        for (const step of steps) {
-          const removed = [...new Set(step.remove.filter(() => live.length > 0).map((r) => live[r % live.length] as LaidEvent))];
-          for (const event of removed) live.splice(live.indexOf(event), 1);
-          const added = step.add.map(add);
-          layout = relayOut(layout, removed, added);
+  // Events under several TZIDs, or (a provider's sessions, written in its zone) one TZID or none.
+  for (const [zones, tzid] of [['several TZIDs', undefined], ['one TZID', 'America/New_York']] as const) {
+    it(`when random changes follow one another (${zones}), then the chunks are those a cold layout and bodyChunks cut, and every event keeps its bytes`, () => {
+      const oneZone = (spec: EventSpec): EventSpec => (tzid === undefined || spec.tzid === null ? spec : { ...spec, tzid });
+      fc.assert(
+        fc.property(fc.array(specArb.map(oneZone), { maxLength: 400 }), fc.array(stepArb.map((s) => ({ ...s, add: s.add.map(oneZone) })), { minLength: 1, maxLength: 12 }), (initial, steps) => {
+          const own = new Map<LaidEvent, Buffer>();
+          const live: LaidEvent[] = [];
+          const add = (spec: EventSpec): LaidEvent => {
+            const { event, bytes } = makeEvent(spec);
+            own.set(event, bytes);
+            live.push(event);
+            return event;
+          };
+          for (const spec of initial) add(spec);
+          let layout = layOut(sortFragments(live) as LaidEvent[]);
+          for (const step of steps) {
+            const removed = [...new Set(step.remove.filter(() => live.length > 0).map((r) => live[r % live.length] as LaidEvent))];
+            for (const event of removed) live.splice(live.indexOf(event), 1);
+            const added = step.add.map(add);
+            layout = relayOut(layout, removed, added);
 
-          const order = sortFragments(live) as LaidEvent[];
-          // By uid: a failure message of events with their buffers would take minutes to print.
-          assert.deepEqual(layout.chunks.flatMap((c) => c.events.map((e) => e.uid)), order.map((e) => e.uid), 'the events, in order');
-          assert.ok(layout.chunks.every((c, i) => c.events.every((e, k) => e === order[layout.chunks.slice(0, i).reduce((n, x) => n + x.events.length, 0) + k])), 'the same event objects');
-          assert.equal(layout.count, live.length);
-          for (const chunk of layout.chunks) {
-            assert.ok(Buffer.concat(chunk.events.map((e) => own.get(e) as Buffer)).equals(chunk.bytes), 'a chunk holds its events bytes');
-            for (const e of chunk.events) assert.ok(e.source.subarray(e.offset, e.offset + e.length).equals(own.get(e) as Buffer), `${e.uid} keeps its bytes`);
+            const order = sortFragments(live) as LaidEvent[];
+            // By uid: a failure message of events with their buffers would take minutes to print.
+            assert.deepEqual(layout.chunks.flatMap((c) => c.events.map((e) => e.uid)), order.map((e) => e.uid), 'the events, in order');
+            assert.ok(layout.chunks.every((c, i) => c.events.every((e, k) => e === order[layout.chunks.slice(0, i).reduce((n, x) => n + x.events.length, 0) + k])), 'the same event objects');
+            assert.equal(layout.count, live.length);
+            for (const chunk of layout.chunks) {
+              assert.ok(Buffer.concat(chunk.events.map((e) => own.get(e) as Buffer)).equals(chunk.bytes), 'a chunk holds its events bytes');
+              for (const e of chunk.events) assert.ok(e.source.subarray(e.offset, e.offset + e.length).equals(own.get(e) as Buffer), `${e.uid} keeps its bytes`);
+            }
+            const cold = layOut(order);
+            assert.deepEqual(
+              layout.chunks.map((c) => [c.identity, c.crc, c.shift, c.events.length, c.dictionary?.uid]),
+              cold.chunks.map((c) => [c.identity, c.crc, c.shift, c.events.length, c.dictionary?.uid]),
+              'chunks as a cold layout cuts them',
+            );
+            assert.deepEqual([...layoutZones(layout)], [...layoutZones(cold)]);
+            assert.equal(layout.identities, cold.identities, 'the identities, spliced, as a cold layout joins them');
+            assert.equal(layout.identities, layout.chunks.map((c) => `${c.identity}.`).join(''));
+            assert.deepEqual(layout.zoneTally, cold.zoneTally, 'the zone tally, adjusted, as a cold layout counts it');
+            // The UTC years each TZID's events span, TZIDs in the order they first appear, from the events.
+            const years = new Map<string, [number, number]>();
+            for (const e of order) {
+              if (e.tzid === null) continue;
+              const [from, to] = years.get(e.tzid) ?? [Infinity, -Infinity];
+              years.set(e.tzid, [Math.min(from, new Date(e.startMs).getUTCFullYear()), Math.max(to, new Date(e.endMs).getUTCFullYear())]);
+            }
+            const zoneYears = [...layoutZones(layout)].map(([tzid, span]) => [tzid, new Date(span.from).getUTCFullYear(), new Date(span.to).getUTCFullYear()]);
+            assert.deepEqual(zoneYears, [...years].map(([tzid, [from, to]]) => [tzid, from, to]), 'the years of the events under each TZID');
+            const spans = spansOf(layout);
+            const cut = bodyChunks(spans);
+            assert.deepEqual(cut.slice(1, -1).map((c) => [c.identity, c.crc, c.length]), layout.chunks.map((c) => [c.identity, c.crc, c.bytes.length]), 'chunks as bodyChunks cuts them');
+            assert.equal(layoutEtag(cut[0]!.identity, layout.identities, cut[cut.length - 1]!.identity), chunksEtag(cut), 'the ETag bodyChunks would give');
           }
-          const cold = layOut(order);
-          assert.deepEqual(
-            layout.chunks.map((c) => [c.identity, c.crc, c.shift, c.events.length, c.dictionary?.uid]),
-            cold.chunks.map((c) => [c.identity, c.crc, c.shift, c.events.length, c.dictionary?.uid]),
-            'chunks as a cold layout cuts them',
-          );
-          assert.deepEqual([...layoutZones(layout)], [...layoutZones(cold)]);
-          // The UTC years each TZID's events span, TZIDs in the order they first appear, from the events.
-          const years = new Map<string, [number, number]>();
-          for (const e of order) {
-            if (e.tzid === null) continue;
-            const [from, to] = years.get(e.tzid) ?? [Infinity, -Infinity];
-            years.set(e.tzid, [Math.min(from, new Date(e.startMs).getUTCFullYear()), Math.max(to, new Date(e.endMs).getUTCFullYear())]);
-          }
-          const zoneYears = [...layoutZones(layout)].map(([tzid, span]) => [tzid, new Date(span.from).getUTCFullYear(), new Date(span.to).getUTCFullYear()]);
-          assert.deepEqual(zoneYears, [...years].map(([tzid, [from, to]]) => [tzid, from, to]), 'the years of the events under each TZID');
-          const spans = spansOf(layout);
-          const cut = bodyChunks(spans);
-          assert.deepEqual(cut.slice(1, -1).map((c) => [c.identity, c.crc, c.length]), layout.chunks.map((c) => [c.identity, c.crc, c.bytes.length]), 'chunks as bodyChunks cuts them');
-        }
-      }),
-      FC,
-    );
-  });
+        }),
+        FC,
+      );
+    });
+  }
 
   it('when the layout is gzipped, then the bytes are those chunkedGzip makes from the same body as spans', () => {
     fc.assert(
@@ -198,6 +206,6 @@ describe('event layout', () => {
   it('when every event is removed, then the layout is empty', () => {
     const events = Array.from({ length: 50 }, (_, i) => makeEvent({ startMs: i, length: 100, boundary: i % 16, tzid: null }).event);
     const layout = relayOut(layOut(sortFragments(events) as LaidEvent[]), events.slice(0, 30), []);
-    assert.deepEqual(relayOut(layout, sortFragments(events.slice(30)) as LaidEvent[], []), { chunks: [], count: 0, length: 0 });
+    assert.deepEqual(relayOut(layout, sortFragments(events.slice(30)) as LaidEvent[], []), { chunks: [], count: 0, length: 0, identities: '', zoneTally: new Map() });
   });
 });
