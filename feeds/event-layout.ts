@@ -323,8 +323,20 @@ class ChunkCutter {
     const bytes = Buffer.allocUnsafe(this.pendingLength);
     const zones = new Map<string, ZoneSpan>();
     let offset = 0;
+    // Events that sat side by side in one buffer (a re-cut chunk's unchanged ones) go in one
+    // copy: a copy per event cost ~0.5 us each of call overhead, cold, for ~64 events.
+    let runSource: Buffer | undefined;
+    let runStart = 0;
+    let runEnd = 0;
+    let runAt = 0;
     for (const event of events) {
-      event.source.copy(bytes, offset, event.offset, event.offset + event.length);
+      if (event.source !== runSource || event.offset !== runEnd) {
+        if (runSource !== undefined) runSource.copy(bytes, runAt, runStart, runEnd);
+        runSource = event.source;
+        runStart = event.offset;
+        runAt = offset;
+      }
+      runEnd = event.offset + event.length;
       // The same bytes, now in the chunk's buffer: the fragment's own can go.
       event.source = bytes;
       event.offset = offset;
@@ -337,6 +349,7 @@ class ChunkCutter {
         if (event.endMs > zone.to) zone.to = event.endMs;
       }
     }
+    if (runSource !== undefined) runSource.copy(bytes, runAt, runStart, runEnd);
     const members = membersIdentity(events);
     const [first, ...more] = [...zones].map(([tzid, span]) => ({ tzid, fromYear: utcYear(span.from), toYear: utcYear(span.to) }));
     this.push({
