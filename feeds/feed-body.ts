@@ -3,7 +3,7 @@
 // kept, its bytes sent as views into the earlier buffers (see FeedBody.parts).
 import { toCalendarEvent } from '../src/domain/calendar-event.js';
 import type { CalendarEvent, CalendarMeta, JoinLinks, Location, Provider, Session, SessionVersion, Store } from '../src/domain/index.js';
-import { editGzip, gzipPieces, type EditedGzip, type GzipChunks, type PieceEdit } from './chunked-gzip.js';
+import { compactEdit, editGzip, gzipPieces, type ChunkedGzip, type EditedGzip, type GzipChunks, type PieceEdit } from './chunked-gzip.js';
 import { layoutEtag, wholeSpan } from './body-chunks.js';
 import { spanBytes } from './body-span.js';
 import { layoutZones, layOut, relayOutWithEdits, type ChunkEdit, type EventChunk, type EventLayout, type LaidEvent } from './event-layout.js';
@@ -229,7 +229,7 @@ function piecesOf(body: Pick<FeedBody, 'head' | 'layout'>): BodyPiece[] {
 }
 
 /** The body's gzip (chunked-gzip.ts), from the head, each chunk of events, the end. */
-export function gzipBody(body: Pick<FeedBody, 'head' | 'layout'>, previous: GzipChunks | undefined, options: { level?: number; deflated?: ReadonlyMap<string, Buffer> } = {}) {
+export function gzipBody(body: Pick<FeedBody, 'head' | 'layout'>, previous: GzipChunks | undefined, options: { level?: number } = {}) {
   return gzipPieces(piecesOf(body), pieceBytes, previous, options);
 }
 
@@ -240,6 +240,15 @@ export function gzipBody(body: Pick<FeedBody, 'head' | 'layout'>, previous: Gzip
 export function editGzipBody(body: Pick<FeedBody, 'head' | 'layout' | 'gzipChunks' | 'gzipEdits'>, level: number): EditedGzip | null {
   if (body.gzipEdits === null || body.gzipChunks === undefined) return null;
   return editGzip(body.gzipChunks, piecesOf(body), body.gzipEdits, pieceBytes, level);
+}
+
+/**
+ * gzipBody(body, body.gzipChunks) made from what editGzipBody(body) answered (compactEdit):
+ * the same bytes and places, without a step per piece.
+ */
+export function compactEditedGzip(body: Pick<FeedBody, 'head' | 'layout' | 'gzipChunks' | 'gzipEdits'>, edited: EditedGzip): ChunkedGzip {
+  if (body.gzipEdits === null || body.gzipChunks === undefined) throw new RangeError('The body was not edited from a gzip.');
+  return compactEdit(body.gzipChunks, piecesOf(body), body.gzipEdits, edited);
 }
 
 /** Chunk edits as edits of the body's pieces: the head is piece 0, a changed head an edit of it. */

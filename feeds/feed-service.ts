@@ -4,7 +4,7 @@ import { toInviteEvent } from '../src/domain/calendar-event.js';
 import { ErrorCode, notFound, providerNotFound, writableProvider } from '../src/domain/index.js';
 import type { CalendarMeta, Clock, FeedRevision, FeedToken, JoinLinks, Provider, Store } from '../src/domain/index.js';
 import type { EditedGzip } from './chunked-gzip.js';
-import { editGzipBody, feedCalendarMeta, gzipBody, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
+import { compactEditedGzip, editGzipBody, feedCalendarMeta, gzipBody, REFRESH_SECONDS, renderFeedBody, type FeedBody } from './feed-body.js';
 import { generateFeedToken, hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 import { FetchLog } from './fetch-log.js';
 import { renderCalendar } from './ics-renderer.js';
@@ -298,8 +298,8 @@ export class FeedService {
   /** The gzip of a cached body, made once (see RenderedFeed.gzipped). */
   gzipOf(providerId: string, entry: CacheEntry): Buffer {
     if (entry.gzip === null) {
-      // What an edit deflated for the answer before is not deflated again.
-      const made = gzipBody(entry, entry.gzipChunks, { level: GZIP_LEVEL, ...(entry.edited === undefined ? {} : { deflated: entry.edited.deflated }) });
+      // From the edit sent for the poll before, when there was one: its parts joined.
+      const made = entry.edited === undefined ? gzipBody(entry, entry.gzipChunks, { level: GZIP_LEVEL }) : compactEditedGzip(entry, entry.edited);
       entry.edited = undefined;
       entry.gzip = made.gzip;
       entry.gzipChunks = made.chunks;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
-import { crc32After, crc32Combine, crc32Shift } from '../../feeds/crc32-combine.js';
+import { crc32After, crc32Combine, crc32Rebased, crc32Shift } from '../../feeds/crc32-combine.js';
 
 // The gzip trailer's CRC is combined from the chunks' CRCs: it must be zlib's CRC of the bytes
 // joined, for any split, including empty pieces and the CRC 0.
@@ -40,6 +40,16 @@ describe('crc32Combine', () => {
         assert.equal(crc32After(joined, crc32(a), crc32Shift(b.length)), crc32(b));
       }),
       { seed: 1953, numRuns: 300 },
+    );
+  });
+
+  it('when the bytes after a prefix stay and the prefix changes, then crc32Rebased gives the CRC behind the new prefix', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), fc.uint8Array({ maxLength: 2000 }), fc.uint8Array({ maxLength: 2000 }), (a, other, b) => {
+        const rebased = crc32Rebased(crc32(Buffer.concat([a, b])), crc32(a), crc32(other), crc32Shift(b.length));
+        assert.equal(rebased, crc32(Buffer.concat([other, b])));
+      }),
+      { seed: 1954, numRuns: 300 },
     );
   });
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { hash } from 'node:crypto';
 import fc from 'fast-check';
 import { bodyChunks, chunksEtag, layoutEtag } from '../../feeds/body-chunks.js';
-import { chunkedGzip, editGzip, type PieceEdit } from '../../feeds/chunked-gzip.js';
-import { editGzipBody, gzipBody } from '../../feeds/feed-body.js';
+import { chunkedGzip, editGzip, type ChunkedGzip, type PieceEdit } from '../../feeds/chunked-gzip.js';
+import { compactEditedGzip, editGzipBody, gzipBody } from '../../feeds/feed-body.js';
 import { layOut, layoutZones, relayOut, relayOutWithEdits, type EventLayout, type LaidEvent } from '../../feeds/event-layout.js';
 import { CALENDAR_END, sortFragments, type BodySpan } from '../../feeds/ics-renderer.js';
 
@@ -136,7 +136,7 @@ describe('event layout', () => {
         const live = initial.map((s) => makeEvent(s).event);
         let layout = layOut(sortFragments(live) as LaidEvent[]);
         let head = HEAD;
-        let gzip = gzipBody({ head, layout }, undefined, { level: 1 });
+        let gzip: ChunkedGzip = gzipBody({ head, layout }, undefined, { level: 1 });
         for (const [step, newHead] of steps) {
           const removed = [...new Set(step.remove.filter(() => live.length > 0).map((r) => live[r % live.length] as LaidEvent))];
           for (const event of removed) live.splice(live.indexOf(event), 1);
@@ -146,6 +146,7 @@ describe('event layout', () => {
           assert.deepEqual(relaid.layout.chunks.map((c) => c.identity), relayOut(layout, removed, added).chunks.map((c) => c.identity));
           const nextHead = newHead ? (head === HEAD ? OTHER_HEAD : HEAD) : head;
           const expected = gzipBody({ head: nextHead, layout: relaid.layout }, gzip.chunks, { level: 1 });
+          let next: ChunkedGzip = expected;
           if (relaid.edits === null) {
             // Laid out afresh (many changes, or none laid out before): nothing to edit from.
             assert.ok(removed.length + added.length > 64 || layout.chunks.length === 0);
@@ -164,13 +165,16 @@ describe('event layout', () => {
             const bytes = Buffer.concat(made.parts);
             assert.equal(bytes.length, made.length);
             assert.ok(bytes.equals(expected.gzip), 'the same bytes as the gzip made whole');
-            // Kept from the edit, the deflated pieces are not deflated again.
-            assert.equal(gzipBody({ head: nextHead, layout: relaid.layout }, gzip.chunks, { level: 1, deflated: made.deflated }).compressed, 0);
+            // Joined, the edit is that gzip, with the same places to edit the next one from.
+            const compacted = compactEditedGzip({ head: nextHead, layout: relaid.layout, gzipChunks: gzip.chunks, gzipEdits: pieces }, made);
+            assert.ok(compacted.gzip.equals(expected.gzip));
+            assert.deepEqual(compacted.chunks, expected.chunks);
+            next = compacted;
             edited += 1;
           }
           layout = relaid.layout;
           head = nextHead;
-          gzip = expected;
+          gzip = next;
         }
       }),
       { ...FC, numRuns: 60 },
