@@ -327,7 +327,15 @@ export class FeedService {
       entry.edited = edited;
       // After this poll's answer is written (the check phase follows the poll phase that wrote it).
       setImmediate(() => {
-        if (entry.edited === edited) this.gzipOf(providerId, entry);
+        if (entry.edited !== edited) return;
+        try {
+          this.gzipOf(providerId, entry);
+        } catch {
+          // Nothing here may throw into the event loop (it would end the process): the gzip is
+          // then made whole (gzipPieces) when next asked for.
+          entry.edited = undefined;
+          entry.gzipEdits = null;
+        }
       });
     }
     return entry.edited;
