@@ -104,6 +104,29 @@ describe('FeedService cache budget', () => {
     assert.equal(feeds.cachedBytes, fresh.cachedBytes, 'counted as the same feed rendered and gzipped afresh: the gzip before is gone');
   });
 
+  it('when joining an edited gzip fails after the answer, then nothing is thrown into the event loop and the gzip is made whole', async () => {
+    const { feeds } = service(1e9);
+    (await feeds.render(tokens.p1))!.gzipped();
+    await new SessionService({ joinLinks: testJoinLinks, store, clock, uidDomain: 'test.example' }).put('p1', 's5', {
+      start: '2026-11-08T18:00:00.000Z',
+      end: '2026-11-08T18:50:00.000Z',
+      locationId: null,
+      telehealthUrl: null,
+      client: null,
+      status: 'scheduled',
+    });
+    const changed = (await feeds.render(tokens.p1))!;
+    const first = changed.gzipAnswer();
+    assert.ok(!Buffer.isBuffer(first));
+    // What the join places the deflated chunks from, taken away: it throws (a RangeError).
+    (first as unknown as { deflated: Map<string, Buffer> }).deflated.clear();
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = changed.gzipAnswer();
+    const cold = (await service(1e9).feeds.render(tokens.p1))!.gzipped();
+    assert.ok(Buffer.isBuffer(later) && later.equals(cold), 'made whole, the same bytes');
+  });
+
   it('when one feed is larger than the whole budget, then it is served every time but never kept', async () => {
     const { feeds, renders } = service(sizes.p1.body - 1);
     assert.ok(await feeds.render(tokens.p1));
