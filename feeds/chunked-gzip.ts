@@ -28,7 +28,7 @@
 //   MTIME, no name), so the same body always gives the same bytes.
 import { constants, deflateRawSync } from 'node:zlib';
 import { bodyChunks, dictionarySpan, type BodyChunk } from './body-chunks.js';
-import { crc32After, crc32Combine, crc32Rebased, crc32Shift } from './crc32-combine.js';
+import { crc32Combine, crc32Rebased, crc32Shift } from './crc32-combine.js';
 import { spanBytes, type BodySpan } from './ics-renderer.js';
 
 // A span is a stretch of the body: its bytes, and a digest identifying them (an event's SHA-256),
@@ -49,7 +49,7 @@ export interface GzipChunks {
   readonly identities: readonly string[];
   /**
    * The CRC-32 and length of the body's pieces before each place (place `count` is the whole
-   * body): the CRC of any run of pieces, in O(1) (crc32After), for editGzip.
+   * body): the CRC of any run of pieces, in O(1) (crc32Rebased), for editGzip.
    */
   readonly prefixCrcs: Uint32Array;
   readonly prefixLengths: Float64Array;
@@ -272,7 +272,8 @@ export function editGzip<P extends GzipPiece>(kept: GzipChunks, pieces: readonly
     if (from === to) return;
     const runLength = (kept.prefixLengths[to] as number) - (kept.prefixLengths[from] as number);
     const shift = crc32Shift(runLength);
-    crc = crc32Combine(crc, crc32After(kept.prefixCrcs[to] as number, kept.prefixCrcs[from] as number, shift), shift);
+    // The run's bytes behind what is assembled so far instead of behind kept's prefix.
+    crc = crc32Rebased(kept.prefixCrcs[to] as number, kept.prefixCrcs[from] as number, crc, shift);
     length += runLength;
     const bytes = kept.gzip.subarray(kept.bounds[2 * from], kept.bounds[2 * to - 1]);
     parts.push(bytes);

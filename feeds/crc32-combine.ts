@@ -63,19 +63,12 @@ export function crc32Combine(crcA: number, crcB: number, shiftB: number): number
 }
 
 /**
- * crc32(B) from crc32(A ‖ B), crc32(A) and crc32Shift(len(B)): the combine solved for B, since
- * xor is its own inverse. With the CRCs of a body's prefixes kept, the CRC of any run of its
- * pieces comes from two of them, however many pieces the run holds.
- */
-export function crc32After(crcAB: number, crcA: number, shiftB: number): number {
-  return (multModP(shiftB, crcA) ^ crcAB) >>> 0;
-}
-
-/**
  * crc32(A' ‖ B) from crc32(A ‖ B), crc32(A), crc32(A') and crc32Shift(len(B)), whatever the
  * lengths of A and A': the CRC after the same bytes B behind another prefix. The combine is
  * linear, so this is (crc32(A) xor crc32(A')) · x^(8·len(B)) xor crc32(A ‖ B): one
- * multiplication, without crc32(B) or its bytes.
+ * multiplication, without crc32(B) or its bytes. With the CRCs of a body's prefixes kept, the CRC
+ * of any run of its pieces after any new prefix comes from two of them (crc32(B) itself: A' empty,
+ * CRC 0), however many pieces the run holds.
  */
 export function crc32Rebased(crcAB: number, crcA: number, crcOtherA: number, shiftB: number): number {
   return crcA === crcOtherA ? crcAB : (multModP(shiftB, (crcA ^ crcOtherA) >>> 0) ^ crcAB) >>> 0;

@@ -1,6 +1,6 @@
 // A feed body's events held as its chunks (body-chunks.ts), each with its events' bytes joined,
 // its CRC-32, identity and time-zone spans: after a change to one event, the new body is the old
-// chunks but the one or two around the change, and relayOut reads only those (and the array of
+// chunks but the one or two around the change, and relayOutWithEdits reads only those (and the array of
 // the others) instead of 5,000 events. Walking every event was what the first poll after a change
 // cost: not the instructions (a microbenchmark did the walk in 0.1 ms) but cache misses on 5,000
 // objects scattered over the heap, each with a digest Buffer and its backing store, ~1 ms per walk
@@ -58,21 +58,19 @@ export interface EventLayout {
   readonly length: number;
   /**
    * The chunks' identities, each followed by ".": what the body's ETag hashes (layoutEtag). Kept
-   * whole and spliced by relayOut, so that the first poll after a change hashes one string
+   * whole and spliced by relayOutWithEdits, so that the first poll after a change hashes one string
    * instead of reading the identity of every chunk object (~50 us of it, cold).
    */
   readonly identities: string;
   /**
    * How many chunks have each TZID over each span of UTC years (yearsKey): what layoutZones reads
-   * instead of every chunk, kept up to date by relayOut from the chunks it replaced.
+   * instead of every chunk, kept up to date by relayOutWithEdits from the chunks it replaced.
    */
   readonly zoneTally: ZoneTally;
 }
 
 /** TZID -> yearsKey(fromYear, toYear) -> how many chunks have that TZID over those years. */
 export type ZoneTally = ReadonlyMap<string, ReadonlyMap<number, number>>;
-
-export const EMPTY_LAYOUT: EventLayout = { chunks: [], count: 0, length: 0, identities: '', zoneTally: new Map() };
 
 /** Every chunk identity is "e" or "b" and a SHA-256 in base64url: fixed width, so spliced by index. */
 const IDENTITY_WIDTH = 44;
@@ -164,15 +162,9 @@ export interface ChunkEdit {
  * The layout less `removed` (events of it, the same objects) and with `added`, as layOut of the
  * result in order would give, re-cutting only the chunks the changes fall in (and those after,
  * until a chunk ends where an old one did: from there on cutting the same events gives the same
- * chunks). Throws a RangeError for a removed event that the layout does not hold.
- */
-export function relayOut(layout: EventLayout, removed: readonly LaidEvent[], added: readonly LaidEvent[]): EventLayout {
-  return relayOutWithEdits(layout, removed, added).layout;
-}
-
-/**
- * relayOut, and the chunks it replaced, in order; edits is null when the layout was cut afresh
- * (many changes), which tells nothing of what stayed.
+ * chunks); and the chunks it replaced, in order, or null when the layout was cut afresh (many
+ * changes), which tells nothing of what stayed. Throws a RangeError for a removed event that the
+ * layout does not hold.
  */
 export function relayOutWithEdits(layout: EventLayout, removed: readonly LaidEvent[], added: readonly LaidEvent[]): { layout: EventLayout; edits: ChunkEdit[] | null } {
   const { chunks } = layout;
@@ -307,7 +299,7 @@ class ChunkCutter {
     return layoutOf(this.finishChunks(), this.count, this.length);
   }
 
-  /** The chunks cut, the last closed (what relayOut splices in). */
+  /** The chunks cut, the last closed (what relayOutWithEdits splices in). */
   finishChunks(): EventChunk[] {
     if (this.pending.length > 0) this.close();
     return this.chunks;

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { bodyChunks, chunksEtag, layoutEtag } from '../../feeds/body-chunks.js';
 import { chunkedGzip, editGzip, type ChunkedGzip, type PieceEdit } from '../../feeds/chunked-gzip.js';
 import { compactEditedGzip, editGzipBody, gzipBody } from '../../feeds/feed-body.js';
-import { layOut, layoutZones, relayOut, relayOutWithEdits, type EventLayout, type LaidEvent } from '../../feeds/event-layout.js';
+import { layOut, layoutZones, relayOutWithEdits, type EventLayout, type LaidEvent } from '../../feeds/event-layout.js';
 import { CALENDAR_END, sortFragments, type BodySpan } from '../../feeds/ics-renderer.js';
 
 // A feed body's events are kept as chunks and, after a change, only the chunks around it are cut
@@ -47,6 +47,11 @@ function makeEvent(spec: EventSpec): { event: LaidEvent; bytes: Buffer } {
   digest[0] = spec.boundary;
   const event: LaidEvent = { source: Buffer.from(bytes), offset: 0, length: spec.length, digest, uid, revision: 'r', startMs: spec.startMs, endMs: spec.startMs + 3_000_000, tzid: spec.tzid };
   return { event, bytes };
+}
+
+/** The layout relayOutWithEdits makes, without its edits. */
+function relayOut(layout: EventLayout, removed: readonly LaidEvent[], added: readonly LaidEvent[]): EventLayout {
+  return relayOutWithEdits(layout, removed, added).layout;
 }
 
 function spansOf(layout: EventLayout): BodySpan[] {

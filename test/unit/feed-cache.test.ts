@@ -48,6 +48,17 @@ describe('FeedService cache budget', () => {
   });
   afterEach(() => store.close());
 
+  /** p1's session moved to 50 minutes from `start`: a change of one event. */
+  const moveSession = (id: string, start: string) =>
+    new SessionService({ joinLinks: testJoinLinks, store, clock, uidDomain: 'test.example' }).put('p1', id, {
+      start,
+      end: new Date(Date.parse(start) + 50 * 60_000).toISOString(),
+      locationId: null,
+      telehealthUrl: null,
+      client: null,
+      status: 'scheduled',
+    });
+
   function service(cacheMaxBytes: number): { feeds: FeedService; renders: () => number } {
     let renders = 0;
     const feeds = new FeedService({ joinLinks: testJoinLinks, store, clock, publicBaseUrl: 'https://x', pastDays: 60, futureDays: 365, cacheMaxBytes, metrics: { feedRendered: () => void (renders += 1), feedCacheHit: () => undefined } });
@@ -80,14 +91,7 @@ describe('FeedService cache budget', () => {
   it('when a gzipped feed changes, then its first gzip answer is the gzip before edited, counted as that gzip, and one buffer after the poll', async () => {
     const { feeds } = service(1e9);
     (await feeds.render(tokens.p1))!.gzipped();
-    await new SessionService({ joinLinks: testJoinLinks, store, clock, uidDomain: 'test.example' }).put('p1', 's3', {
-      start: '2026-11-06T16:00:00.000Z',
-      end: '2026-11-06T16:50:00.000Z',
-      locationId: null,
-      telehealthUrl: null,
-      client: null,
-      status: 'scheduled',
-    });
+    await moveSession('s3', '2026-11-06T16:00:00.000Z');
     const changed = (await feeds.render(tokens.p1))!;
     const counted = feeds.cachedBytes;
     const first = changed.gzipAnswer();
@@ -107,14 +111,7 @@ describe('FeedService cache budget', () => {
   it('when joining an edited gzip fails after the answer, then nothing is thrown into the event loop and the gzip is made whole', async () => {
     const { feeds } = service(1e9);
     (await feeds.render(tokens.p1))!.gzipped();
-    await new SessionService({ joinLinks: testJoinLinks, store, clock, uidDomain: 'test.example' }).put('p1', 's5', {
-      start: '2026-11-08T18:00:00.000Z',
-      end: '2026-11-08T18:50:00.000Z',
-      locationId: null,
-      telehealthUrl: null,
-      client: null,
-      status: 'scheduled',
-    });
+    await moveSession('s5', '2026-11-08T18:00:00.000Z');
     const changed = (await feeds.render(tokens.p1))!;
     const first = changed.gzipAnswer();
     assert.ok(!Buffer.isBuffer(first));
