@@ -155,7 +155,8 @@ if (inspector) {
   await inspector.post('Profiler.enable');
   await inspector.post('Profiler.start');
 }
-const client = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--client', base, feedUrl, String(SESSIONS), String(CHANGES)], {
+// With this process's flags: tsx's loader when run from source, none when run compiled.
+const client = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--client', base, feedUrl, String(SESSIONS), String(CHANGES)], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 let out = '';

@@ -1,16 +1,29 @@
 // Real sessionsync server processes for end-to-end tests and benchmarks: `node --import tsx
-// src/server.ts` with an environment of the caller's only, ready once it logs "sessionsync
+// src/server.ts` (for the benchmarks, the compiled server) with an environment of the caller's only, ready once it logs "sessionsync
 // listening" (every role does), stopped with SIGTERM (or killed). Every child is tracked: a
 // ServerGroup kills what is left in an after hook, and the test process kills the rest on exit,
 // so that no server outlives the run that started it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The repository (with a trailing slash): the folder holding package.json above this file. */
+export const REPO_ROOT = repositoryRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function repositoryRoot(from: string): string {
+  // Two levels up from source; from the benches' build (dist/bench/test/support) four.
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return `${dir}${path.sep}`;
+    if (path.dirname(dir) === dir) throw new Error(`No package.json above ${from}.`);
+  }
+}
+
+// Run from the benches' build (`npm run bench`, compiled as `npm start` runs dist), the server is
+// the compiled one beside this file, run by node alone: not the source through tsx.
+const COMPILED_SERVER = import.meta.url.endsWith('.js') ? fileURLToPath(new URL('../../src/server.js', import.meta.url)) : null;
 
 export interface ProcessExit {
   code: number | null;
@@ -99,7 +112,8 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
     ...options.env,
     DATA_DIR: dataDir,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', options.entry ?? 'src/server.ts'], {
+  const args = options.entry === undefined && COMPILED_SERVER !== null ? [COMPILED_SERVER] : ['--import', 'tsx', options.entry ?? 'src/server.ts'];
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
