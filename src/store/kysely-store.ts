@@ -135,6 +135,14 @@ export interface KyselyStoreOptions {
    * processes and waits, once committed, until they have dropped what they cached.
    */
   feedFence?: FeedFence;
+  /**
+   * Runs a read at once, synchronously, when that is the same as running it through Kysely, or
+   * answers undefined (SQLite: while no transaction holds its one connection, a read sees what
+   * one queued behind Kysely's mutex would). Kysely's round of promises around each statement
+   * (connection mutex, executor, provider) cost more than the statement on the first poll
+   * after a change, cold.
+   */
+  readNow?: (sql: string, parameters: readonly unknown[]) => unknown[] | undefined;
 }
 
 type TargetSyncedResult = Parameters<Store['completeTarget']>[2];
@@ -185,7 +193,7 @@ export class KyselyStore implements Store {
     this.#isUnavailable = options.isUnavailable ?? (() => false);
     this.#externalCommits = options.externalCommits;
     this.#fence = options.feedFence;
-    this.#ops = new Operations(options.db, options.dialect);
+    this.#ops = new Operations(options.db, options.dialect, options.readNow);
   }
 
   poolStats(): PoolStats {
@@ -554,6 +562,8 @@ class Operations {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
+    /** Given to the root's operations only (see KyselyStoreOptions.readNow); a transaction's go through it. */
+    private readonly readNow?: (sql: string, parameters: readonly unknown[]) => unknown[] | undefined,
   ) {}
 
   async lock(key: string): Promise<void> {
@@ -610,7 +620,7 @@ class Operations {
   // Every feed render after a change asks this: compiled once per dialect.
   async listLocations(providerId: string): Promise<Location[]> {
     const query = this.#compiled('listLocations', (db) => db.selectFrom('locations').selectAll().where('provider_id', '=', '').orderBy('id'));
-    const { rows } = await this.db.executeQuery<LocationRow>(CompiledQuery.raw(query, [providerId]));
+    const rows = await this.#rows<LocationRow>(query, [providerId]);
     return rows.map(toLocation);
   }
 
@@ -671,7 +681,7 @@ class Operations {
         .orderBy('starts_at')
         .orderBy('id'),
     );
-    const { rows } = await this.db.executeQuery<SessionVersion>(CompiledQuery.raw(query, [providerId, 'scheduled', window.endAfter, window.startBefore]));
+    const rows = await this.#rows<SessionVersion>(query, [providerId, 'scheduled', window.endAfter, window.startBefore]);
     // Plain objects (node:sqlite's rows have no prototype), with the fields in a fixed order.
     return rows.map(({ id, eventFingerprint, sequence, lastModified, createdAt }) => ({ id, eventFingerprint, sequence: Number(sequence), lastModified, createdAt }));
   }
@@ -729,7 +739,7 @@ class Operations {
         .where('s.provider_id', '=', '')
         .where('s.feed_revision', '>', 0),
     );
-    const { rows } = await this.db.executeQuery<SessionRow & { sessions_deleted: number | string | null }>(CompiledQuery.raw(query, [providerId, providerId, since]));
+    const rows = await this.#rows<SessionRow & { sessions_deleted: number | string | null }>(query, [providerId, providerId, since]);
     const changed = rows.map((r) => toSession(r)).sort((a, b) => compareText(a.start, b.start) || compareText(a.id, b.id));
     const first = rows[0];
     // No session changed (a deletion, say): the count alone, read after the sessions were, so
@@ -786,7 +796,7 @@ class Operations {
   // Kysely query cost more than running it).
   async findFeedRevision(tokenHash: string): Promise<FeedRevision | null> {
     const query = this.#compiled('findFeedRevision', (db) => activeFeedRevisions(db).where('feed_tokens.token_hash', '=', ''));
-    const row = (await this.db.executeQuery<FeedRevisionRow>(CompiledQuery.raw(query, [tokenHash]))).rows[0];
+    const row = (await this.#rows<FeedRevisionRow>(query, [tokenHash]))[0];
     return row === undefined ? null : toFeedRevision(row);
   }
 
@@ -798,8 +808,14 @@ class Operations {
 
   /** The first row a precompiled query (see #compiled) answers with these parameters, in placeholder order. */
   async #first<R>(name: string, build: (db: Kysely<Database>) => { compile(): { sql: string } }, parameters: readonly unknown[]): Promise<R | undefined> {
-    const { rows } = await this.db.executeQuery<R>(CompiledQuery.raw(this.#compiled(name, build), [...parameters]));
-    return rows[0];
+    return (await this.#rows<R>(this.#compiled(name, build), parameters))[0];
+  }
+
+  /** The rows of a precompiled query: at once where the store can (readNow), else through Kysely. */
+  async #rows<R>(query: string, parameters: readonly unknown[]): Promise<readonly R[]> {
+    const now = this.readNow?.(query, parameters);
+    if (now !== undefined) return now as R[];
+    return (await this.db.executeQuery<R>(CompiledQuery.raw(query, [...parameters]))).rows;
   }
 
   /** The SQL text of a query whose shape never changes (only its parameters), compiled once per dialect. */

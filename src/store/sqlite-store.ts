@@ -35,7 +35,8 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   // Changes when another connection (another process on this file) commits; own commits are
   // counted by the store itself.
   const dataVersion = db.prepare('PRAGMA data_version');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: kyselySqliteDatabase(db) }) });
+  const database = kyselySqliteDatabase(db);
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   return new KyselyStore({
     db: kysely,
     dialect: sqliteDialect,
@@ -43,5 +44,8 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     // read-check-write in fn cannot be beaten by another process between its read and its write.
     transaction: (root, fn) => root.transaction().execute(fn),
     externalCommits: () => Number((dataVersion.get() as { data_version: number }).data_version),
+    // Outside a transaction nothing else is under way on the one connection (reads run whole, in
+    // one go): a read now sees what it would once through Kysely's mutex. Inside one it waits.
+    readNow: (query, parameters) => (db.isTransaction ? undefined : (database.prepare(query).all(parameters) as unknown[])),
   });
 }
