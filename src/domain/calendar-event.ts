@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { JoinLinks } from './join-link.js';
 import { toPrintableText } from './text.js';
 import type { CalendarEvent, ClientRef, Location, PrivacyMode, Provider, Session } from './types.js';
@@ -117,7 +117,8 @@ export function eventFingerprint(content: EventContent): string {
     content.url,
     content.status,
   ];
-  return createHash('sha256').update(JSON.stringify(ordered)).digest('base64url').slice(0, 22);
+  // One-shot: no Hash object per event (every write and every re-render of one computes this).
+  return hash('sha256', JSON.stringify(ordered), 'base64url').slice(0, 22);
 }
 
 function withIdentity(session: Session, content: EventContent): CalendarEvent {

@@ -33,12 +33,28 @@ export function isWellFormedJoinToken(s: string): boolean {
   return TOKEN_SHAPE.test(s);
 }
 
+/**
+ * Tokens kept per JoinLinks, by session: a feed renders a session's event again after each change
+ * to it, and the HMAC (a new Hmac object each) was ~45 us of the first poll after a change, cold.
+ * The tokens are in every rendered feed body the cache keeps anyway; past this many they all go.
+ */
+const MAX_KEPT_TOKENS = 20_000;
+
 /** `key`: 32 bytes used for nothing else (SecretBox.deriveKey(JOIN_LINK_KEY_INFO)). */
 export function createJoinLinks(options: { key: Buffer; publicBaseUrl: string }): JoinLinks {
   const base = options.publicBaseUrl.replace(/\/+$/, '');
-  // JSON of the pair: unambiguous whatever characters the ids hold.
-  const token = (s: Pick<Session, 'providerId' | 'id'>) =>
-    createHmac('sha256', options.key).update(`join:${JSON.stringify([s.providerId, s.id])}`).digest().subarray(0, TOKEN_BYTES).toString('base64url');
+  const kept = new Map<string, string>();
+  const token = (s: Pick<Session, 'providerId' | 'id'>) => {
+    // JSON of the pair: unambiguous whatever characters the ids hold.
+    const identity = JSON.stringify([s.providerId, s.id]);
+    let made = kept.get(identity);
+    if (made === undefined) {
+      made = createHmac('sha256', options.key).update(`join:${identity}`).digest().subarray(0, TOKEN_BYTES).toString('base64url');
+      if (kept.size >= MAX_KEPT_TOKENS) kept.clear();
+      kept.set(identity, made);
+    }
+    return made;
+  };
   return {
     token,
     url: (s) => `${base}/j/${token(s)}`,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { createJoinLinks, hashJoinToken, isWellFormedJoinToken, JOIN_LINK_KEY_INFO } from '../../src/domain/index.js';
 
@@ -25,6 +25,19 @@ describe('createJoinLinks', () => {
       createJoinLinks({ key: createSecretBox(randomBytes(32)).deriveKey(JOIN_LINK_KEY_INFO), publicBaseUrl: 'https://x' }).token({ providerId: 'p1', id: 's1' }),
     ]);
     assert.equal(tokens.size, 5);
+  });
+
+  it('when more sessions are asked for than the tokens kept, twice over, then every token is the HMAC of its session under the key', () => {
+    const expected = (providerId: string, id: string) =>
+      createHmac('sha256', key).update(`join:${JSON.stringify([providerId, id])}`).digest().subarray(0, 24).toString('base64url');
+    const fresh = createJoinLinks({ key, publicBaseUrl: 'https://x' });
+    for (const round of [0, 1]) {
+      for (let i = 0; i < 20_050; i++) {
+        const session = { providerId: `p${i % 7}`, id: `s${i}` };
+        const token = fresh.token(session);
+        if (token !== expected(session.providerId, session.id)) assert.fail(`round ${round}, session ${i}: ${token}`);
+      }
+    }
   });
 
   it('when the SecretBox is asked for one of its own keys by deriveKey, then it refuses', () => {
