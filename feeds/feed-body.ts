@@ -152,9 +152,7 @@ export async function renderFeedBody(
   const before = previous?.body;
   const edits = relaid?.edits ?? null;
   const gzipEdits = edits !== null && before !== undefined && before.gzip !== null && before.gzipChunks !== undefined ? pieceEdits(edits, head !== before.head) : null;
-  const parts = [head];
-  for (const chunk of layout.chunks) parts.push(chunk.bytes);
-  parts.push(CALENDAR_END);
+  const parts = [head, ...layout.parts, CALENDAR_END];
   const length = head.length + layout.length + CALENDAR_END.length;
   // What bodyChunks() would cut from the body: the same ETag however the body was reached.
   const etag = layoutEtag(wholeSpan(wholeOf(head)).identity, layout.identities, wholeSpan(wholeOf(CALENDAR_END)).identity);

@@ -99,6 +99,8 @@ describe('event layout', () => {
             assert.deepEqual([...layoutZones(layout)], [...layoutZones(cold)]);
             assert.equal(layout.identities, cold.identities, 'the identities, spliced, as a cold layout joins them');
             assert.equal(layout.identities, layout.chunks.map((c) => `${c.identity}.`).join(''));
+            assert.equal(layout.parts.length, layout.chunks.length, 'a part per chunk');
+            layout.parts.forEach((part, i) => assert.equal(part, layout.chunks[i]?.bytes, `part ${i}, spliced, is its chunk's bytes`));
             assert.deepEqual(layout.zoneTally, cold.zoneTally, 'the zone tally, adjusted, as a cold layout counts it');
             // The UTC years each TZID's events span, TZIDs in the order they first appear, from the events.
             const years = new Map<string, [number, number]>();
@@ -215,6 +217,6 @@ describe('event layout', () => {
   it('when every event is removed, then the layout is empty', () => {
     const events = Array.from({ length: 50 }, (_, i) => makeEvent({ startMs: i, length: 100, boundary: i % 16, tzid: null }).event);
     const layout = relayOut(layOut(sortFragments(events) as LaidEvent[]), events.slice(0, 30), []);
-    assert.deepEqual(relayOut(layout, sortFragments(events.slice(30)) as LaidEvent[], []), { chunks: [], count: 0, length: 0, identities: '', zoneTally: new Map() });
+    assert.deepEqual(relayOut(layout, sortFragments(events.slice(30)) as LaidEvent[], []), { chunks: [], count: 0, length: 0, identities: '', zoneTally: new Map(), parts: [] });
   });
 });
