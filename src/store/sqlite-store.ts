@@ -45,7 +45,12 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     transaction: (root, fn) => root.transaction().execute(fn),
     externalCommits: () => Number((dataVersion.get() as { data_version: number }).data_version),
     // Outside a transaction nothing else is under way on the one connection (reads run whole, in
-    // one go): a read now sees what it would once through Kysely's mutex. Inside one it waits.
-    readNow: (query, parameters) => (db.isTransaction ? undefined : (database.prepare(query).all(parameters) as unknown[])),
+    // one go): a read now sees what it would once through Kysely's mutex. Inside one it waits, and
+    // a statement that is no query (one that writes) always goes through Kysely.
+    readNow: (query, parameters) => {
+      if (db.isTransaction) return undefined;
+      const statement = database.prepare(query);
+      return statement.reader ? (statement.all(parameters) as unknown[]) : undefined;
+    },
   });
 }

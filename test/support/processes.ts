@@ -1,8 +1,8 @@
 // Real sessionsync server processes for end-to-end tests and benchmarks: `node --import tsx
-// src/server.ts` (for the benchmarks, the compiled server) with an environment of the caller's only, ready once it logs "sessionsync
-// listening" (every role does), stopped with SIGTERM (or killed). Every child is tracked: a
-// ServerGroup kills what is left in an after hook, and the test process kills the rest on exit,
-// so that no server outlives the run that started it.
+// src/server.ts` (for the benchmarks, the compiled server) with an environment of the caller's
+// only, ready once it logs "sessionsync listening" (every role does), stopped with SIGTERM (or
+// killed). Every child is tracked: a ServerGroup kills what is left in an after hook, and the test
+// process kills the rest on exit, so that no server outlives the run that started it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
