@@ -11,6 +11,7 @@
 // against bodyChunks), so the ETag and the gzip come out the same however the body was reached.
 import { crc32 } from 'node:zlib';
 import { endsChunk, membersIdentity, runIdentity } from './body-chunks.js';
+import type { PieceEdit } from './chunked-gzip.js';
 import { crc32Shift } from './crc32-combine.js';
 import { compareFragments, sortFragments, type EventFragment } from './ics-renderer.js';
 
@@ -162,13 +163,9 @@ function edited(before: EventLayout, chunks: readonly EventChunk[], edits: reado
  * Chunks [oldFrom, oldTo) of a layout replaced by chunks [newFrom, newTo) of the layout relaid
  * from it; every other chunk is the same object, in the same order. A chunk whose events stayed
  * but whose dictionary changed (the event before it) counts as replaced: its bytes deflate anew.
+ * The same shape as the gzip's piece edits, counted in chunks rather than pieces.
  */
-export interface ChunkEdit {
-  readonly oldFrom: number;
-  readonly oldTo: number;
-  readonly newFrom: number;
-  readonly newTo: number;
-}
+export type ChunkEdit = PieceEdit;
 
 /**
  * The layout less `removed` (events of it, the same objects) and with `added`, as layOut of the

@@ -241,12 +241,12 @@ export function editGzipBody(body: Pick<FeedBody, 'head' | 'layout' | 'gzipChunk
 }
 
 /**
- * gzipBody(body, body.gzipChunks) made from what editGzipBody(body) answered (compactEdit):
- * the same bytes and places, without a step per piece.
+ * gzipBody(body, body.gzipChunks) made from what editGzipBody(body) answered (compactEdit, from
+ * the pieces and edits the edit was made of): the same bytes and places, without a step per piece.
  */
-export function compactEditedGzip(body: Pick<FeedBody, 'head' | 'layout' | 'gzipChunks' | 'gzipEdits'>, edited: EditedGzip): ChunkedGzip {
-  if (body.gzipEdits === null || body.gzipChunks === undefined) throw new RangeError('The body was not edited from a gzip.');
-  return compactEdit(body.gzipChunks, piecesOf(body), body.gzipEdits, edited);
+export function compactEditedGzip(body: Pick<FeedBody, 'gzipChunks'>, edited: EditedGzip): ChunkedGzip {
+  if (body.gzipChunks === undefined) throw new RangeError('The body was not edited from a gzip.');
+  return compactEdit(body.gzipChunks, edited);
 }
 
 /** Chunk edits as edits of the body's pieces: the head is piece 0, a changed head an edit of it. */

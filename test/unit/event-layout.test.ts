@@ -173,7 +173,7 @@ describe('event layout', () => {
             assert.equal(bytes.length, made.length);
             assert.ok(bytes.equals(expected.gzip), 'the same bytes as the gzip made whole');
             // Joined, the edit is that gzip, with the same places to edit the next one from.
-            const compacted = compactEditedGzip({ head: nextHead, layout: relaid.layout, gzipChunks: gzip.chunks, gzipEdits: pieces }, made);
+            const compacted = compactEditedGzip({ gzipChunks: gzip.chunks }, made);
             assert.ok(compacted.gzip.equals(expected.gzip));
             assert.deepEqual(compacted.chunks, expected.chunks);
             next = compacted;
