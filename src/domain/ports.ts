@@ -156,6 +156,13 @@ export interface Store extends StoreReader, SyncStoreLeases {
    */
   onWork(kind: WorkKind, listener: () => void): () => void;
   /**
+   * Calls listener after a transaction of this process committed that moved providers' feed
+   * revisions (bumpFeedRevision, putProvider), with their ids, once the commit is final (on
+   * PostgreSQL, after the feed fence settled). Commits of other processes are not heard: their
+   * changes reach this process's feeds through feedLookupEpoch. Returns the unsubscribe function.
+   */
+  onFeedsChanged(listener: (providerIds: ReadonlySet<string>) => void): () => void;
+  /**
    * Claims up to `limit` busy sources (both kinds, ics and connection) whose nextFetchAt is at or before `now`,
    * oldest due first: moves their nextFetchAt to `until` in the same statement, so another
    * process (or a worker that crashed holding them) gets them only once `until` passes.

@@ -154,6 +154,8 @@ interface TxScope {
   open: boolean;
   /** Whether fn wrote something findFeedRevision reads (see Store.feedLookupEpoch). */
   feedsChanged: boolean;
+  /** Providers whose feed revision fn moved (see Store.onFeedsChanged). */
+  revised: Set<string>;
   /** Whether fn wrote something that changes which feed a token names (see Store.feedTokenEpoch). */
   tokensChanged: boolean;
   /** Kinds of work this transaction queued, signalled once it commits. */
@@ -166,6 +168,7 @@ export class KyselyStore implements Store {
   readonly #runTransaction: TransactionRunner;
   readonly #dialect: StoreDialect;
   readonly #listeners: Record<WorkKind, Set<() => void>> = { sync: new Set(), jobs: new Set() };
+  readonly #feedListeners = new Set<(providerIds: ReadonlySet<string>) => void>();
   readonly #listen: WorkListener | undefined;
   #stopListening: (() => Promise<void>) | undefined;
   readonly #poolStats: (() => PoolStats) | undefined;
@@ -208,6 +211,11 @@ export class KyselyStore implements Store {
     }
     this.#listeners[kind].add(listener);
     return () => this.#listeners[kind].delete(listener);
+  }
+
+  onFeedsChanged(listener: (providerIds: ReadonlySet<string>) => void): () => void {
+    this.#feedListeners.add(listener);
+    return () => this.#feedListeners.delete(listener);
   }
 
   #signal(kind: WorkKind): void {
@@ -305,6 +313,7 @@ export class KyselyStore implements Store {
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     this.#assertOutsideTransaction('transaction');
     let queued = new Set<WorkKind>();
+    let revised = new Set<string>();
     let feedsChanged = false;
     let tokensChanged = false;
     // One per attempt that changed feeds (a retried fn runs again); only the last one committed.
@@ -312,7 +321,7 @@ export class KyselyStore implements Store {
     this.#active += 1;
     const result = await this.#runTransaction(this.#db, async (trx) => {
       // A fresh scope per attempt: a retried fn must not inherit a failed attempt's signals.
-      const scope: TxScope = { open: true, feedsChanged: false, tokensChanged: false, queued: new Set() };
+      const scope: TxScope = { open: true, feedsChanged: false, tokensChanged: false, revised: new Set(), queued: new Set() };
       try {
         const value = await this.#txScope.run(scope, () => fn(makeTx(new Operations(trx, this.#dialect), scope)));
         scope.open = false;
@@ -338,6 +347,7 @@ export class KyselyStore implements Store {
           if (notify !== null) await notify.execute(trx);
         }
         queued = scope.queued;
+        revised = scope.revised;
         return value;
       } finally {
         scope.open = false;
@@ -358,6 +368,7 @@ export class KyselyStore implements Store {
       await this.#fence.settle(committed);
     }
     for (const kind of queued) this.#signal(kind);
+    if (revised.size > 0) for (const listener of this.#feedListeners) listener(revised);
     return result;
   }
 
@@ -444,7 +455,10 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     findFeedRevisions: live((tokenHashes) => ops.findFeedRevisions(tokenHashes)),
     lockProvider: live((providerId) => ops.lock(`provider:${providerId}`)),
     lockConnection: live((connectionId) => ops.lock(`connection:${connectionId}`)),
-    putProvider: feedWrite((provider) => ops.putProvider(provider)),
+    putProvider: feedWrite((provider) => {
+      scope.revised.add(provider.id);
+      return ops.putProvider(provider);
+    }),
     deleteProvider: tokenWrite((providerId) => ops.deleteProvider(providerId)),
     putLocation: live((location) => ops.putLocation(location)),
     deleteLocation: live((providerId, locationId) => ops.deleteLocation(providerId, locationId)),
@@ -453,7 +467,10 @@ function makeTx(ops: Operations, scope: TxScope): StoreTx {
     deleteSession: live((providerId, sessionId) => ops.deleteSession(providerId, sessionId)),
     putFeed: live((feed) => ops.putFeed(feed)),
     revokeFeed: tokenWrite((providerId, feedId, at) => ops.revokeFeed(providerId, feedId, at)),
-    bumpFeedRevision: feedWrite((providerId) => ops.bumpFeedRevision(providerId)),
+    bumpFeedRevision: feedWrite((providerId) => {
+      scope.revised.add(providerId);
+      return ops.bumpFeedRevision(providerId);
+    }),
 
     // Busy time changes no feed: plain writes, never feedWrite, so feedLookupEpoch stays.
     listBusySources: live((providerId) => ops.listBusySources(providerId)),

@@ -649,6 +649,35 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         assert.equal(fetch, del, 'fetch bookkeeping changes nothing a lookup answers');
       });
 
+      it('when a transaction moves feed revisions, then onFeedsChanged hears its providers once it committed; a rolled-back one and other writes are not heard', async () => {
+        await seed(twoProviders());
+        const heard: string[][] = [];
+        const stop = store.onFeedsChanged((ids) => heard.push([...ids].sort()));
+        let heardInside = -1;
+        await store.transaction(async (tx) => {
+          await tx.bumpFeedRevision('prov-2', T1);
+          await tx.putProvider(aProvider({ id: 'prov-3' }));
+          await tx.bumpFeedRevision('prov-2', T1);
+          heardInside = heard.length;
+        });
+        assert.equal(heardInside, 0, 'not before the commit');
+        assert.deepStrictEqual(heard, [['prov-2', 'prov-3']], 'one call per commit, each provider once');
+        await store.transaction((tx) => tx.putSession(aSession({ id: 'sess-9' })));
+        await store.transaction((tx) => tx.revokeFeed('prov-1', 'feed-1', T1));
+        await store.recordFeedFetch('feed-2', T2, 'ua', 1);
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.bumpFeedRevision('prov-1', T1);
+            throw new Error('rolled back');
+          }),
+          /rolled back/,
+        );
+        assert.equal(heard.length, 1, 'a session write, a revocation, bookkeeping and a rollback move no revision anyone hears of');
+        stop();
+        await store.transaction((tx) => tx.bumpFeedRevision('prov-1', T1));
+        assert.equal(heard.length, 1, 'unsubscribed');
+      });
+
       it('when feeds are revoked or tombstoned or a provider deleted, then feedTokenEpoch changes (or is null); session and bookkeeping writes leave it', async () => {
         await seed(twoProviders());
         await heldEpoch(store);
