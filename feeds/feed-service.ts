@@ -34,6 +34,12 @@ export interface FeedServiceOptions {
   onFetchLogError?: (err: unknown) => void;
   /** Days the feed URLs of a provider who left serve an empty calendar before 410 (default 30). */
   tombstoneDays?: number;
+  /**
+   * Whether a cached feed is brought up to date just after a write of this process changed it
+   * (see refreshChanged), so that the next poll is a cache hit; off by default for tests that
+   * count renders, on in the app.
+   */
+  refreshOnChange?: boolean;
 }
 
 export interface RenderedFeed {
@@ -174,15 +180,39 @@ export class FeedService {
   private readonly rendering = new Map<string, { key: string; promise: Promise<CacheEntry | null> }>();
   // Keyed by the token's hash, never the token: no plaintext secret stays in memory.
   private readonly lookups = new Map<string, Lookup>();
+  /** The token hashes kept in lookups, by provider (some may have gone since): what refresh brings up to date. */
+  private readonly tokensOf = new Map<string, Set<string>>();
   private windowDay = Number.NaN;
   private windowBounds = { from: '', to: '' };
 
   private readonly fetchLog: FetchLog;
   private readonly batcher: LookupBatcher;
+  /** Cached providers changed by a commit, waiting for refreshChanged. */
+  private readonly changed = new Set<string>();
+  private refreshing = false;
+  /** The refresh scheduled or under way (resolved when there is none). */
+  private refreshRun: Promise<void> = Promise.resolve();
+  private readonly stopHearing: () => void;
 
   constructor(private readonly options: FeedServiceOptions) {
     this.batcher = new LookupBatcher((hashes) => options.store.findFeedRevisions(hashes));
     this.fetchLog = new FetchLog(options.store, options.fetchFlushMs ?? 0, options.onFetchLogError ?? (() => undefined));
+    this.stopHearing = options.refreshOnChange === true ? options.store.onFeedsChanged((ids) => this.refreshSoon(ids)) : () => undefined;
+  }
+
+  /**
+   * Stops bringing cached feeds up to date after writes (the app's shutdown): resolves once a
+   * refresh under way is done, so that the store can close under none.
+   */
+  stop(): Promise<void> {
+    this.stopHearing();
+    this.changed.clear();
+    return this.refreshRun;
+  }
+
+  /** Resolves once the refreshes that writes so far asked for are done (for tests). */
+  refreshed(): Promise<void> {
+    return this.refreshRun;
   }
 
   private async assertProvider(providerId: string): Promise<Provider> {
@@ -353,7 +383,7 @@ export class FeedService {
       const provider = await store.getProvider(known.providerId);
       if (provider !== null && provider.createdAt === known.providerCreatedAt) {
         const updated: Lookup = { ...known, feedRevision: provider.feedRevision, epoch };
-        this.lookups.set(tokenHash, updated);
+        this.keep(tokenHash, updated);
         return { lookup: updated, provider };
       }
     }
@@ -366,15 +396,36 @@ export class FeedService {
     const answer: Lookup = { ...found, epoch: epoch ?? Number.NaN, tokenEpoch: epoch === null ? Number.NaN : (tokenEpoch ?? Number.NaN) };
     // Unknown tokens are not kept, so junk cannot grow this; live ones past the cap start over.
     if (epoch !== null) {
-      if (this.lookups.size >= MAX_LOOKUPS) this.lookups.clear();
-      this.lookups.set(tokenHash, answer);
+      if (this.lookups.size >= MAX_LOOKUPS) {
+        this.lookups.clear();
+        this.tokensOf.clear();
+      }
+      this.keep(tokenHash, answer);
     }
     return { lookup: answer, provider: undefined };
   }
 
-  /** Makes `entry` the newest cached for the provider, replacing (and uncounting) the one before. */
-  private remember(providerId: string, entry: CacheEntry): void {
+  private keep(tokenHash: string, lookup: Lookup): void {
+    this.lookups.set(tokenHash, lookup);
+    let hashes = this.tokensOf.get(lookup.providerId);
+    if (hashes === undefined) this.tokensOf.set(lookup.providerId, (hashes = new Set()));
+    hashes.add(tokenHash);
+  }
+
+  /**
+   * Makes `entry` the newest cached for the provider, replacing (and uncounting) the one before;
+   * or, not `promoted`, puts it in the place of the one before, as recently used as that was (a
+   * refresh after a write is no poll: a feed nobody polls any more must still age out).
+   */
+  private remember(providerId: string, entry: CacheEntry, promoted = true): void {
     const previous = this.cache.get(providerId);
+    if (!promoted && previous !== undefined && entrySize(entry) <= this.options.cacheMaxBytes) {
+      // Map.set of a key it holds keeps the key's place in the iteration (LRU) order.
+      this.cache.set(providerId, entry);
+      this.cacheBytes += entrySize(entry) - entrySize(previous);
+      this.evict();
+      return;
+    }
     if (previous !== undefined) {
       this.cache.delete(providerId);
       this.cacheBytes -= entrySize(previous);
@@ -408,7 +459,7 @@ export class FeedService {
    * change up to that revision. `given` is that row when the caller has just read it; it is read
    * again when another render ran first (which may have moved past it).
    */
-  private renderOnce(providerId: string, revision: number, day: number, given?: Provider): Promise<CacheEntry | null> {
+  private renderOnce(providerId: string, revision: number, day: number, given?: Provider, promoted = true): Promise<CacheEntry | null> {
     const key = `${revision}|${day}`;
     const current = this.rendering.get(providerId);
     if (current?.key === key) return current.promise;
@@ -428,7 +479,7 @@ export class FeedService {
         const { from, to } = this.window(day);
         const body = await renderFeedBody(this.options.store, provider, { endAfter: from, startBefore: to }, previous && { body: previous, revision: previous.revision, sameWindow: previous.day === day }, this.options.joinLinks);
         const entry: CacheEntry = { ...body, createdAt: provider.createdAt, revision: provider.feedRevision, day };
-        this.remember(providerId, entry);
+        this.remember(providerId, entry, promoted);
         this.options.metrics?.feedRendered(Number(process.hrtime.bigint() - started) / 1e9);
         return entry;
       })
@@ -437,6 +488,63 @@ export class FeedService {
       });
     this.rendering.set(providerId, { key, promise });
     return promise;
+  }
+
+  /** Notes providers a commit changed; those with a cached feed are refreshed once this turn of the event loop is done. */
+  private refreshSoon(providerIds: ReadonlySet<string>): void {
+    for (const providerId of providerIds) if (this.cache.has(providerId)) this.changed.add(providerId);
+    if (this.changed.size === 0 || this.refreshing) return;
+    this.refreshing = true;
+    // In the check phase: after the writer's answer, which the commit's caller sends in this turn.
+    this.refreshRun = new Promise((resolve) => setImmediate(() => resolve(this.refreshChanged())));
+  }
+
+  /**
+   * Brings the cached feeds of providers changed by this process's writes up to date (and their
+   * gzip, when one was asked for), as their next poll would: a calendar app's poll after a change
+   * then finds the body rendered, and waits only if it comes before that is done. Only feeds in
+   * the cache, so only those that are polled; in their place in the LRU order. Other processes'
+   * writes are not heard here: their next poll renders, as before. Never rejects.
+   */
+  private async refreshChanged(): Promise<void> {
+    while (this.changed.size > 0) {
+      const providerId = this.changed.values().next().value as string;
+      this.changed.delete(providerId);
+      try {
+        await this.refresh(providerId);
+      } catch {
+        // Best effort (the store away, say): the next poll renders and answers what it finds.
+      }
+    }
+    this.refreshing = false;
+  }
+
+  private async refresh(providerId: string): Promise<void> {
+    const cached = this.cache.get(providerId);
+    if (cached === undefined) return;
+    const { store } = this.options;
+    // Read before the provider: if anything commits in between, the lookups kept below are older
+    // than it, and the next poll looks them up again.
+    const epoch = store.feedLookupEpoch();
+    const tokenEpoch = store.feedTokenEpoch();
+    const provider = await store.getProvider(providerId);
+    const day = Math.floor(this.options.clock.now().getTime() / DAY_MS);
+    // Left to the poll: a provider gone or made anew, a window that moved, nothing changed.
+    if (provider === null || provider.createdAt !== cached.createdAt || cached.day !== day || provider.feedRevision === cached.revision) return;
+    // The provider's tokens at the revision just read, as lookup() brings them up to date (a
+    // token names the same feed while feedTokenEpoch stays): the next poll needs no query at all.
+    if (epoch !== null) {
+      for (const tokenHash of this.tokensOf.get(providerId) ?? []) {
+        const known = this.lookups.get(tokenHash);
+        if (known?.providerId === providerId && known.tokenEpoch === tokenEpoch && known.providerCreatedAt === provider.createdAt) {
+          this.lookups.set(tokenHash, { ...known, feedRevision: provider.feedRevision, epoch });
+        }
+      }
+    }
+    const gzipAsked = cached.gzip !== null || cached.edited !== undefined;
+    const entry = await this.renderOnce(providerId, provider.feedRevision, day, provider, false);
+    // As the first gzip poll would: an edit of the gzip before, joined into one after this turn.
+    if (entry !== null && gzipAsked && this.cache.get(providerId) === entry && entry.gzip === null) this.gzipAnswerOf(providerId, entry);
   }
 
   /**

@@ -91,8 +91,12 @@ export function createApp(deps: AppDeps): App {
     ...deps.feed,
     metrics,
     onFetchLogError: (err) => feedLog.warn({ err: loggableError(err) }, 'could not record feed fetches'),
+    refreshOnChange: true,
   });
-  deps.onShutdown?.(() => feeds.flushFetches());
+  deps.onShutdown?.(async () => {
+    await feeds.stop();
+    await feeds.flushFetches();
+  });
   const services = {
     providers: new ProviderService({ store, clock, joinLinks }),
     locations: new LocationService({ store, clock, joinLinks }),
