@@ -35,9 +35,9 @@ export interface FeedServiceOptions {
   /** Days the feed URLs of a provider who left serve an empty calendar before 410 (default 30). */
   tombstoneDays?: number;
   /**
-   * Whether a cached feed is brought up to date just after a write of this process changed it
-   * (see refreshChanged), so that the next poll is a cache hit; off by default for tests that
-   * count renders, on in the app.
+   * Whether a cached feed is brought up to date just after a write changed it (see
+   * refreshChanged), so that the next poll is a cache hit; off by default for tests that count
+   * renders, on in the app.
    */
   refreshOnChange?: boolean;
 }
@@ -503,8 +503,8 @@ export class FeedService {
    * Brings the cached feeds of providers changed by this process's writes up to date (and their
    * gzip, when one was asked for), as their next poll would: a calendar app's poll after a change
    * then finds the body rendered, and waits only if it comes before that is done. Only feeds in
-   * the cache, so only those that are polled; in their place in the LRU order. Other processes'
-   * writes are not heard here: their next poll renders, as before. Never rejects.
+   * the cache, so only those that are polled; in their place in the LRU order. On PostgreSQL,
+   * other processes' writes too, as the feed fence hears them (Store.onFeedsChanged). Never rejects.
    */
   private async refreshChanged(): Promise<void> {
     while (this.changed.size > 0) {

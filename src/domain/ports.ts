@@ -156,10 +156,11 @@ export interface Store extends StoreReader, SyncStoreLeases {
    */
   onWork(kind: WorkKind, listener: () => void): () => void;
   /**
-   * Calls listener after a transaction of this process committed that moved providers' feed
-   * revisions (bumpFeedRevision, putProvider), with their ids, once the commit is final (on
-   * PostgreSQL, after the feed fence settled). Commits of other processes are not heard: their
-   * changes reach this process's feeds through feedLookupEpoch. Returns the unsubscribe function.
+   * Calls listener after a committed transaction moved providers' feed revisions
+   * (bumpFeedRevision, putProvider), with their ids: this process's own once the commit is final
+   * (on PostgreSQL, after the feed fence settled) and, on PostgreSQL while this process listens
+   * (see feedLookupEpoch), other processes' as the fence hears them, when the notification could
+   * name them (not past ~7,000 characters of ids). Returns the unsubscribe function.
    */
   onFeedsChanged(listener: (providerIds: ReadonlySet<string>) => void): () => void;
   /**

@@ -46,6 +46,10 @@ interface Waiter {
 }
 
 const RECONNECT_MS = [100, 250, 500, 1000, 2000, 5000];
+/** What a provider id named in a notification may hold (the API's ids: src/http/schemas.ts). */
+const API_ID = /^[A-Za-z0-9_-]+$/;
+/** Most characters of ids a notification names: PostgreSQL's payload limit is 8,000 bytes. */
+const MAX_NAMED = 7_000;
 
 export class FeedFence {
   readonly id = randomUUID();
@@ -65,6 +69,7 @@ export class FeedFence {
   #listening = false;
   #seq = 0;
   readonly #waiters = new Map<number, Waiter>();
+  #onRevised: ((providerIds: ReadonlySet<string>) => void) | undefined;
 
   constructor(options: FeedFenceOptions) {
     this.#options = { leaseMs: 2000, ...options };
@@ -90,14 +95,30 @@ export class FeedFence {
     return this.#options.channel;
   }
 
-  /** For the transaction that changes feed lookups: what to NOTIFY with (delivered at commit). */
-  ticket(): FenceTicket {
+  /**
+   * Called with the providers whose feed revision another process's commit moved, when that
+   * commit named them (see ticket), once this process has heard and acknowledged it.
+   */
+  onRevised(listener: (providerIds: ReadonlySet<string>) => void): void {
+    this.#onRevised = listener;
+  }
+
+  /**
+   * For the transaction that changes feed lookups: what to NOTIFY with (delivered at commit),
+   * naming the providers whose feed revision it moved so that listeners can refresh their copies;
+   * none when they would not fit a notification (8,000 bytes) or an id holds other characters
+   * than an API id may (A-Z, a-z, 0-9, _ and -): listeners then just drop what they cached.
+   */
+  ticket(revised: ReadonlySet<string> = new Set()): FenceTicket {
     // A writer hears the acknowledgements on the same connection; until it is up (the first write
     // of a process that polls nothing), it waits for the listeners' leases instead.
     if (this.#client === null && !this.#stopped) void this.#connect();
     this.#seq += 1;
     this.#waiters.set(this.#seq, { acked: new Set(), wake: null });
-    return { payload: `${this.id}:${this.#seq}`, seq: this.#seq };
+    const ids = [...revised];
+    const named = ids.length > 0 && ids.every((id) => API_ID.test(id)) ? ids.join(',') : '';
+    const payload = `${this.id}:${this.#seq}`;
+    return { payload: named !== '' && named.length <= MAX_NAMED ? `${payload}:${named}` : payload, seq: this.#seq };
   }
 
   /** This process's own commit (and, called before COMMIT too, the moment just before it). */
@@ -246,11 +267,12 @@ export class FeedFence {
   #heard(client: pg.Client, message: pg.Notification): void {
     const payload = message.payload ?? '';
     if (message.channel === this.#options.channel) {
-      const [writer] = payload.split(':');
+      const [writer, seq, named] = payload.split(':');
       if (writer === this.id) return;
       // Dropped first, acknowledged after: once the writer hears this, no poll here sees the old answer.
       this.#epoch += 1;
-      client.query('SELECT pg_notify($1, $2)', [this.#ackChannel, `${this.id}:${payload}`]).catch((err: unknown) => this.#options.onError?.(err));
+      client.query('SELECT pg_notify($1, $2)', [this.#ackChannel, `${this.id}:${writer}:${seq}`]).catch((err: unknown) => this.#options.onError?.(err));
+      if (named !== undefined && named !== '') this.#onRevised?.(new Set(named.split(',')));
       return;
     }
     if (message.channel === this.#ackChannel) {

@@ -196,6 +196,7 @@ export class KyselyStore implements Store {
     this.#isUnavailable = options.isUnavailable ?? (() => false);
     this.#externalCommits = options.externalCommits;
     this.#fence = options.feedFence;
+    this.#fence?.onRevised((providerIds) => this.#feedsRevised(providerIds));
     this.#ops = new Operations(options.db, options.dialect, options.readNow);
   }
 
@@ -216,6 +217,10 @@ export class KyselyStore implements Store {
   onFeedsChanged(listener: (providerIds: ReadonlySet<string>) => void): () => void {
     this.#feedListeners.add(listener);
     return () => this.#feedListeners.delete(listener);
+  }
+
+  #feedsRevised(providerIds: ReadonlySet<string>): void {
+    for (const listener of this.#feedListeners) listener(providerIds);
   }
 
   #signal(kind: WorkKind): void {
@@ -335,7 +340,7 @@ export class KyselyStore implements Store {
           this.#feedCommits += 1;
           feedsChanged = true;
           if (this.#fence !== undefined) {
-            const ticket = this.#fence.ticket();
+            const ticket = this.#fence.ticket(scope.revised);
             tickets.push(ticket);
             await sql`SELECT pg_notify(${this.#fence.channel}, ${ticket.payload})`.execute(trx);
             this.#fence.ownCommit();
@@ -368,7 +373,7 @@ export class KyselyStore implements Store {
       await this.#fence.settle(committed);
     }
     for (const kind of queued) this.#signal(kind);
-    if (revised.size > 0) for (const listener of this.#feedListeners) listener(revised);
+    if (revised.size > 0) this.#feedsRevised(revised);
     return result;
   }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { FeedService } from '../../feeds/index.js';
 import type { Store } from '../../src/domain/index.js';
+import { FeedFence } from '../../src/store/feed-fence.js';
 import { aProvider, testJoinLinks } from '../support/builders.js';
 import { createSchema, createTestPostgresStore, describePostgres, dropSchema } from '../support/postgres.js';
 
@@ -79,6 +80,51 @@ describePostgres('feed fence (PostgreSQL)', (url) => {
     await a.transaction((tx) => tx.revokeFeed('p1', 'f1', NOW.toISOString()));
     assert.equal(feeds.peek(token), undefined, 'nothing cached answers once the writer has returned');
     assert.equal(await feeds.render(token), null);
+  });
+
+  it('when the other store moves feed revisions, then this one hears which providers, and a cached feed is rendered before its next poll', async () => {
+    let renders = 0;
+    const refreshing = new FeedService({ store: b, clock: { now: () => NOW }, publicBaseUrl: 'https://sync.example.test', joinLinks: testJoinLinks, pastDays: 60, futureDays: 365, cacheMaxBytes: 1 << 24, refreshOnChange: true, metrics: { feedRendered: () => void (renders += 1), feedCacheHit: () => undefined } });
+    const heard: string[][] = [];
+    b.onFeedsChanged((ids) => heard.push([...ids].sort()));
+    assert.ok(await refreshing.render(token));
+    await eventually(() => b.feedLookupEpoch() !== null, 5000, 'B listens and holds a lease');
+    await a.transaction(async (tx) => {
+      await tx.putProvider(aProvider({ id: 'p2' }));
+      await tx.bumpFeedRevision('p1', NOW.toISOString());
+    });
+    // The writer returned once B acknowledged; B tells its listeners just after.
+    await eventually(() => heard.length === 1, 2000, 'B hears the commit');
+    assert.deepStrictEqual(heard, [['p1', 'p2']]);
+    await refreshing.refreshed();
+    assert.equal(renders, 2, 'p1 rendered again by the refresh (p2 has no cached feed)');
+    const seen = refreshing.peek(token) ?? (await refreshing.render(token));
+    assert.ok(seen);
+    assert.equal(renders, 2, 'the poll after it is a cache hit');
+    // A commit that moves no revision names no provider (the fence still moves the epoch).
+    await a.transaction((tx) => tx.putFeed({ id: 'f2', providerId: 'p1', label: null, tokenHash: 'b'.repeat(64), createdAt: NOW.toISOString(), revokedAt: null, lastFetchedAt: null, lastUserAgent: null, fetchCount: 0 }));
+    await a.transaction((tx) => tx.bumpFeedRevision('p1', NOW.toISOString()));
+    await eventually(() => heard.length === 2, 2000, 'B hears the second bump');
+    assert.deepStrictEqual(heard[1], ['p1']);
+    await refreshing.stop();
+  });
+
+  it('when a commit moved revisions of more providers than a notification holds, or of ids no API id could be, then it names none', async () => {
+    const pool = new pg.Pool({ connectionString: url });
+    const fence = new FeedFence({ client: { connectionString: url }, pool, channel: 'fence_ticket_test' });
+    try {
+      const named = (ids: string[]) => fence.ticket(new Set(ids)).payload.split(':')[2];
+      assert.equal(named(['p1', 'p_2-x']), 'p1,p_2-x');
+      assert.equal(named([]), undefined);
+      assert.equal(named(['p1', 'a:b']), undefined, 'a colon would break the payload');
+      assert.equal(named(['p1', 'a,b']), undefined);
+      const many = Array.from({ length: 200 }, (_, i) => `provider-${String(i).padStart(40, '0')}`);
+      assert.equal(named(many), undefined, '~10,000 characters');
+      assert.equal(named(many.slice(0, 100))?.split(',').length, 100);
+    } finally {
+      await fence.close();
+      await pool.end();
+    }
   });
 
   it('when the listening connection is cut, then the cache is not trusted, and a writer waits at most the lease for the lost listener', async () => {
