@@ -8,6 +8,9 @@
 // poll after a change follows a platform write too, which leaves the server's caches and CPU
 // colder than a poll right after a poll does (one zlib call then took 0.1-0.6 ms against 0.04 ms
 // in a loop): only the hit after an unchanged write differs from it in the change alone.
+// The client polls as soon as the write's answer is in, so the poll after a change waits for what
+// is left of the render the write started (FeedService refreshOnChange): it is timed as it comes,
+// and the render's own time is reported below the table.
 // Writes bench-results/incremental.json (git-ignored) as well.
 import { testJoinLinks } from '../test/support/builders.js';
 import { spawn } from 'node:child_process';
@@ -133,9 +136,16 @@ if (process.argv[2] === '--client') {
 const SESSIONS = Number(process.env.BENCH_INCREMENTAL_SESSIONS ?? 5000);
 const CHANGES = Number(process.env.BENCH_INCREMENTAL_CHANGES ?? 100);
 
-// The server's own time per poll (from the feed route's observer), beside what the client waits.
+// The server's own time per poll (from the feed route's observer), beside what the client waits;
+// and each render's, which after a change runs just after the write's answer (FeedService
+// refreshOnChange), so that a poll that comes at once waits for what is left of it.
 const serverTimes: number[] = [];
-const metrics = { ...noMetrics(), feedPoll: (_method: string, _status: number, seconds: number) => void serverTimes.push(seconds * 1000) };
+const renderTimes: number[] = [];
+const metrics = {
+  ...noMetrics(),
+  feedPoll: (_method: string, _status: number, seconds: number) => void serverTimes.push(seconds * 1000),
+  feedRendered: (seconds: number) => void renderTimes.push(seconds * 1000),
+};
 const { base, api, store, close } = await startBenchApp(metrics);
 for (let i = 0; i < SESSIONS; i += 16) {
   await Promise.all(Array.from({ length: Math.min(16, SESSIONS - i) }, (_, k) => api('PUT', `/api/v1/providers/p1/sessions/s${i + k}`, sessionBody(i + k, false))));
@@ -185,6 +195,8 @@ const rows = timings.rows.map((r, e) => {
     serverHitMs: median(slice.filter((_, k) => isHit(k))),
     serverHitAfterWriteMs: median(slice.filter((_, k) => isHitAfterWrite(k))),
     serverAfterChangeMs: median(slice.filter((_, k) => k % POLLS_PER_CHANGE === 0)),
+    // One render per change, after the cold one of the first poll.
+    renderAfterChangeMs: median(renderTimes.slice(1 + e * CHANGES, 1 + (e + 1) * CHANGES)),
   };
 });
 
@@ -217,6 +229,7 @@ for (const r of rows) {
     `${r.encoding.padEnd(10)} ${ms(r.hitAfterWriteMs)} ${ms(r.hitMs)} ${ms(r.afterChangeMs)} ${`${r.ratio.toFixed(2)}x`.padStart(7)} ${`${r.ratioBackToBack.toFixed(2)}x`.padStart(7)}   ${r.serverHitAfterWriteMs.toFixed(2)}, ${r.serverHitMs.toFixed(2)}, ${r.serverAfterChangeMs.toFixed(2)} ms`,
   );
 }
+console.log(`profile, the render after a change (just after the write's answer, not in the poll's server time): ${rows.map((r) => `${r.encoding} ${r.renderAfterChangeMs.toFixed(2)} ms`).join(', ')} (${renderTimes.length - 1} renders for ${2 * CHANGES} changes)`);
 console.log(`profile, cold render of ${calendarEvents.length} events: ${fragmentsUs.toFixed(1)} us/event from fragments, ${referenceUs.toFixed(1)} us/event as one ical-generator calendar (${(fragmentsUs / referenceUs).toFixed(2)}x)`);
 
 mkdirSync(`${REPO_ROOT}bench-results`, { recursive: true });
