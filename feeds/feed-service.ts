@@ -500,7 +500,7 @@ export class FeedService {
   }
 
   /**
-   * Brings the cached feeds of providers changed by this process's writes up to date (and their
+   * Brings the cached feeds of providers changed by writes up to date (and their
    * gzip, when one was asked for), as their next poll would: a calendar app's poll after a change
    * then finds the body rendered, and waits only if it comes before that is done. Only feeds in
    * the cache, so only those that are polled; in their place in the LRU order. On PostgreSQL,

@@ -220,7 +220,15 @@ export class KyselyStore implements Store {
   }
 
   #feedsRevised(providerIds: ReadonlySet<string>): void {
-    for (const listener of this.#feedListeners) listener(providerIds);
+    for (const listener of this.#feedListeners) {
+      // Heard after the commit (or in the fence's notification handler): a listener's fault must
+      // neither fail a write that committed nor throw into pg's event emitter.
+      try {
+        listener(providerIds);
+      } catch {
+        // The listener's own to report; the commit stands.
+      }
+    }
   }
 
   #signal(kind: WorkKind): void {

@@ -676,6 +676,18 @@ export function describeStoreContract(adapterName: string, makeStore: () => Prom
         stop();
         await store.transaction((tx) => tx.bumpFeedRevision('prov-1', T1));
         assert.equal(heard.length, 1, 'unsubscribed');
+        // A listener that throws fails neither the commit nor the listeners after it.
+        const stopFaulty = store.onFeedsChanged(() => {
+          throw new Error('faulty listener');
+        });
+        const after: string[] = [];
+        const stopAfter = store.onFeedsChanged((ids) => after.push(...ids));
+        const revision = (await store.getProvider('prov-1'))!.feedRevision;
+        await store.transaction((tx) => tx.bumpFeedRevision('prov-1', T1));
+        assert.equal((await store.getProvider('prov-1'))!.feedRevision, revision + 1, 'committed');
+        assert.deepStrictEqual(after, ['prov-1']);
+        stopFaulty();
+        stopAfter();
       });
 
       it('when feeds are revoked or tombstoned or a provider deleted, then feedTokenEpoch changes (or is null); session and bookkeeping writes leave it', async () => {
