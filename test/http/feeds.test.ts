@@ -6,6 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import supertest from 'supertest';
 import { hashFeedToken } from '../../feeds/index.js';
 import { AppError, ErrorCode, type Store } from '../../src/domain/index.js';
+import { noMetrics } from '../../src/metrics.js';
 import { createSqliteStore } from '../../src/store/index.js';
 import { parseFeed } from '../support/parse-ics.js';
 import { CLIENT, OFFICE_ADDRESS, VIDEO_INSTRUCTIONS, VIDEO_URL, seedProvider } from '../support/seed.js';
@@ -426,5 +427,35 @@ describe('HTTP: feeds', () => {
         await c.close();
       }
     });
+  });
+});
+
+describe('HTTP: a polled feed refreshed after a write', () => {
+  it('when a session of a polled feed changes, then the app renders it before the next poll, which is a cache hit with the change, and shutdown waits for that render', async () => {
+    const counts = { renders: 0, hits: 0 };
+    const t = await createTestApp({ metrics: { ...noMetrics(), feedRendered: () => void (counts.renders += 1), feedCacheHit: () => void (counts.hits += 1) } });
+    try {
+      await seedProvider(t);
+      const created = await t.platform.post('/api/v1/providers/p1/feeds', {});
+      const feedPath = new URL(created.body.url).pathname;
+      assert.equal((await t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 })).status, 201);
+      const first = await supertest(t.app).get(feedPath).set('Accept-Encoding', 'gzip');
+      assert.equal(first.status, 200);
+      assert.equal(counts.renders, 1);
+
+      assert.equal((await t.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-10T16:00:00Z', durationMinutes: 50 })).status, 200);
+      // Shutdown stops the refreshes and resolves once the one under way is done.
+      await t.shutdown();
+      assert.equal(counts.renders, 2, 'rendered after the write, before any poll');
+      const hits = counts.hits;
+      const after = await supertest(t.app).get(feedPath).set('Accept-Encoding', 'gzip');
+      assert.equal(after.status, 200);
+      assert.equal(counts.renders, 2, 'the poll rendered nothing');
+      assert.equal(counts.hits, hits + 1);
+      assert.notEqual(after.headers.etag, first.headers.etag);
+      assert.equal(parseFeed(after.text)[0]!.start, '2026-11-10T16:00:00.000Z');
+    } finally {
+      await t.close();
+    }
   });
 });
