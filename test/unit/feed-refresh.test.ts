@@ -96,6 +96,25 @@ describe('FeedService refresh after a change', () => {
     assert.equal(counts.renders, 2);
   });
 
+  it('when writes follow one another with no poll between, then only the first is refreshed, and the poll after them renders the rest', async () => {
+    const { feeds, counts } = service();
+    await feeds.render(tokens.p1);
+    await sessions.put('p1', 's3', sessionAt('2026-11-06T16:00:00.000Z'));
+    await feeds.refreshed();
+    assert.equal(counts.renders, 2, 'the first write is refreshed');
+    for (const [id, start] of [['s4', '2026-11-07T16:00:00.000Z'], ['s5', '2026-11-08T16:00:00.000Z']] as const) {
+      await sessions.put('p1', id, sessionAt(start));
+      await feeds.refreshed();
+    }
+    assert.equal(counts.renders, 2, 'nobody saw the refreshed body: the writes after it wait for a poll');
+    const polled = (await feeds.render(tokens.p1))!;
+    assert.equal(counts.renders, 3);
+    assert.ok(Buffer.concat(polled.parts).equals((await cold(tokens.p1)).body));
+    await sessions.put('p1', 's6', sessionAt('2026-11-09T16:00:00.000Z'));
+    await feeds.refreshed();
+    assert.equal(counts.renders, 4, 'polled since: refreshed again');
+  });
+
   it('when a feed nobody polled changes, or a write moves no feed, then nothing is rendered', async () => {
     const { feeds, counts } = service();
     await feeds.render(tokens.p2);
