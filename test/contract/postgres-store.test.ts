@@ -53,6 +53,9 @@ describePostgres('PostgresStore', (url) => {
       assert.equal(first.status, 200);
       assert.ok(!first.text.includes('20261110T100000'));
 
+      // B would otherwise render the change as soon as it hears of it (FeedService refreshOnChange,
+      // test/contract/feed-fence.test.ts): stopped, its polls are what renders.
+      await b!.shutdown();
       await a!.platform.put('/api/v1/providers/p1/sessions/s1', { start: '2026-11-10T15:00:00Z', durationMinutes: 50 });
       renders[1] = 0;
       const polls = await Promise.all(Array.from({ length: 8 }, () => supertest(b!.app).get(path)));
