@@ -90,19 +90,43 @@ for (const [name, createStore] of testStores()) {
       const changedAfter = answers.changed - answers.runs;
       assert.ok(answers.edited >= 0.8 * changedAfter && changedAfter > 0, `${answers.edited} of ${changedAfter} first gzips after a change were edits`);
     });
+
+    it('when the service refreshes after writes, polled or not between them, then every body polled is still the whole-calendar build of the data', async () => {
+      refreshed.renders = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(changeArb, { minLength: 1, maxLength: 30 }), async (changes) => {
+          const store = await createStore();
+          try {
+            await run(store, changes, true);
+          } finally {
+            await store.close();
+          }
+        }),
+        { seed: 6, numRuns: name === 'SQLite' ? 40 : 10, endOnFailure: true },
+      );
+      assert.ok(refreshed.renders >= 10, `${refreshed.renders} renders were refreshes`);
+    });
   });
 }
+
+/** Renders that refreshes after writes made, in the refresh property's runs. */
+const refreshed = { renders: 0 };
 
 /** First gzip answers after a change that were the gzip before edited (parts, not one buffer). */
 const answers = { edited: 0, changed: 0, runs: 0 };
 
-async function run(store: Store, changes: readonly Change[]): Promise<void> {
+/**
+ * `refresh`: the service refreshes cached feeds after writes (as the app's does), and the feed is
+ * polled only after 'poll' changes and at the end, so that writes also come in a row unpolled.
+ */
+async function run(store: Store, changes: readonly Change[], refresh = false): Promise<void> {
   const clock = new FakeClock('2026-11-02T12:00:00.000Z');
   const providers = new ProviderService({ joinLinks: testJoinLinks, store, clock });
   const locations = new LocationService({ joinLinks: testJoinLinks, store, clock });
   const sessions = new SessionService({ joinLinks: testJoinLinks, store, clock, uidDomain: 'test.example' });
   const options = { store, clock, joinLinks: testJoinLinks, publicBaseUrl: 'https://x', pastDays: PAST_DAYS, futureDays: FUTURE_DAYS, cacheMaxBytes: 64 * 1024 * 1024 };
-  const feeds = new FeedService(options);
+  let renders = 0;
+  const feeds = new FeedService({ ...options, refreshOnChange: refresh, metrics: { feedRendered: () => void (renders += 1), feedCacheHit: () => undefined } });
 
   await providers.put('p1', { name: 'Dr. Ada Byron', email: null, timezone: 'America/New_York', privacy: { mode: 'initials', baaAttested: true } });
   await locations.put('p1', 'video', { kind: 'virtual', name: null, url: 'https://doxy.me/ada', instructions: null, waitingRoom: true, isDefault: true });
@@ -151,7 +175,13 @@ async function run(store: Store, changes: readonly Change[]): Promise<void> {
       // Two virtual sessions on one link at once are refused (409); the data is unchanged.
       if (!(error instanceof AppError) || error.status !== 409) throw error;
     }
-    await check(`after change ${i}: ${JSON.stringify(change)}`);
+    if (!refresh) await check(`after change ${i}: ${JSON.stringify(change)}`);
+    else {
+      const before = renders;
+      await feeds.refreshed();
+      refreshed.renders += renders - before;
+      if (change.kind === 'poll' || i === changes.length - 1) await check(`after change ${i}: ${JSON.stringify(change)}`);
+    }
   }
 
   async function apply(change: Change): Promise<void> {
