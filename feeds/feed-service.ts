@@ -385,11 +385,8 @@ export class FeedService {
     const tokenEpoch = store.feedTokenEpoch();
     if (known !== undefined && epoch !== null && known.tokenEpoch === tokenEpoch) {
       const provider = await store.getProvider(known.providerId);
-      if (provider !== null && provider.createdAt === known.providerCreatedAt) {
-        const updated: Lookup = { ...known, feedRevision: provider.feedRevision, epoch };
-        this.keep(tokenHash, updated);
-        return { lookup: updated, provider };
-      }
+      const updated = provider === null ? null : this.broughtUp(tokenHash, known, provider, epoch, tokenEpoch);
+      if (provider !== null && updated !== null) return { lookup: updated, provider };
     }
     // Without an epoch (PostgreSQL) every poll asks: polls that arrive together ask in one query.
     const found = epoch === null ? await this.batcher.find(tokenHash) : await store.findFeedRevision(tokenHash);
@@ -407,6 +404,19 @@ export class FeedService {
       this.keep(tokenHash, answer);
     }
     return { lookup: answer, provider: undefined };
+  }
+
+  /**
+   * A kept lookup brought to the provider row read after `epoch` and `tokenEpoch` were, and kept,
+   * when only revisions can have moved since it was kept (the same token epoch, the same
+   * provider); else null. If anything committed after those were read, the lookup is older than
+   * it, and the next poll looks it up again.
+   */
+  private broughtUp(tokenHash: string, known: Lookup, provider: Provider, epoch: number, tokenEpoch: number | null): Lookup | null {
+    if (known.tokenEpoch !== tokenEpoch || provider.id !== known.providerId || provider.createdAt !== known.providerCreatedAt) return null;
+    const updated: Lookup = { ...known, feedRevision: provider.feedRevision, epoch };
+    this.keep(tokenHash, updated);
+    return updated;
   }
 
   private keep(tokenHash: string, lookup: Lookup): void {
@@ -533,8 +543,7 @@ export class FeedService {
     const cached = this.cache.get(providerId);
     if (cached === undefined) return;
     const { store } = this.options;
-    // Read before the provider: if anything commits in between, the lookups kept below are older
-    // than it, and the next poll looks them up again.
+    // Read before the provider (see broughtUp).
     const epoch = store.feedLookupEpoch();
     const tokenEpoch = store.feedTokenEpoch();
     const provider = await store.getProvider(providerId);
@@ -546,9 +555,7 @@ export class FeedService {
     if (epoch !== null) {
       for (const tokenHash of this.tokensOf.get(providerId) ?? []) {
         const known = this.lookups.get(tokenHash);
-        if (known?.providerId === providerId && known.tokenEpoch === tokenEpoch && known.providerCreatedAt === provider.createdAt) {
-          this.lookups.set(tokenHash, { ...known, feedRevision: provider.feedRevision, epoch });
-        }
+        if (known !== undefined) this.broughtUp(tokenHash, known, provider, epoch, tokenEpoch);
       }
     }
     const gzipAsked = cached.gzip !== null || cached.edited !== undefined;
